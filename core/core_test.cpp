@@ -1,0 +1,107 @@
+#include <gtest/gtest.h>
+
+#include "core/core.h"
+
+namespace fgraph {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(ResultTest, HoldsValueOrError) {
+  Result<int> good = 7;
+  ASSERT_TRUE(good.has_value());
+  EXPECT_EQ(*good, 7);
+  Result<int> bad = make_error(ErrorCode::kNotFound, "nope");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(bad.value_or(3), 3);
+  Status s = make_error(ErrorCode::kTransient, "later", "Neo.TransientError.X");
+  EXPECT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().describe(), "transient: later [Neo.TransientError.X]");
+}
+
+TEST(Sha256Test, MatchesKnownVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 h;
+  h.update("a");
+  h.update("bc");
+  EXPECT_EQ(h.hex_digest(), sha256_hex("abc"));
+}
+
+TEST(Sha256Test, FieldBoundariesCannotBeForged) {
+  EXPECT_NE(sha256_fields({"ab", "c"}), sha256_fields({"a", "bc"}));
+  EXPECT_EQ(sha256_fields({"a", "bc"}), sha256_fields({"a", "bc"}));
+}
+
+TEST(RandomHexTest, HasRequestedLength) {
+  EXPECT_EQ(random_hex(8).size(), 16u);
+  EXPECT_NE(random_hex(8), random_hex(8));
+}
+
+TEST(RetryPolicyTest, DoesNotRetryPermanentErrors) {
+  RetryPolicy p;
+  EXPECT_FALSE(p.next_delay(1, make_error(ErrorCode::kInvalidInput, "x")).has_value());
+  EXPECT_FALSE(p.next_delay(1, make_error(ErrorCode::kPermanent, "x")).has_value());
+}
+
+TEST(RetryPolicyTest, HonoursRetryAfterUpToCap) {
+  RetryPolicy p;
+  Error e = make_error(ErrorCode::kRateLimited, "slow down");
+  e.retry_after = milliseconds(3000);
+  EXPECT_EQ(p.next_delay(1, e), milliseconds(3000));
+  e.retry_after = p.max_retry_after + milliseconds(1);
+  EXPECT_FALSE(p.next_delay(1, e).has_value());
+}
+
+TEST(RetryPolicyTest, BacksOffExponentiallyWithinCap) {
+  RetryPolicy p;
+  p.jitter = 0.0;
+  p.max_attempts = 10;
+  Error e = make_error(ErrorCode::kTransient, "x");
+  EXPECT_EQ(p.next_delay(1, e), milliseconds(500));
+  EXPECT_EQ(p.next_delay(2, e), milliseconds(1000));
+  EXPECT_EQ(p.next_delay(8, e), p.max_backoff);
+  EXPECT_FALSE(p.next_delay(10, e).has_value());
+}
+
+TEST(WithRetryTest, RetriesTransientThenSucceedsWithoutWallTime) {
+  ManualClock clock;
+  RetryPolicy p;
+  int calls = 0;
+  Result<int> r = with_retry(p, clock, [&]() -> Result<int> {
+    if (++calls < 3) return make_error(ErrorCode::kTransient, "busy");
+    return 42;
+  });
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(*r, 42);
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(clock.sleeps().size(), 2u);
+}
+
+TEST(WithRetryTest, StopsAtFirstNonRetryableError) {
+  ManualClock clock;
+  int calls = 0;
+  Status s = with_retry(RetryPolicy{}, clock, [&]() -> Status {
+    ++calls;
+    return make_error(ErrorCode::kInvalidInput, "bad");
+  });
+  EXPECT_FALSE(s.has_value());
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(clock.sleeps().empty());
+}
+
+TEST(ClassifyHttpStatusTest, MapsStatusesToActions) {
+  EXPECT_EQ(classify_http_status(429), ErrorCode::kRateLimited);
+  EXPECT_EQ(classify_http_status(503), ErrorCode::kTransient);
+  EXPECT_EQ(classify_http_status(404), ErrorCode::kNotFound);
+  EXPECT_EQ(classify_http_status(401), ErrorCode::kPermanent);
+  EXPECT_EQ(classify_http_status(400), ErrorCode::kInvalidInput);
+}
+
+TEST(FormatUtcTest, FormatsRfc3339) {
+  EXPECT_EQ(format_utc(std::chrono::system_clock::time_point{}), "1970-01-01T00:00:00Z");
+}
+
+}  // namespace
+}  // namespace fgraph

@@ -1,0 +1,15 @@
+# Turns registry/migrations/*.sql into a C++ source with the SQL as raw strings.
+# Run in script mode: cmake -DMIGRATIONS_DIR=... -DOUT=... -P embed_migrations.cmake
+file(GLOB files "${MIGRATIONS_DIR}/*.sql")
+list(SORT files)
+set(body "#include \"registry/registry.h\"\nnamespace fgraph::registry {\nconst std::vector<Migration>& migrations() {\n  static const std::vector<Migration> kAll = {\n")
+foreach(f ${files})
+  get_filename_component(name "${f}" NAME_WE)
+  string(REGEX MATCH "^[0-9]+" num "${name}")
+  math(EXPR version "${num}")
+  file(READ "${f}" sql)
+  string(APPEND body "    {${version}, \"${name}\", R\"FGSQL(${sql})FGSQL\"},\n")
+endforeach()
+string(APPEND body "  };\n  return kAll;\n}\n}  // namespace fgraph::registry\n")
+file(WRITE "${OUT}.tmp" "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")

@@ -1,0 +1,283 @@
+#include <sqlite3.h>
+
+#include <map>
+
+#include "registry/registry.h"
+
+namespace fgraph::registry {
+namespace {
+
+struct DbDeleter {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtDeleter {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+
+Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
+  ErrorCode code = ErrorCode::kInternal;
+  int primary = rc & 0xff;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) code = ErrorCode::kTransient;
+  if (primary == SQLITE_CONSTRAINT || primary == SQLITE_MISMATCH || primary == SQLITE_TOOBIG) {
+    code = ErrorCode::kInvalidInput;
+  }
+  if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) code = ErrorCode::kInvalidInput;
+  std::string msg(what);
+  msg += ": ";
+  msg += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return make_error(code, std::move(msg), "sqlite:" + std::to_string(rc));
+}
+
+}  // namespace
+
+struct Statement::Impl {
+  std::unique_ptr<sqlite3_stmt, StmtDeleter> stmt;
+  sqlite3* db = nullptr;
+};
+
+Statement::Statement() : impl_(std::make_unique<Impl>()) {}
+Statement::~Statement() = default;
+Statement::Statement(Statement&&) noexcept = default;
+Statement& Statement::operator=(Statement&&) noexcept = default;
+
+Statement& Statement::bind(int index, const SqlValue& value) {
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::monostate>) {
+          bind_null(index);
+        } else if constexpr (std::is_same_v<T, std::int64_t>) {
+          bind(index, v);
+        } else if constexpr (std::is_same_v<T, double>) {
+          sqlite3_bind_double(impl_->stmt.get(), index, v);
+        } else {
+          bind(index, std::string_view(v));
+        }
+      },
+      value);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+  sqlite3_bind_text64(impl_->stmt.get(), index, text.data(), text.size(), SQLITE_TRANSIENT,
+                      SQLITE_UTF8);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(impl_->stmt.get(), index, value);
+  return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+  sqlite3_bind_null(impl_->stmt.get(), index);
+  return *this;
+}
+
+Statement& Statement::bind_optional(int index, const std::optional<std::string>& text) {
+  return text ? bind(index, std::string_view(*text)) : bind_null(index);
+}
+
+Result<bool> Statement::step() {
+  int rc = sqlite3_step(impl_->stmt.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return sqlite_error(impl_->db, rc, "step");
+}
+
+Status Statement::run() {
+  while (true) {
+    auto r = step();
+    if (!r) return r.error();
+    if (!*r) return ok();
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(impl_->stmt.get());
+  sqlite3_clear_bindings(impl_->stmt.get());
+}
+
+int Statement::column_count() const { return sqlite3_column_count(impl_->stmt.get()); }
+bool Statement::column_is_null(int i) const {
+  return sqlite3_column_type(impl_->stmt.get(), i) == SQLITE_NULL;
+}
+std::int64_t Statement::column_int(int i) const {
+  return sqlite3_column_int64(impl_->stmt.get(), i);
+}
+double Statement::column_double(int i) const { return sqlite3_column_double(impl_->stmt.get(), i); }
+std::string Statement::column_text(int i) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(impl_->stmt.get(), i));
+  int n = sqlite3_column_bytes(impl_->stmt.get(), i);
+  return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(n));
+}
+std::optional<std::string> Statement::column_optional(int i) const {
+  if (column_is_null(i)) return std::nullopt;
+  return column_text(i);
+}
+SqlValue Statement::column_value(int i) const {
+  switch (sqlite3_column_type(impl_->stmt.get(), i)) {
+    case SQLITE_NULL: return std::monostate{};
+    case SQLITE_INTEGER: return column_int(i);
+    case SQLITE_FLOAT: return column_double(i);
+    default: return column_text(i);
+  }
+}
+
+struct Store::Impl {
+  std::unique_ptr<sqlite3, DbDeleter> db;
+  std::map<std::string, Statement, std::less<>> cache;
+};
+
+Store::Store() : impl_(std::make_unique<Impl>()) {}
+Store::~Store() {
+  impl_->cache.clear();  // statements before the connection
+}
+
+Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
+  std::unique_ptr<Store> store(new Store());
+  store->path_ = options.path;
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(options.path.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  store->impl_->db.reset(raw);
+  if (rc != SQLITE_OK) return sqlite_error(raw, rc, "open " + options.path);
+  sqlite3_busy_timeout(raw, static_cast<int>(options.busy_timeout.count()));
+  if (auto s = store->exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"); !s) {
+    return s.error();
+  }
+  if (options.path != ":memory:" && !options.path.empty()) {
+    auto mode = store->query("PRAGMA journal_mode=WAL");
+    if (!mode) return mode.error();
+  }
+  if (auto s = store->migrate(); !s) return s.error();
+  return store;
+}
+
+Status Store::exec(std::string_view sql) {
+  std::string copy(sql);
+  char* err = nullptr;
+  int rc = sqlite3_exec(impl_->db.get(), copy.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : "";
+    sqlite3_free(err);
+    Error e = sqlite_error(impl_->db.get(), rc, "exec");
+    if (!msg.empty()) e.message = "exec: " + msg;
+    return e;
+  }
+  return ok();
+}
+
+Result<Statement> Store::prepare(std::string_view sql) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(impl_->db.get(), sql.data(), static_cast<int>(sql.size()), &raw,
+                              nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(raw);
+    Error e = sqlite_error(impl_->db.get(), rc, "prepare");
+    e.code = ErrorCode::kInternal;  // a statement of ours that does not compile is a bug
+    return e;
+  }
+  Statement st;
+  st.impl_->stmt.reset(raw);
+  st.impl_->db = impl_->db.get();
+  return st;
+}
+
+Result<Statement*> Store::cached(const std::string& sql) {
+  auto it = impl_->cache.find(sql);
+  if (it == impl_->cache.end()) {
+    auto st = prepare(sql);
+    if (!st) return st.error();
+    it = impl_->cache.emplace(sql, std::move(*st)).first;
+  }
+  it->second.reset();
+  return &it->second;
+}
+
+Result<std::vector<std::vector<SqlValue>>> Store::query(std::string_view sql,
+                                                        const std::vector<SqlValue>& params) {
+  auto st = prepare(sql);
+  if (!st) return st.error();
+  for (size_t i = 0; i < params.size(); ++i) st->bind(static_cast<int>(i + 1), params[i]);
+  std::vector<std::vector<SqlValue>> rows;
+  while (true) {
+    auto more = st->step();
+    if (!more) return more.error();
+    if (!*more) break;
+    std::vector<SqlValue> row;
+    int n = st->column_count();
+    row.reserve(static_cast<size_t>(n));
+    for (int c = 0; c < n; ++c) row.push_back(st->column_value(c));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Status Store::execute(std::string_view sql, const std::vector<SqlValue>& params) {
+  auto st = prepare(sql);
+  if (!st) return st.error();
+  for (size_t i = 0; i < params.size(); ++i) st->bind(static_cast<int>(i + 1), params[i]);
+  return st->run();
+}
+
+Status Store::begin() {
+  if (in_transaction()) return make_error(ErrorCode::kInternal, "nested transaction");
+  return exec("BEGIN IMMEDIATE");
+}
+Status Store::commit() { return exec("COMMIT"); }
+void Store::rollback() {
+  if (in_transaction()) (void)exec("ROLLBACK");
+}
+bool Store::in_transaction() const { return sqlite3_get_autocommit(impl_->db.get()) == 0; }
+std::int64_t Store::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(impl_->db.get());
+}
+int Store::changes() const { return sqlite3_changes(impl_->db.get()); }
+
+int Store::schema_version() const {
+  sqlite3_stmt* raw = nullptr;
+  int version = 0;
+  if (sqlite3_prepare_v2(impl_->db.get(), "SELECT max(version) FROM schema_migrations", -1, &raw,
+                         nullptr) == SQLITE_OK &&
+      sqlite3_step(raw) == SQLITE_ROW) {
+    version = sqlite3_column_int(raw, 0);
+  }
+  sqlite3_finalize(raw);
+  return version;
+}
+
+Status Store::migrate() {
+  if (auto s = exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+      !s) {
+    return s;
+  }
+  int current = schema_version();
+  int newest = migrations().empty() ? 0 : migrations().back().version;
+  if (current > newest) {
+    return make_error(ErrorCode::kInvalidInput,
+                      path_ + " has schema version " + std::to_string(current) +
+                          ", newer than this fgraph knows (" + std::to_string(newest) + ")");
+  }
+  for (const Migration& m : migrations()) {
+    if (m.version <= current) continue;
+    Status s = transaction([&]() -> Status {
+      if (auto e = exec(m.sql); !e) {
+        Error err = e.error();
+        err.message = "migration " + std::to_string(m.version) + " " + m.name + ": " + err.message;
+        err.code = ErrorCode::kInternal;
+        return err;
+      }
+      return execute(
+          "INSERT INTO schema_migrations(version, name, applied_at) VALUES(?, ?, "
+          "strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+          {std::int64_t{m.version}, std::string(m.name)});
+    });
+    if (!s) return s;
+  }
+  return ok();
+}
+
+}  // namespace fgraph::registry

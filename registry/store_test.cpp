@@ -1,0 +1,84 @@
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "registry/registry.h"
+
+namespace fgraph::registry {
+namespace {
+
+std::unique_ptr<Store> open_memory() {
+  auto s = Store::open({":memory:"});
+  EXPECT_TRUE(s.has_value()) << s.error().describe();
+  return std::move(*s);
+}
+
+TEST(StoreTest, AppliesEveryMigrationOnce) {
+  auto path = std::filesystem::temp_directory_path() / ("fgraph_store_" + random_hex(4) + ".db");
+  {
+    auto s = Store::open({path.string()});
+    ASSERT_TRUE(s.has_value()) << s.error().describe();
+    EXPECT_EQ((*s)->schema_version(), migrations().back().version);
+  }
+  auto again = Store::open({path.string()});
+  ASSERT_TRUE(again.has_value());
+  auto rows = (*again)->query("SELECT count(*) FROM schema_migrations");
+  ASSERT_TRUE(rows.has_value());
+  EXPECT_EQ(std::get<std::int64_t>((*rows)[0][0]),
+            static_cast<std::int64_t>(migrations().size()));
+  auto mode = (*again)->query("PRAGMA journal_mode");
+  EXPECT_EQ(std::get<std::string>((*mode)[0][0]), "wal");
+  auto fk = (*again)->query("PRAGMA foreign_keys");
+  EXPECT_EQ(std::get<std::int64_t>((*fk)[0][0]), 1);
+  std::filesystem::remove(path);
+}
+
+TEST(StoreTest, RefusesAFileThatIsNotADatabase) {
+  auto path = std::filesystem::temp_directory_path() / ("fgraph_notdb_" + random_hex(4));
+  ASSERT_TRUE(write_file_atomic(path.string(), std::string(4096, 'x')).has_value());
+  auto s = Store::open({path.string()});
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
+  std::filesystem::remove(path);
+}
+
+TEST(StoreTest, TransactionRollsBackOnError) {
+  auto store = open_memory();
+  ASSERT_TRUE(store->exec("CREATE TABLE t(x INTEGER UNIQUE)").has_value());
+  Status s = store->transaction([&]() -> Status {
+    if (auto e = store->execute("INSERT INTO t VALUES(1)"); !e) return e;
+    return store->execute("INSERT INTO t VALUES(1)");  // violates UNIQUE
+  });
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
+  auto rows = store->query("SELECT count(*) FROM t");
+  EXPECT_EQ(std::get<std::int64_t>((*rows)[0][0]), 0);
+  EXPECT_FALSE(store->in_transaction());
+}
+
+TEST(DocumentsTest, PutIsIdempotentAndKeepsBytesVerbatim) {
+  auto store = open_memory();
+  DocumentRecord d;
+  d.text = std::string("Apple Inc.\0 'quoted' \xF0\x9F\x98\x80", 23);
+  d.doc_id = "sha256:" + sha256_hex(d.text);
+  d.source = "corpus/sec/x.html";
+  d.format = "html";
+  d.cik = "0000320193";
+  auto first = put_document(*store, d);
+  ASSERT_TRUE(first.has_value()) << first.error().describe();
+  EXPECT_TRUE(*first);
+  auto second = put_document(*store, d);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_FALSE(*second);
+  auto back = get_document(*store, d.doc_id);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->text, d.text);
+  EXPECT_EQ(back->cik, d.cik);
+  EXPECT_FALSE(back->company.has_value());
+  auto missing = get_document(*store, "sha256:nope");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace fgraph::registry

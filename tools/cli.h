@@ -1,0 +1,56 @@
+// The fgraph command line: shared context and the registration hooks of each command
+// group. main.cpp only wires things; each cli_*.cpp owns its subcommands.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/core.h"
+
+namespace fgraph::cli {
+
+// Exit codes of every command (DESIGN.md).
+enum ExitCode : int {
+  kExitOk = 0,           // everything succeeded
+  kExitPartial = 1,      // finished, but some inputs failed (each reported)
+  kExitUsage = 2,        // usage or configuration error
+  kExitUnavailable = 3,  // an external system was unavailable
+};
+
+// Maps an error that ended a command to its exit code.
+int exit_code_for(const Error& error);
+
+// Options every command sees, filled from global flags and the environment.
+struct Globals {
+  std::string home;        // --home, else $FGRAPH_HOME, else ./.fgraph
+  bool json = false;       // --json: one JSON object per line on stdout
+  std::string log_level;   // --log-level
+};
+
+// A command's body runs after parsing; its return value is the process exit code.
+using Action = std::function<int()>;
+
+struct Cli {
+  Globals globals;
+  Action action;  // set by the subcommand that was chosen
+  // The ledger path under home ($home/fgraph.db); creates the home folder.
+  std::string ledger_path() const;
+};
+
+// Each group adds its subcommands to `app` and sets cli.action in their callbacks.
+void register_parse_commands(CLI::App& app, Cli& cli);     // tools/cli_parse.cpp
+void register_registry_commands(CLI::App& app, Cli& cli);  // tools/cli_registry.cpp
+void register_verify_commands(CLI::App& app, Cli& cli);    // tools/cli_verify.cpp
+void register_run_commands(CLI::App& app, Cli& cli);       // tools/cli_run.cpp
+
+// Prints `error` for a human on stderr ("fgraph: <message>") and returns its exit code.
+int report_error(const Error& error);
+
+// True when stdout is a terminal (progress bars) rather than a pipe or file.
+bool stdout_is_terminal();
+bool stderr_is_terminal();
+
+}  // namespace fgraph::cli

@@ -1,0 +1,100 @@
+// fgraph parse PATH... : the inspection tool of the ingest stage. Writes nothing.
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "ingest/ingest.h"
+#include "tools/cli.h"
+
+namespace fgraph::cli {
+namespace {
+
+nlohmann::json optional_json(const std::optional<std::string>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json document_json(const ingest::Document& d, bool with_text) {
+  nlohmann::json j = {
+      {"doc_id", d.doc_id},
+      {"source", d.source},
+      {"part", d.part},
+      {"format", std::string(ingest::to_string(d.format))},
+      {"form_type", optional_json(d.form_type)},
+      {"cik", optional_json(d.cik)},
+      {"company", optional_json(d.company)},
+      {"accession", optional_json(d.accession)},
+      {"filed_at", optional_json(d.filed_at)},
+      {"period", optional_json(d.period)},
+      {"doc_type", optional_json(d.doc_type)},
+      {"chars", d.text.size()},
+      {"warnings", d.warnings},
+  };
+  nlohmann::json parties = nlohmann::json::array();
+  for (const auto& p : d.parties) {
+    parties.push_back({{"role", p.role}, {"name", p.name}, {"cik", optional_json(p.cik)}});
+  }
+  j["parties"] = std::move(parties);
+  if (with_text) j["text"] = d.text;
+  return j;
+}
+
+std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+void register_parse_commands(CLI::App& app, Cli& cli) {
+  struct Flags {
+    std::vector<std::string> paths;
+    bool text = false;
+  };
+  auto flags = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand(
+      "parse",
+      "Parse filings (files or folders, recursively) into documents and print them. "
+      "Writes nothing.");
+  cmd->add_option("paths", flags->paths, "Files or folders to parse")->required();
+  cmd->add_flag("--json", cli.globals.json, "Print one JSON object per document or failure");
+  cmd->add_flag("--text", flags->text, "Include each document's clean text");
+  cmd->callback([&cli, flags] {
+    cli.action = [&cli, flags]() -> int {
+      ingest::ParseResult result = ingest::parse_paths(flags->paths);
+      for (const auto& d : result.documents) {
+        if (cli.globals.json) {
+          std::cout << dump(document_json(d, flags->text)) << "\n";
+        } else {
+          std::cout << d.source << " #" << d.part << "  " << ingest::to_string(d.format)
+                    << "  " << d.form_type.value_or("-") << "  " << d.company.value_or("-")
+                    << "  " << d.text.size() << " bytes  " << d.doc_id.substr(0, 19) << "\n";
+          for (const auto& w : d.warnings) std::cout << "  warning: " << w << "\n";
+          if (flags->text) std::cout << d.text << "\n\n";
+        }
+      }
+      for (const auto& s : result.skipped) {
+        if (cli.globals.json) {
+          std::cout << dump({{"source", s.source}, {"part", s.part}, {"skipped", s.reason}})
+                    << "\n";
+        } else {
+          std::cout << s.source << " #" << s.part << "  skipped: " << s.reason << "\n";
+        }
+      }
+      for (const auto& f : result.failures) {
+        if (cli.globals.json) {
+          std::cout << dump({{"source", f.source},
+                             {"error", {{"code", f.reason_code}, {"message", f.error.message}}}})
+                    << "\n";
+        } else {
+          std::cerr << "fgraph: " << f.source << ": " << f.error.message << "\n";
+        }
+      }
+      if (!cli.globals.json) {
+        std::cerr << result.documents.size() << " documents, " << result.skipped.size()
+                  << " parts skipped, " << result.failures.size() << " files failed\n";
+      }
+      return result.failures.empty() ? kExitOk : kExitPartial;
+    };
+  });
+}
+
+}  // namespace fgraph::cli

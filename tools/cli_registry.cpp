@@ -1,0 +1,8 @@
+// Placeholder: the registry command group lands with its stage.
+#include "tools/cli.h"
+
+namespace fgraph::cli {
+
+void register_registry_commands(CLI::App& /*app*/, Cli& /*cli*/) {}
+
+}  // namespace fgraph::cli
