@@ -45,6 +45,7 @@ void register_parse_commands(CLI::App& app, Cli& cli);     // tools/cli_parse.cp
 void register_registry_commands(CLI::App& app, Cli& cli);  // tools/cli_registry.cpp
 void register_verify_commands(CLI::App& app, Cli& cli);    // tools/cli_verify.cpp
 void register_run_commands(CLI::App& app, Cli& cli);       // tools/cli_run.cpp
+void register_config_commands(CLI::App& app, Cli& cli);    // tools/cli_config.cpp
 
 // Prints `error` for a human on stderr ("fgraph: <message>") and returns its exit code.
 int report_error(const Error& error);

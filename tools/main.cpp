@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   register_registry_commands(app, cli);
   register_verify_commands(app, cli);
   register_run_commands(app, cli);
+  register_config_commands(app, cli);
 
   try {
     app.parse(argc, argv);

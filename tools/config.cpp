@@ -1,0 +1,276 @@
+#include "tools/config.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+#define TOML_EXCEPTIONS 0
+#include <toml++/toml.h>
+
+namespace fgraph::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A flat view of a config file: "section.key" -> string value.
+using Flat = std::vector<std::pair<std::string, std::string>>;
+
+Result<Flat> flatten_json(const std::string& text, const std::string& path) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return make_error(ErrorCode::kInvalidInput, path + ": not a JSON object");
+  }
+  Flat out;
+  for (auto& [k, v] : j.items()) {
+    if (v.is_object()) {
+      for (auto& [k2, v2] : v.items()) {
+        out.emplace_back(k + "." + k2, v2.is_string() ? v2.get<std::string>() : v2.dump());
+      }
+    } else {
+      out.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+    }
+  }
+  return out;
+}
+
+std::string toml_scalar(const toml::node& n) {
+  if (auto s = n.value<std::string>()) return *s;
+  if (auto i = n.value<int64_t>()) return std::to_string(*i);
+  if (auto d = n.value<double>()) return std::to_string(*d);
+  if (auto b = n.value<bool>()) return *b ? "true" : "false";
+  return "";
+}
+
+Result<Flat> flatten_toml(const std::string& text, const std::string& path) {
+  toml::parse_result parsed = toml::parse(text, path);
+  if (!parsed) {
+    const auto& err = parsed.error();
+    return make_error(ErrorCode::kInvalidInput,
+                      path + ":" + std::to_string(err.source().begin.line) + ": " +
+                          std::string(err.description()));
+  }
+  Flat out;
+  for (auto& [k, v] : parsed.table()) {
+    if (const toml::table* t = v.as_table()) {
+      for (auto& [k2, v2] : *t) out.emplace_back(std::string(k.str()) + "." + std::string(k2.str()), toml_scalar(v2));
+    } else {
+      out.emplace_back(std::string(k.str()), toml_scalar(v));
+    }
+  }
+  return out;
+}
+
+bool mode_is_private(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  return (st.st_mode & 077) == 0;
+}
+
+Result<std::string> read_secret_file(const std::string& path, const std::string& what) {
+  if (!fs::exists(path)) {
+    return make_error(ErrorCode::kInvalidInput, what + " file " + path + " does not exist");
+  }
+  if (!mode_is_private(path)) {
+    return make_error(ErrorCode::kInvalidInput,
+                      what + " file " + path + " must have mode 0600 (chmod 600 " + path + ")");
+  }
+  auto data = read_file(path, 1 << 16);
+  if (!data) return data.error();
+  std::string s = *data;
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+struct Setter {
+  std::string key;
+  bool secret;
+  std::function<Status(Config&, const std::string&)> set;
+};
+
+Status parse_double(const std::string& v, std::optional<double>& out, const std::string& key) {
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || end == nullptr || *end != '\0' || d < 0) {
+    return make_error(ErrorCode::kInvalidInput, key + ": not a non-negative number: " + v);
+  }
+  out = d;
+  return ok();
+}
+
+const std::vector<Setter>& setters() {
+  static const std::vector<Setter> kSetters = {
+      {"lane", false, [](Config& c, const std::string& v) -> Status {
+         static const std::vector<std::string> kLanes = {"openai-batch", "anthropic-batch",
+                                                         "openai-sync", "local", "replay"};
+         if (std::find(kLanes.begin(), kLanes.end(), v) == kLanes.end()) {
+           return make_error(ErrorCode::kInvalidInput, "unknown lane: " + v);
+         }
+         c.lane = v;
+         return ok();
+       }},
+      {"model", false, [](Config& c, const std::string& v) { c.model = v; return ok(); }},
+      {"budget_usd", false, [](Config& c, const std::string& v) {
+         return parse_double(v, c.budget_usd, "budget_usd");
+       }},
+      {"concurrency", false, [](Config& c, const std::string& v) -> Status {
+         int n = std::atoi(v.c_str());
+         if (n < 1 || n > 64) return make_error(ErrorCode::kInvalidInput, "concurrency must be 1..64");
+         c.concurrency = n;
+         return ok();
+       }},
+      {"neo4j.url", false, [](Config& c, const std::string& v) { c.neo4j.url = v; return ok(); }},
+      {"neo4j.user", false, [](Config& c, const std::string& v) { c.neo4j.user = v; return ok(); }},
+      {"neo4j.database", false, [](Config& c, const std::string& v) { c.neo4j.database = v; return ok(); }},
+      {"neo4j.password", true, [](Config& c, const std::string& v) { c.neo4j.password = v; return ok(); }},
+      {"openai.base_url", false, [](Config& c, const std::string& v) { c.openai.base_url = v; return ok(); }},
+      {"openai.api_key", true, [](Config& c, const std::string& v) { c.openai.api_key = v; return ok(); }},
+      {"anthropic.base_url", false, [](Config& c, const std::string& v) { c.anthropic.base_url = v; return ok(); }},
+      {"anthropic.api_key", true, [](Config& c, const std::string& v) { c.anthropic.api_key = v; return ok(); }},
+      {"local.base_url", false, [](Config& c, const std::string& v) { c.local.base_url = v; return ok(); }},
+  };
+  return kSetters;
+}
+
+const Setter* find_setter(const std::string& key) {
+  for (const auto& s : setters()) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+// Environment variable -> config key.
+const std::vector<std::pair<std::string, std::string>>& env_keys() {
+  static const std::vector<std::pair<std::string, std::string>> kEnv = {
+      {"FGRAPH_LANE", "lane"},
+      {"FGRAPH_MODEL", "model"},
+      {"FGRAPH_BUDGET_USD", "budget_usd"},
+      {"FGRAPH_CONCURRENCY", "concurrency"},
+      {"FGRAPH_NEO4J_URL", "neo4j.url"},
+      {"FGRAPH_NEO4J_USER", "neo4j.user"},
+      {"FGRAPH_NEO4J_DATABASE", "neo4j.database"},
+      {"FGRAPH_NEO4J_PASSWORD", "neo4j.password"},
+      {"OPENAI_BASE_URL", "openai.base_url"},
+      {"OPENAI_API_KEY", "openai.api_key"},
+      {"ANTHROPIC_BASE_URL", "anthropic.base_url"},
+      {"ANTHROPIC_API_KEY", "anthropic.api_key"},
+      {"FGRAPH_LOCAL_URL", "local.base_url"},
+  };
+  return kEnv;
+}
+
+Status apply(Config& c, const std::string& key, const std::string& value,
+             const std::string& origin) {
+  const Setter* s = find_setter(key);
+  if (s == nullptr) return make_error(ErrorCode::kInvalidInput, origin + ": unknown key " + key);
+  if (auto st = s->set(c, value); !st) return st;
+  c.origins.emplace_back(key, origin);
+  return ok();
+}
+
+}  // namespace
+
+GetEnv process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr || *v == '\0') return std::nullopt;
+    return std::string(v);
+  };
+}
+
+Result<Config> load_config(const std::string& home, const GetEnv& getenv) {
+  Config c;
+  c.home = home;
+  for (const char* name : {"config.toml", "config.json"}) {
+    std::string path = (fs::path(home) / name).string();
+    if (!fs::exists(path)) continue;
+    auto text = read_file(path, 1 << 20);
+    if (!text) return text.error();
+    bool is_toml = std::string(name).ends_with(".toml");
+    auto flat = is_toml ? flatten_toml(*text, path) : flatten_json(*text, path);
+    if (!flat) return flat.error();
+    bool private_file = mode_is_private(path);
+    for (const auto& [key, value] : *flat) {
+      std::string k = key;
+      if (k.ends_with("_file")) {  // e.g. neo4j.password_file, openai.api_key_file
+        std::string target = k.substr(0, k.size() - 5);
+        const Setter* s = find_setter(target);
+        if (s == nullptr || !s->secret) {
+          return make_error(ErrorCode::kInvalidInput, path + ": unknown key " + k);
+        }
+        auto secret = read_secret_file(value, target);
+        if (!secret) return secret.error();
+        if (auto st = apply(c, target, *secret, "file " + value); !st) return st.error();
+        continue;
+      }
+      const Setter* s = find_setter(k);
+      if (s != nullptr && s->secret && !private_file) {
+        return make_error(ErrorCode::kInvalidInput,
+                          path + " holds the secret " + k +
+                              " but is readable by others: move it to the environment or "
+                              "chmod 600 " + path);
+      }
+      if (auto st = apply(c, k, value, "file " + path); !st) return st.error();
+    }
+    c.config_file = path;
+    break;
+  }
+  for (const auto& [var, key] : env_keys()) {
+    if (auto v = getenv(var)) {
+      if (auto st = apply(c, key, *v, "env " + var); !st) return st.error();
+    }
+    if (find_setter(key)->secret) {
+      if (auto file = getenv(var + "_FILE")) {
+        auto secret = read_secret_file(*file, var);
+        if (!secret) return secret.error();
+        if (auto st = apply(c, key, *secret, "env " + var + "_FILE"); !st) return st.error();
+      }
+    }
+  }
+  return c;
+}
+
+std::string default_model_for_lane(const std::string& lane) {
+  if (lane == "anthropic-batch") return "claude-haiku-4-5";
+  if (lane == "openai-batch" || lane == "openai-sync") return "gpt-4.1-mini";
+  return "smollm2-135m-instruct";
+}
+
+std::string mask_secret(const std::string& secret) {
+  if (secret.empty()) return "(unset)";
+  if (secret.size() <= 8) return "****";
+  return "****" + secret.substr(secret.size() - 4);
+}
+
+std::vector<std::pair<std::string, std::string>> describe_config(const Config& c) {
+  auto origin = [&](const std::string& key) {
+    std::string o = "default";
+    for (const auto& [k, v] : c.origins) {
+      if (k == key) o = v;  // the last writer wins
+    }
+    return o;
+  };
+  std::vector<std::pair<std::string, std::string>> out;
+  auto add = [&](const std::string& key, const std::string& value) {
+    out.emplace_back(key, value + "  (" + origin(key) + ")");
+  };
+  out.emplace_back("home", c.home);
+  out.emplace_back("config_file", c.config_file.empty() ? "(none)" : c.config_file);
+  add("lane", c.lane);
+  add("model", c.model.empty() ? default_model_for_lane(c.lane) : c.model);
+  add("budget_usd", c.budget_usd ? std::to_string(*c.budget_usd) : "(none)");
+  add("concurrency", std::to_string(c.concurrency));
+  add("neo4j.url", c.neo4j.url);
+  add("neo4j.user", c.neo4j.user);
+  add("neo4j.database", c.neo4j.database);
+  add("neo4j.password", mask_secret(c.neo4j.password));
+  add("openai.base_url", c.openai.base_url);
+  add("openai.api_key", mask_secret(c.openai.api_key));
+  add("anthropic.base_url", c.anthropic.base_url);
+  add("anthropic.api_key", mask_secret(c.anthropic.api_key));
+  add("local.base_url", c.local.base_url);
+  return out;
+}
+
+}  // namespace fgraph::cli

@@ -1,0 +1,59 @@
+// Configuration of the fgraph binary, parsed once, here, and passed down as plain data.
+//
+// Precedence, lowest first: built-in defaults, $FGRAPH_HOME/config.toml or config.json,
+// FGRAPH_* and provider environment variables, command-line flags (applied by callers).
+// Secrets (Neo4j password, provider API keys) come only from the environment or from a
+// file whose mode is 0600 (named by `*_FILE` variables or `*_file` config keys); a secret
+// written into a config file that others can read is a configuration error.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/core.h"
+
+namespace fgraph::cli {
+
+struct Neo4jConfig {
+  std::string url = "http://127.0.0.1:7474";  // FGRAPH_NEO4J_URL
+  std::string user = "neo4j";                 // FGRAPH_NEO4J_USER
+  std::string password = "fgraph-dev-password";  // FGRAPH_NEO4J_PASSWORD (secret)
+  std::string database = "neo4j";             // FGRAPH_NEO4J_DATABASE
+};
+
+struct ProviderConfig {
+  std::string base_url;  // OPENAI_BASE_URL / ANTHROPIC_BASE_URL / FGRAPH_LOCAL_URL
+  std::string api_key;   // OPENAI_API_KEY / ANTHROPIC_API_KEY (secret); unused for local
+};
+
+struct Config {
+  std::string home;                 // --home / FGRAPH_HOME / ./.fgraph
+  std::string lane = "local";       // FGRAPH_LANE: openai-batch|anthropic-batch|openai-sync|local|replay
+  std::string model;                // FGRAPH_MODEL; "" = the lane's default model
+  std::optional<double> budget_usd; // FGRAPH_BUDGET_USD; none = no budget gate
+  int concurrency = 2;              // FGRAPH_CONCURRENCY: parallel requests on live lanes
+  Neo4jConfig neo4j;
+  ProviderConfig openai{"https://api.openai.com/v1", ""};
+  ProviderConfig anthropic{"https://api.anthropic.com", ""};
+  ProviderConfig local{"http://127.0.0.1:8081/v1", ""};
+  std::string config_file;          // the file that was read, "" if none
+  // Where each non-default value came from: key -> "env FGRAPH_X" | "file ..." | "flag".
+  std::vector<std::pair<std::string, std::string>> origins;
+};
+
+// Reads the environment through `getenv` (a seam for tests). kInvalidInput for a malformed
+// config file, an unknown key, a bad number, or a secret in a file that is not 0600.
+using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
+Result<Config> load_config(const std::string& home, const GetEnv& getenv);
+GetEnv process_env();
+
+// The lane's default model when none is configured.
+std::string default_model_for_lane(const std::string& lane);
+
+// Key/value lines for `fgraph config`, secrets masked ("sk-…abcd" -> "****abcd").
+std::vector<std::pair<std::string, std::string>> describe_config(const Config& config);
+std::string mask_secret(const std::string& secret);
+
+}  // namespace fgraph::cli
