@@ -1550,7 +1550,7 @@ ROUTES = [
     ("POST", r"/_emulator/reset", "emu_reset"),
     ("GET", r"/_emulator/health", "emu_health"),
 ]
-COMPILED_ROUTES = [(m, re.compile("^" + p + "/?$"), name, p) for m, p, name in ROUTES]
+COMPILED_ROUTES = [(m, re.compile("^" + p + "/?$"), name, p.replace("(?P<id>[^/]+)", "{id}")) for m, p, name in ROUTES]
 
 
 class Handler(BaseHTTPRequestHandler):
