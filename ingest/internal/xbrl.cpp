@@ -208,6 +208,7 @@ void render_linkbase(const xmlNode* root, XmlContent& out) {
       auto label_it = labels.find(to);
       if (label_it != labels.end()) {
         for (const auto& l : label_it->second) {
+          if (l.text.empty()) continue;
           builder.append(concept_name + " [" + l.role + (l.lang.empty() ? "" : ", " + l.lang) + "]: " + l.text);
           builder.line_break();
         }

@@ -125,12 +125,10 @@ void add_party(XmlContent& c, std::string role, std::string name, std::string ci
 // MM-DD-YYYY (13F) or YYYY-MM-DD.
 std::optional<std::string> form_date(const std::string& v) {
   if (v.empty()) return std::nullopt;
-  if (auto d = parse_display_date(v)) {
-    if (v.size() == 10 && v[2] == '-' && v[5] == '-') {
-      return v.substr(6, 4) + "-" + v.substr(0, 2) + "-" + v.substr(3, 2);
-    }
-    return d;
+  if (v.size() == 10 && v[2] == '-' && v[5] == '-') {
+    return v.substr(6, 4) + "-" + v.substr(0, 2) + "-" + v.substr(3, 2);
   }
+  if (auto d = parse_display_date(v)) return d;
   return v;
 }
 
