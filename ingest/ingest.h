@@ -5,6 +5,28 @@
 // UTF-8 text, and filing metadata. It writes nothing; callers record documents in the
 // ledger (registry::put_document).
 //
+// Formats: SEC full submissions (.txt with or without PEM envelope, .nc feed files, cut-out
+// <DOCUMENT> blocks) are split so that each <DOCUMENT> is its own Document (its `format`
+// is its content's); HTML and inline XBRL go through libxml2's HTML parser; XML forms
+// (Forms 3/4/5, 13F, 13D/G, Form D, N-PORT) become "label: value" lines; XBRL instances
+// become one line per fact ("qname = value unit (decimals d) | period | entity | dims",
+// dimension-free facts first, text blocks cut at 1000 bytes); label linkbases one line
+// per label ("concept [role, lang]: text"); DART disclosure XML is rendered like HTML.
+// Sniffing uses content, never the file extension.
+//
+// Text normalisation (stable: later stages quote this text verbatim by offset):
+// - valid UTF-8 always; undecodable bytes become U+FFFD and are counted in `warnings`;
+// - whitespace runs (U+00A0 and other Unicode spaces included) collapse to one space;
+//   no leading or trailing spaces on a line;
+// - paragraphs (p, div, headings, lists, tables...) are separated by exactly one blank
+//   line; <br>, list items and table rows end a line;
+// - a table row is one line, its non-empty cells joined by " | " (empty cells dropped);
+// - U+00AD soft hyphens and zero-width characters are deleted; U+0080..U+009F (from
+//   `&#146;`-style references) are mapped through Windows-1252 (U+2019 ...);
+// - scripts, styles, <head>/<title>, comments, display:none elements and ix:header are
+//   dropped; visible iXBRL facts (and ix:exclude text) stay as displayed;
+// - plain text keeps its lines (collapsed) and EDGAR ASCII tags (<PAGE>, <S>, <C>...) go.
+//
 // Threading: the functions are reentrant; they share no state.
 #pragma once
 
@@ -32,7 +54,9 @@ struct Party {
 struct Document {
   std::string doc_id;  // "sha256:" + hex SHA-256 of `text`
   std::string source;  // the path of the file, as found in the drop
-  int part = 1;        // 1-based position of this document within its source file
+  // 1-based position within its source file: the <DOCUMENT> block's index in a
+  // submission (skipped blocks keep their numbers, so parts can have gaps), else 1.
+  int part = 1;
   Format format = Format::kText;  // the format of the document's own content
   std::optional<std::string> form_type;  // e.g. "10-K", "4", "EX-21.1"
   std::optional<std::string> cik;        // primary filer/issuer CIK, 10 digits
@@ -40,6 +64,9 @@ struct Document {
   std::optional<std::string> accession;  // "0000943374-24-000509"
   std::optional<std::string> filed_at;   // "YYYY-MM-DD"
   std::optional<std::string> period;     // "YYYY-MM-DD"
+  // A non-SEC registry identifier: "dart:00126380" (DART corp code) or
+  // "companies-house:02345678" (UK company number).
+  std::optional<std::string> registry_id;
   // From the SGML <DOCUMENT> block, when there was one.
   std::optional<std::string> doc_type, sequence, filename, description;
   std::vector<Party> parties;  // every party the metadata names
@@ -58,9 +85,19 @@ struct Skipped {
 struct Failure {
   std::string source;
   Error error;  // kInvalidInput with a readable message; code() for JSON below
-  std::string reason_code;  // stable: "empty_file", "binary_file", "too_large",
-                            // "outside_drop", "symlink_loop", "permission_denied",
-                            // "truncated_submission", "unreadable", "parse_error"
+  // Stable codes:
+  //   "empty_file"           zero bytes or whitespace only
+  //   "binary_file"          executable, archive, image, PDF or other non-text bytes
+  //   "too_large"            over Options::max_file_bytes (refused unread)
+  //   "outside_drop"         a symlink whose target leaves the drop folder
+  //   "symlink_loop"         a symlink that loops (or points back at an enclosing folder)
+  //   "permission_denied"    a file or folder the process may not read
+  //   "not_found"            the path does not exist (or a dangling symlink)
+  //   "truncated_submission" an SGML header or <DOCUMENT> never closed
+  //   "no_text"              parsed, but no text content at all
+  //   "unreadable"           other I/O errors, or not a regular file
+  //   "parse_error"          libxml2 could not build a tree
+  std::string reason_code;
 };
 
 struct Options {

@@ -13,6 +13,13 @@ nlohmann::json optional_json(const std::optional<std::string>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
 
+// Unicode code points of UTF-8 text (the unit of evidence offsets downstream).
+std::size_t count_chars(const std::string& text) {
+  std::size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
 nlohmann::json document_json(const ingest::Document& d, bool with_text) {
   nlohmann::json j = {
       {"doc_id", d.doc_id},
@@ -26,7 +33,11 @@ nlohmann::json document_json(const ingest::Document& d, bool with_text) {
       {"filed_at", optional_json(d.filed_at)},
       {"period", optional_json(d.period)},
       {"doc_type", optional_json(d.doc_type)},
-      {"chars", d.text.size()},
+      {"sequence", optional_json(d.sequence)},
+      {"filename", optional_json(d.filename)},
+      {"description", optional_json(d.description)},
+      {"registry_id", optional_json(d.registry_id)},
+      {"chars", count_chars(d.text)},
       {"warnings", d.warnings},
   };
   nlohmann::json parties = nlohmann::json::array();
@@ -54,9 +65,15 @@ void register_parse_commands(CLI::App& app, Cli& cli) {
       "parse",
       "Parse filings (files or folders, recursively) into documents and print them. "
       "Writes nothing.");
-  cmd->add_option("paths", flags->paths, "Files or folders to parse")->required();
-  cmd->add_flag("--json", cli.globals.json, "Print one JSON object per document or failure");
-  cmd->add_flag("--text", flags->text, "Include each document's clean text");
+  cmd->add_option("paths", flags->paths,
+                  "Files or folders to parse; folders are walked recursively in byte-wise "
+                  "sorted order and symlinks may not leave them")
+      ->required();
+  cmd->add_flag("--json", cli.globals.json,
+                "Print one JSON object per line: a document {doc_id, source, part, format, "
+                "form_type, cik, company, accession, filed_at, chars, warnings, ...}, a skipped "
+                "part {source, part, skipped}, or a failed file {source, error: {code, message}}");
+  cmd->add_flag("--text", flags->text, "Include each document's clean text (\"text\" with --json)");
   cmd->callback([&cli, flags] {
     cli.action = [&cli, flags]() -> int {
       ingest::ParseResult result = ingest::parse_paths(flags->paths);

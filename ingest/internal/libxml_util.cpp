@@ -1,0 +1,119 @@
+#include "ingest/internal/libxml_util.h"
+
+#include <cctype>
+#include <climits>
+#include <mutex>
+
+#include <libxml/xmlerror.h>
+
+namespace fgraph::ingest::internal {
+namespace {
+
+void discard_generic(void*, const char*, ...) {}
+void discard_structured(void*, xmlError*) {}
+
+std::string_view skip_leading_space(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  return s.substr(i);
+}
+
+}  // namespace
+
+void prepare_libxml() {
+  static std::once_flag once;
+  std::call_once(once, [] { xmlInitParser(); });
+  xmlSetGenericErrorFunc(nullptr, discard_generic);
+  xmlSetStructuredErrorFunc(nullptr, discard_structured);
+}
+
+XmlDocPtr parse_html(std::string_view utf8, const char* url) {
+  prepare_libxml();
+  if (utf8.size() > static_cast<std::size_t>(INT_MAX)) return nullptr;
+  int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+             HTML_PARSE_COMPACT;
+  return XmlDocPtr(htmlReadMemory(utf8.data(), static_cast<int>(utf8.size()), url, "UTF-8", opts));
+}
+
+XmlDocPtr parse_xml(std::string_view utf8, const char* url) {
+  prepare_libxml();
+  utf8 = skip_leading_space(utf8);
+  if (utf8.size() > static_cast<std::size_t>(INT_MAX)) return nullptr;
+  int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_COMPACT;
+  return XmlDocPtr(xmlReadMemory(utf8.data(), static_cast<int>(utf8.size()), url, "UTF-8", opts));
+}
+
+std::string local_name(const xmlNode* node) {
+  if (node == nullptr || node->name == nullptr) return "";
+  std::string_view n(reinterpret_cast<const char*>(node->name));
+  std::size_t colon = n.rfind(':');
+  if (colon != std::string_view::npos) n.remove_prefix(colon + 1);
+  std::string out(n);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string attribute(const xmlNode* node, const char* name) {
+  for (const xmlAttr* a = node->properties; a != nullptr; a = a->next) {
+    const char* an = reinterpret_cast<const char*>(a->name);
+    bool match = true;
+    std::size_t i = 0;
+    for (; name[i] != '\0' && an[i] != '\0'; ++i) {
+      if (std::tolower(static_cast<unsigned char>(name[i])) !=
+          std::tolower(static_cast<unsigned char>(an[i]))) {
+        match = false;
+        break;
+      }
+    }
+    if (!match || name[i] != '\0' || an[i] != '\0') continue;
+    std::string out;
+    for (const xmlNode* c = a->children; c != nullptr; c = c->next) {
+      if (c->content != nullptr) out += reinterpret_cast<const char*>(c->content);
+    }
+    return out;
+  }
+  return "";
+}
+
+namespace {
+void gather_text(const xmlNode* node, std::string& out) {
+  for (const xmlNode* c = node; c != nullptr; c = c->next) {
+    if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
+      if (c->content != nullptr) out += reinterpret_cast<const char*>(c->content);
+    } else if (c->type == XML_ELEMENT_NODE) {
+      gather_text(c->children, out);
+    }
+  }
+}
+}  // namespace
+
+std::string text_content(const xmlNode* node) {
+  std::string out;
+  if (node != nullptr) gather_text(node->children, out);
+  return out;
+}
+
+std::string collapse_spaces(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool space = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    bool ws = c <= 0x20;
+    // U+00A0 as C2 A0.
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xA0) {
+      ws = true;
+      ++i;
+    }
+    if (ws) {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+
+}  // namespace fgraph::ingest::internal

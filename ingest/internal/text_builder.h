@@ -1,0 +1,48 @@
+// ingest/internal: the one place where document text is laid out and normalised.
+//
+// Owns the text normalisation every format shares (documented in ingest/ingest.h):
+// whitespace runs (including U+00A0 and other Unicode spaces) collapse to one space
+// within a line; lines carry no leading or trailing spaces; paragraphs are separated by
+// exactly one blank line; table rows are one line with non-empty cells joined by " | ";
+// soft hyphens and zero-width characters are deleted; C1 controls U+0080..U+009F (what
+// libxml2 makes of `&#146;`) are mapped through Windows-1252; other control characters
+// become spaces. Appending is amortised O(1) per byte.
+// Threading: a single-threaded value.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace fgraph::ingest::internal {
+
+class TextBuilder {
+ public:
+  // Appends UTF-8 text (must be valid UTF-8; libxml2 output and decoded buffers are).
+  void append(std::string_view utf8);
+  // Ends the current line (no effect at the start of a line).
+  void line_break();
+  // Ends the current paragraph: the next text starts after one blank line.
+  void paragraph_break();
+  // Table layout. Inside a cell, line and paragraph breaks become spaces so that a row
+  // stays on one line; empty cells leave no separator.
+  void begin_row();
+  void end_row();
+  void begin_cell();
+  void end_cell();
+  // True when nothing visible has been appended yet.
+  bool empty() const { return out_.empty(); }
+  // The finished text; the builder is spent afterwards.
+  std::string finish();
+
+ private:
+  void emit_pending();
+  std::string out_;
+  int pending_breaks_ = 0;       // 0 none, 1 newline, 2 blank line
+  bool pending_space_ = false;
+  bool line_has_text_ = false;
+  int cell_depth_ = 0;
+  bool row_has_text_ = false;
+  bool pending_cell_sep_ = false;
+};
+
+}  // namespace fgraph::ingest::internal
