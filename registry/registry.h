@@ -4,11 +4,15 @@
 // migrations (registry/migrations/NNNN_name.sql, embedded at build time and applied in
 // order, each in its own transaction), a small typed statement API that keeps sqlite3
 // types out of every other header, and the ledger records that every stage shares
-// (documents, runs). The entity registry (entities, aliases, journal) lives here too.
+// (documents, runs). The entity registry (entities, aliases, journal) lives here too:
+// see EntityRegistry at the end of this header.
 //
 // Each stage keeps the SQL for its own ledger tables in its own folder and runs it
 // through Store; the DDL for every table lives in registry/migrations so that the
 // schema has one owner and one order.
+//
+// Requires SQLite with FTS5 and its trigram tokenizer (3.34+, as in Debian 12's 3.40):
+// Store::open checks for it and fails with kInvalidInput and a clear message otherwise.
 //
 // Threading: a Store is one SQLite connection and is used by one thread at a time.
 // Several processes (or several Stores) may open the same file: WAL mode plus a busy
@@ -149,5 +153,195 @@ struct DocumentRecord {
 Result<bool> put_document(Store& store, const DocumentRecord& doc);
 // kNotFound when absent.
 Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
+
+// ---------------------------------------------------------------------------------
+// Entity registry: the canonical identity of every entity in the graph.
+//
+// Model. An entity has a stable `entity_id`, a type (COMPANY, PERSON, ... as the
+// extraction schema enumerates; any non-empty string is accepted), a canonical name and
+// identifiers (CIK zero-padded to 10 digits, ticker, LEI, jurisdiction). Aliases record
+// every raw name an entity was seen under, normalised, with the document and run that
+// taught it. Mentions record which documents (and runs) mention an entity. Every insert,
+// identifier update, alias, merge and unmerge is written to a journal, with its run id,
+// in the same SQLite transaction as the change; the journal keeps enough (before/after
+// images) to undo it.
+//
+// Resolution is a cascade; the first step that decides wins, and its method and score
+// are returned:
+//   1. "cik" / "lei": an authoritative identifier equal to a live entity's.
+//   2. "exact": the same normalised name (normalize_name) within the same type.
+//   3. "alias": the normalised name equals a known alias of an entity of the same type.
+//   4. "fuzzy": the best candidate from the FTS5 trigram index, scored by the Dice
+//      coefficient over distinct character trigrams of the *core* names (normalised name
+//      without legal-form tokens), accepted only when ALL hold: same type, score >=
+//      RegistryOptions::fuzzy_accept (0.88), score - runner-up >= fuzzy_margin (0.05),
+//      legal forms compatible (equal, or one side has none), the same tokens with digits
+//      ("Block 15" is not "Block 17"), no conflicting identifier.
+//   5. "new": otherwise a new entity. When step 2 or 3 is ambiguous (several live
+//      entities), or the best fuzzy candidate scored >= fuzzy_review (0.70) without being
+//      accepted, the new entity is flagged `possible_duplicate_of` that candidate and the
+//      method is "new_possible_duplicate". Nothing is ever merged silently.
+// Steps 2-4 skip a candidate whose CIK or LEI differs from the input's. A merged entity
+// redirects to its survivor. A match fills the entity's missing identifiers (journaled).
+// Resolution is deterministic: entity ids are derived from (type, identifier or
+// normalised name), and every tie is broken by creation order, so the same inputs in the
+// same order give the same ids in a fresh database.
+//
+// Threading: an EntityRegistry wraps one Store and shares its threading (one thread at
+// a time). Several processes may resolve against one database file at once: every write
+// is a BEGIN IMMEDIATE transaction, retried on kTransient (SQLITE_BUSY) with RetryPolicy,
+// so writers serialise and neither duplicates nor journal entries are lost.
+
+struct EntityInput {
+  std::string type;                         // entity type, e.g. "COMPANY"; required
+  std::string name;                         // the raw name as written; required, stored verbatim
+  std::optional<std::string> cik;           // digits, padded to 10 here; kInvalidInput otherwise
+  std::optional<std::string> ticker;        // stored upper-cased; never used to match
+  std::optional<std::string> lei;           // 20 alphanumerics, upper-cased here
+  std::optional<std::string> jurisdiction;  // stored as given
+  std::string doc_id;                       // the document that mentions it ("" for none)
+  std::string run_id;                       // the run that resolves it ("" for none)
+  bool authoritative = false;               // a filer identity from filing metadata (SEC
+                                            // header, iXBRL dei:), not a model's extraction
+};
+
+// The filer identity of a document (company + CIK from its metadata) as an authoritative
+// input of type COMPANY, or nullopt when the document names no company.
+std::optional<EntityInput> filer_input(const DocumentRecord& doc, std::string run_id);
+
+struct Resolution {
+  std::string entity_id;
+  std::string method;  // cik | lei | exact | alias | fuzzy | new | new_possible_duplicate
+  double score = 0;    // 1 for identifier/exact/alias/new, the Dice score for fuzzy
+  bool created = false;                          // a new entity was inserted
+  std::optional<std::string> possible_duplicate_of;
+};
+
+struct Candidate {
+  std::string entity_id;
+  std::string type;
+  std::string name;    // canonical name
+  std::string method;  // cik | lei | ticker | exact | alias | substring | fuzzy
+  double score = 0;    // 1 for identifier/exact/alias; Dice score otherwise
+  std::string matched;  // the name or identifier that matched
+};
+
+struct AliasRecord {
+  std::int64_t alias_id = 0;
+  std::string raw, norm;
+  std::string method;  // how it was learnt: the resolution method, "seed" or "merge"
+  std::optional<std::string> doc_id, run_id;
+};
+
+struct MergeRecord {
+  std::string merge_id;  // "mrg_<n>"
+  std::string survivor_id, merged_id;
+  std::optional<std::string> run_id;
+  std::string state;  // active | undone
+  std::string merged_at;
+  std::optional<std::string> unmerged_at;
+};
+
+struct JournalEntry {
+  std::int64_t seq = 0;
+  std::optional<std::string> run_id;
+  std::string op;  // insert | update | alias | merge | unmerge
+  std::string entity_id;
+  std::optional<std::string> target;  // merge partner or possible_duplicate_of
+  std::string before_json, after_json;
+  std::string at;
+  bool undone = false;  // undone by rollback_run
+};
+
+struct Mention {
+  std::string doc_id, run_id;
+};
+
+struct EntityDetails {
+  std::string entity_id, type, name, norm_name;
+  std::optional<std::string> cik, ticker, lei, jurisdiction;
+  bool authoritative = false;
+  std::optional<std::string> possible_duplicate_of;
+  std::optional<std::string> merged_into;  // set when merged away into another entity
+  std::vector<AliasRecord> aliases;
+  std::vector<Mention> mentions;
+  std::vector<MergeRecord> merges;  // where it is survivor or merged, oldest first
+};
+
+struct RegistryOptions {
+  double fuzzy_accept = 0.88;  // minimum Dice score for a fuzzy match
+  double fuzzy_margin = 0.05;  // minimum lead of the best fuzzy candidate over the runner-up
+  double fuzzy_review = 0.70;  // a new entity is flagged possible_duplicate_of above this
+  std::size_t max_fuzzy_trigrams = 256;  // longer core names skip fuzzy matching
+  std::size_t max_fuzzy_rows = 5000;     // FTS rows scored per fuzzy lookup at most
+  RetryPolicy retry;  // for SQLITE_BUSY (kTransient) around each write transaction
+};
+
+// NFKC, Unicode case folding, punctuation and symbols dropped ('.' and apostrophes
+// deleted, others become spaces), whitespace collapsed, a leading "the" dropped, and
+// legal forms unified: Inc/Incorporated -> inc, Corp/Corporation -> corp, Co/Company
+// -> co, Ltd/Limited -> ltd, LLC, LP, LLP, PLC, N.V. -> nv, B.V. -> bv, S.A. -> sa, AG,
+// GmbH, SE, N.A./National Association -> na, 주식회사/(주)/㈜ -> 주식회사 (moved last).
+// A name that is nothing but punctuation normalises to its folded self, so that it stays
+// distinct and findable. Invalid UTF-8 bytes become U+FFFD (a symbol, so a space); NUL
+// and other controls are spaces.
+std::string normalize_name(std::string_view name);
+// The normalised name without its legal-form tokens (what fuzzy matching compares).
+std::string core_name(std::string_view normalized);
+// Dice coefficient over the distinct code-point trigrams of two strings, in [0, 1].
+double trigram_similarity(std::string_view a, std::string_view b);
+
+class EntityRegistry {
+ public:
+  // `clock` paces retries (nullptr: the system clock). The store must outlive this.
+  explicit EntityRegistry(Store& store, RegistryOptions options = {}, Clock* clock = nullptr);
+  ~EntityRegistry();
+
+  // Resolves one entity (one transaction). kInvalidInput for an empty type or name, or a
+  // malformed CIK/LEI; kTransient when the database stayed locked through the retries.
+  Result<Resolution> resolve(const EntityInput& input);
+  // Resolves a document's entities in order, in ONE transaction: all are recorded or none
+  // (a crash halfway leaves none). Errors as resolve(); the message names the index.
+  Result<std::vector<Resolution>> resolve_all(const std::vector<EntityInput>& inputs);
+
+  // Ranked candidates for a free text (a name, CIK, LEI or ticker), best first, ties by
+  // entity id; `type` restricts the type. Read-only. kInvalidInput for an empty text.
+  Result<std::vector<Candidate>> find(std::string_view text,
+                                      const std::optional<std::string>& type = std::nullopt,
+                                      std::size_t limit = 10);
+  // kNotFound for an unknown id.
+  Result<EntityDetails> show(std::string_view entity_id);
+
+  // B becomes an alias of A: B redirects to A, B's canonical name is added to A's
+  // aliases; one journal entry. kNotFound for an unknown id; kInvalidInput when A == B,
+  // the types differ, or either is already merged away.
+  Result<MergeRecord> merge(std::string_view a, std::string_view b,
+                            const std::optional<std::string>& run_id = std::nullopt);
+  // Undoes a merge exactly (the alias it added is removed). kNotFound for an unknown
+  // merge id; kInvalidInput when it is already undone or B was merged again since.
+  Status unmerge(std::string_view merge_id);
+  // Journal entries that concern the entity (as subject or target), oldest first.
+  // kNotFound for an unknown id.
+  Result<std::vector<JournalEntry>> history(std::string_view entity_id);
+
+  // Undoes every journal entry of the run in reverse order, and deletes its mentions, in
+  // one transaction; the entries stay in the journal marked undone. Afterwards dump()
+  // equals what it was before the run. kNotFound when the registry holds nothing of the
+  // run; kInvalidInput when a later change of another run or a manual merge touches an
+  // entity this run changed (roll that back or unmerge it first). Rolling back twice is
+  // kNotFound the second time. A crash halfway leaves the state before the call.
+  Status rollback_run(std::string_view run_id);
+  // Number of journal entries of the run that are not undone (0 for an unknown run).
+  Result<std::int64_t> journal_count(std::string_view run_id);
+
+  // The registry's state as canonical text, one sorted line per row: entities, aliases,
+  // mentions, active merges and the FTS index contents. The journal and undone merges
+  // are history, not state, and are left out. For tests and audits.
+  Result<std::string> dump();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace fgraph::registry

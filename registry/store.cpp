@@ -151,6 +151,17 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     auto mode = store->query("PRAGMA journal_mode=WAL");
     if (!mode) return mode.error();
   }
+  // The entity registry's fuzzy index needs FTS5 with the trigram tokenizer (3.34+).
+  if (auto s = store->exec("CREATE VIRTUAL TABLE temp.fgraph_fts5_probe USING fts5(x, "
+                           "tokenize='trigram'); DROP TABLE temp.fgraph_fts5_probe;");
+      !s) {
+    return make_error(ErrorCode::kInvalidInput,
+                      std::string("this SQLite (") + sqlite3_libversion() +
+                          ") lacks FTS5 with the trigram tokenizer, which the entity registry "
+                          "needs: use SQLite 3.34 or newer built with FTS5 (Debian 12's "
+                          "libsqlite3-0 has it)",
+                      s.error().message);
+  }
   if (auto s = store->migrate(); !s) return s.error();
   return store;
 }

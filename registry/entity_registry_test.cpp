@@ -1,0 +1,329 @@
+#include <gtest/gtest.h>
+
+#include "registry/registry.h"
+
+namespace fgraph::registry {
+namespace {
+
+std::unique_ptr<Store> open_memory() {
+  auto s = Store::open({":memory:"});
+  EXPECT_TRUE(s.has_value()) << s.error().describe();
+  return std::move(*s);
+}
+
+EntityInput company(std::string name, std::string doc = "doc1", std::string run = "run1") {
+  EntityInput in;
+  in.type = "COMPANY";
+  in.name = std::move(name);
+  in.doc_id = std::move(doc);
+  in.run_id = std::move(run);
+  return in;
+}
+
+EntityInput with_cik(EntityInput in, std::string cik, bool authoritative = true) {
+  in.cik = std::move(cik);
+  in.authoritative = authoritative;
+  return in;
+}
+
+class EntityRegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = open_memory();
+    reg_ = std::make_unique<EntityRegistry>(*store_);
+  }
+  Resolution resolve(const EntityInput& in) {
+    auto r = reg_->resolve(in);
+    EXPECT_TRUE(r.has_value()) << r.error().describe();
+    return r.has_value() ? *r : Resolution{};
+  }
+  std::string dump() {
+    auto d = reg_->dump();
+    EXPECT_TRUE(d.has_value()) << d.error().describe();
+    return d.value_or("");
+  }
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<EntityRegistry> reg_;
+};
+
+TEST_F(EntityRegistryTest, SameCompanyUnderThreeSpellingsIsOneEntity) {
+  Resolution seed = resolve(with_cik(company("Apple Inc."), "320193"));
+  EXPECT_TRUE(seed.created);
+  EXPECT_EQ(seed.method, "new");
+  Resolution upper = resolve(company("APPLE INC"));
+  EXPECT_EQ(upper.entity_id, seed.entity_id);
+  EXPECT_EQ(upper.method, "exact");
+  Resolution by_cik = resolve(with_cik(company("Apple Inc"), "0000320193", false));
+  EXPECT_EQ(by_cik.entity_id, seed.entity_id);
+  EXPECT_EQ(by_cik.method, "cik");
+  auto details = reg_->show(seed.entity_id);
+  ASSERT_TRUE(details.has_value());
+  EXPECT_EQ(details->cik, "0000320193");
+  EXPECT_TRUE(details->authoritative);
+  EXPECT_EQ(details->aliases.size(), 3u);  // the three raw spellings, each once
+}
+
+struct CascadeCase {
+  const char* label;
+  std::vector<EntityInput> seed;
+  EntityInput input;
+  const char* method;
+  bool same_as_first_seed;
+};
+
+TEST_F(EntityRegistryTest, CascadeStepsAreRecordedWithTheirMethod) {
+  auto lei = [](EntityInput in, const char* l) {
+    in.lei = l;
+    return in;
+  };
+  const std::vector<CascadeCase> cases = {
+      {"lei", {lei(company("Acme Widgets Inc"), "5493001KJTIIGC8Y1R12")},
+       lei(company("ACME WIDGETS"), "5493001kjtiigc8y1r12"), "lei", true},
+      {"exact", {company("Globex Corporation")}, company("GLOBEX CORP."), "exact", true},
+      {"alias via merge", {company("Initech LLC"), company("Initrode Systems LLC")},
+       company("Initrode Systems L.L.C."), "exact", true},
+      {"fuzzy typo", {company("Consolidated Edison Company of New York, Inc.")},
+       company("Consolidated Edisn Company of New York Inc"), "fuzzy", true},
+      {"new", {company("Umbrella Corp")}, company("Wayne Enterprises"), "new", false},
+      {"legal form differs", {company("Apple Asia Limited")}, company("Apple Asia LLC"),
+       "new_possible_duplicate", false},
+      {"numbers differ", {company("Esso Exploration Angola (Block 15) Limited")},
+       company("Esso Exploration Angola (Block 17) Limited"), "new_possible_duplicate", false},
+      {"other type", {company("Jordan")}, EntityInput{"PERSON", "Jordan", {}, {}, {}, {}, "d", "r", false},
+       "new", false},
+  };
+  for (const auto& c : cases) {
+    SetUp();
+    std::vector<std::string> ids;
+    for (const auto& s : c.seed) ids.push_back(resolve(s).entity_id);
+    if (std::string(c.label) == "alias via merge") {
+      auto m = reg_->merge(ids[0], ids[1]);
+      ASSERT_TRUE(m.has_value()) << m.error().describe();
+    }
+    Resolution r = resolve(c.input);
+    EXPECT_EQ(r.method, c.method) << c.label;
+    EXPECT_EQ(r.entity_id == ids[0], c.same_as_first_seed) << c.label;
+    if (std::string(c.method) == "new_possible_duplicate") {
+      EXPECT_EQ(r.possible_duplicate_of, ids[0]) << c.label;
+    }
+  }
+}
+
+TEST_F(EntityRegistryTest, KnownAliasResolvesByAlias) {
+  Resolution a = resolve(with_cik(company("Alphabet Inc."), "1652044"));
+  // "Google Inc" with the same CIK teaches the alias; a later bare "Google Inc." finds it.
+  EXPECT_EQ(resolve(with_cik(company("Google Inc"), "1652044", false)).entity_id, a.entity_id);
+  Resolution g = resolve(company("GOOGLE, INC."));
+  EXPECT_EQ(g.entity_id, a.entity_id);
+  EXPECT_EQ(g.method, "alias");
+}
+
+TEST_F(EntityRegistryTest, LookAlikesStayApart) {
+  Resolution bank = resolve(company("JPMorgan Chase Bank, N.A."));
+  Resolution parent = resolve(company("JPMorgan Chase & Co."));
+  EXPECT_NE(bank.entity_id, parent.entity_id);
+  EXPECT_TRUE(parent.created);
+  EXPECT_EQ(resolve(company("JPMORGAN CHASE BANK NA")).entity_id, bank.entity_id);
+  EXPECT_EQ(resolve(company("JPMorgan Chase and Co")).entity_id == bank.entity_id, false);
+}
+
+TEST_F(EntityRegistryTest, DifferentCiksNeverMerge) {
+  Resolution a = resolve(with_cik(company("First National Corp"), "1111"));
+  Resolution b = resolve(with_cik(company("First National Corp"), "2222"));
+  EXPECT_NE(a.entity_id, b.entity_id);
+  EXPECT_EQ(b.method, "new");
+  // A bare mention is ambiguous between the two: new entity, flagged, never a merge...
+  Resolution c = resolve(company("First National Corporation"));
+  EXPECT_EQ(c.method, "new_possible_duplicate");
+  EXPECT_EQ(c.possible_duplicate_of, a.entity_id);
+  // ...and the next bare mention finds that one rather than creating another.
+  Resolution d = resolve(company("FIRST NATIONAL CORP"));
+  EXPECT_EQ(d.entity_id, c.entity_id);
+}
+
+TEST_F(EntityRegistryTest, InvalidInputsAreRejected) {
+  for (const auto& in : {with_cik(company("X"), "12a"), with_cik(company("X"), "12345678901"),
+                         company("   "), EntityInput{"", "Name", {}, {}, {}, {}, "", "", false}}) {
+    auto r = reg_->resolve(in);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
+  }
+  EntityInput bad_lei = company("X");
+  bad_lei.lei = "TOO-SHORT";
+  EXPECT_EQ(reg_->resolve(bad_lei).error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(reg_->find("  ").error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(reg_->rollback_run("").error().code, ErrorCode::kInvalidInput);
+}
+
+TEST_F(EntityRegistryTest, BatchIsAllOrNothing) {
+  std::string before = dump();
+  auto r = reg_->resolve_all({company("Good One Inc"), with_cik(company("Bad"), "x")});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("entity 1"), std::string::npos);
+  EXPECT_EQ(dump(), before);
+}
+
+TEST_F(EntityRegistryTest, RollbackRestoresTheDumpExactly) {
+  ASSERT_TRUE(reg_->resolve_all({with_cik(company("Apple Inc.", "d0", "r0"), "320193"),
+                                 company("Exxon Mobil Corp", "d0", "r0")})
+                  .has_value());
+  std::string before = dump();
+  auto batch = reg_->resolve_all({
+      company("APPLE INC", "d1", "r1"),                                  // exact + alias
+      with_cik(company("Apple Inc", "d1", "r1"), "320193"),              // cik + alias
+      company("Exxon Mobil Corporation", "d1", "r1"),                    // exact, new alias
+      with_cik(company("Exxon Mobil Corp", "d1", "r1"), "34088", false),  // fills the CIK
+      company("Imperial Oil Limited", "d1", "r1"),                       // new
+      company("Imperial Oil Ltd.", "d2", "r1"),                          // exact
+      company("Imperial Oill Limited", "d2", "r1"),                      // fuzzy
+  });
+  ASSERT_TRUE(batch.has_value()) << batch.error().describe();
+  auto merged = reg_->merge((*batch)[0].entity_id, (*batch)[4].entity_id, std::string("r1"));
+  ASSERT_TRUE(merged.has_value()) << merged.error().describe();
+  EXPECT_NE(dump(), before);
+  auto count = reg_->journal_count("r1");
+  ASSERT_TRUE(count.has_value());
+  EXPECT_GT(*count, 5);
+  ASSERT_TRUE(reg_->rollback_run("r1").has_value());
+  EXPECT_EQ(dump(), before);
+  EXPECT_EQ(*reg_->journal_count("r1"), 0);
+  auto again = reg_->rollback_run("r1");
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, ErrorCode::kNotFound);
+  // Replaying the run gives the same ids as the first time.
+  auto replay = reg_->resolve_all({company("Imperial Oil Limited", "d1", "r1")});
+  ASSERT_TRUE(replay.has_value());
+  EXPECT_EQ((*replay)[0].entity_id, (*batch)[4].entity_id);
+}
+
+TEST_F(EntityRegistryTest, RollbackRefusesWhenALaterRunDependsOnIt) {
+  Resolution e = resolve(company("Hooli Inc", "d1", "r1"));
+  resolve(company("HOOLI INC.", "d2", "r2"));  // mentions the entity r1 created
+  auto s = reg_->rollback_run("r1");
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(s.error().message.find("r2"), std::string::npos);
+  ASSERT_TRUE(reg_->rollback_run("r2").has_value());
+  ASSERT_TRUE(reg_->rollback_run("r1").has_value());
+  EXPECT_FALSE(reg_->show(e.entity_id).has_value());
+}
+
+TEST_F(EntityRegistryTest, MergeThenUnmergeRestoresTheDumpExactly) {
+  Resolution a = resolve(company("Pied Piper Inc"));
+  Resolution b = resolve(company("PiedPiper Holdings"));
+  std::string before = dump();
+  auto m = reg_->merge(a.entity_id, b.entity_id);
+  ASSERT_TRUE(m.has_value()) << m.error().describe();
+  EXPECT_EQ(m->merge_id, "mrg_1");
+  // B now resolves to A.
+  Resolution via_b = resolve(company("PIEDPIPER HOLDINGS", "doc9", "run9"));
+  EXPECT_EQ(via_b.entity_id, a.entity_id);
+  ASSERT_TRUE(reg_->rollback_run("run9").has_value());
+  auto shown = reg_->show(b.entity_id);
+  ASSERT_TRUE(shown.has_value());
+  EXPECT_EQ(shown->merged_into, a.entity_id);
+  ASSERT_EQ(shown->merges.size(), 1u);
+  ASSERT_TRUE(reg_->unmerge(m->merge_id).has_value());
+  EXPECT_EQ(dump(), before);
+  auto history = reg_->history(b.entity_id);
+  ASSERT_TRUE(history.has_value());
+  std::vector<std::string> ops;
+  for (const auto& h : *history) ops.push_back(h.op);
+  EXPECT_EQ(ops, (std::vector<std::string>{"insert", "alias", "merge", "unmerge"}));
+  EXPECT_EQ(resolve(company("PIEDPIPER HOLDINGS")).entity_id, b.entity_id);
+}
+
+TEST_F(EntityRegistryTest, MergeAndUnmergeErrors) {
+  Resolution a = resolve(company("Vandelay Industries"));
+  Resolution p = resolve(EntityInput{"PERSON", "Art Vandelay", {}, {}, {}, {}, "d", "r", false});
+  EXPECT_EQ(reg_->merge(a.entity_id, "ent_missing").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(reg_->merge(a.entity_id, a.entity_id).error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(reg_->merge(a.entity_id, p.entity_id).error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(reg_->unmerge("mrg_404").error().code, ErrorCode::kNotFound);
+  Resolution b = resolve(company("Kramerica Industries"));
+  auto m = reg_->merge(a.entity_id, b.entity_id);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(reg_->merge(a.entity_id, b.entity_id).error().code, ErrorCode::kInvalidInput);
+  ASSERT_TRUE(reg_->unmerge(m->merge_id).has_value());
+  EXPECT_EQ(reg_->unmerge(m->merge_id).error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(reg_->show("ent_missing").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(reg_->history("ent_missing").error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(EntityRegistryTest, SameInputsInSameOrderGiveSameIdsInAFreshDatabase) {
+  std::vector<EntityInput> inputs = {
+      with_cik(company("Apple Inc."), "320193"), company("Apple Asia Limited"),
+      company("Apple Asia LLC"), company("APPLE INC"), company("Braeburn Capital, Inc."),
+      company("Braeburn Capitol Inc"), company("iTunes K.K.")};
+  auto first = reg_->resolve_all(inputs);
+  ASSERT_TRUE(first.has_value());
+  std::string first_dump = dump();
+  SetUp();
+  auto second = reg_->resolve_all(inputs);
+  ASSERT_TRUE(second.has_value());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_EQ((*first)[i].entity_id, (*second)[i].entity_id);
+    EXPECT_EQ((*first)[i].method, (*second)[i].method);
+  }
+  EXPECT_EQ(dump(), first_dump);
+}
+
+TEST_F(EntityRegistryTest, HostileNamesAreStoredVerbatimAndFound) {
+  const std::vector<std::string> names = {
+      "Robert'); DROP TABLE entities;--",
+      "100% Pure Holdings",
+      "under_score_co",
+      "%",
+      "_",
+      std::string("Nul\0Byte Corp", 13),
+      std::string(10 * 1024, 'A') + " Corp",
+      "Samsung \xEC\x82\xBC\xEC\x84\xB1 \xD0\x9C\xD0\xBE\xD1\x81\xD0\xBA\xD0\xB2\xD0\xB0 \xD8\xA7\xD9\x84\xD8\xB9 Ltd",
+      "\"Quoted\" Name AND OR NOT NEAR",
+      "Bad\xFF\xFEUTF8 Inc",
+  };
+  std::vector<std::string> ids;
+  for (const auto& n : names) {
+    Resolution r = resolve(company(n));
+    ASSERT_TRUE(r.created) << n.substr(0, 40);
+    ids.push_back(r.entity_id);
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto d = reg_->show(ids[i]);
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->name, names[i]);
+    EXPECT_EQ(d->aliases.at(0).raw, names[i]);
+    auto found = reg_->find(names[i]);
+    ASSERT_TRUE(found.has_value()) << found.error().describe();
+    ASSERT_FALSE(found->empty()) << names[i].substr(0, 40);
+    EXPECT_EQ(found->front().entity_id, ids[i]) << names[i].substr(0, 40);
+    EXPECT_EQ(resolve(company(names[i], "doc2")).entity_id, ids[i]);
+  }
+  auto rows = store_->query("SELECT count(*) FROM entities");
+  EXPECT_EQ(std::get<std::int64_t>((*rows)[0][0]), static_cast<std::int64_t>(names.size()));
+}
+
+TEST_F(EntityRegistryTest, FindRanksCandidatesWithMethods) {
+  Resolution apple = resolve(with_cik(company("Apple Inc."), "320193"));
+  resolve(company("Apple Asia Limited"));
+  resolve(company("Apple Operations International Limited"));
+  Resolution pear = resolve(company("Pear Computers Inc"));
+  auto by_name = reg_->find("apple inc");
+  ASSERT_TRUE(by_name.has_value());
+  ASSERT_GE(by_name->size(), 3u);
+  EXPECT_EQ(by_name->front().entity_id, apple.entity_id);
+  EXPECT_EQ(by_name->front().method, "exact");
+  for (size_t i = 1; i < by_name->size(); ++i) {
+    EXPECT_LE((*by_name)[i].score, (*by_name)[i - 1].score);
+    EXPECT_NE((*by_name)[i].entity_id, pear.entity_id);
+  }
+  auto by_cik = reg_->find("320193");
+  ASSERT_TRUE(by_cik.has_value());
+  ASSERT_EQ(by_cik->size(), 1u);
+  EXPECT_EQ(by_cik->front().method, "cik");
+  auto typed = reg_->find("apple inc", std::string("PERSON"));
+  ASSERT_TRUE(typed.has_value());
+  EXPECT_TRUE(typed->empty());
+}
+
+}  // namespace
+}  // namespace fgraph::registry
