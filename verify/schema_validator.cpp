@@ -3,6 +3,9 @@
 
 #include <exception>
 
+// Without this valijson aborts the process on a malformed schema instead of throwing.
+#define VALIJSON_USE_EXCEPTIONS 1
+
 #include <nlohmann/json.hpp>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
