@@ -173,7 +173,7 @@ Status Ledger::record_rows(const std::string& run_id, const std::vector<RowResul
       if (done) {
         Statement& w = **res;
         w.reset();
-        w.bind(1, r.content).bind(2, r.lane).bind(3, r.model).bind(4, run_id).bind(5, now);
+        w.bind(1, r.custom_id).bind(2, r.content).bind(3, r.lane).bind(4, r.model).bind(5, run_id).bind(6, now);
         if (auto s = w.run(); !s) return s;
       }
     }

@@ -14,20 +14,79 @@ std::int64_t int_field(const json& j, const char* key) {
   return 0;
 }
 
-// The basic shape check: a JSON object with "entities" and "relations" arrays. Returns
-// the compact text to store, or an error string.
+bool type_matches(const json& v, const std::string& type) {
+  if (type == "null") return v.is_null();
+  if (type == "string") return v.is_string();
+  if (type == "number") return v.is_number();
+  if (type == "integer") return v.is_number_integer();
+  if (type == "boolean") return v.is_boolean();
+  if (type == "object") return v.is_object();
+  if (type == "array") return v.is_array();
+  return false;
+}
+
+// A structural walk of the strict-mode subset the schema uses (type, properties,
+// required, additionalProperties:false, items, enum). Formats, patterns and the
+// semantic checks are the verify stage's.
+bool conforms(const json& v, const json& schema, const std::string& path, std::string& why) {
+  if (!schema.is_object()) return true;
+  if (schema.contains("type")) {
+    const json& t = schema["type"];
+    bool any = false;
+    if (t.is_string()) {
+      any = type_matches(v, t.get<std::string>());
+    } else if (t.is_array()) {
+      for (const json& one : t) any = any || (one.is_string() && type_matches(v, one.get<std::string>()));
+    }
+    if (!any) {
+      why = path + ": wrong type";
+      return false;
+    }
+  }
+  if (schema.contains("enum") && schema["enum"].is_array() && !v.is_null()) {
+    bool found = false;
+    for (const json& e : schema["enum"]) found = found || e == v;
+    if (!found) {
+      why = path + ": value not in the enumeration";
+      return false;
+    }
+  }
+  if (v.is_object()) {
+    const json props = schema.value("properties", json::object());
+    if (schema.contains("required") && schema["required"].is_array()) {
+      for (const json& k : schema["required"]) {
+        if (k.is_string() && !v.contains(k.get<std::string>())) {
+          why = path + ": missing \"" + k.get<std::string>() + "\"";
+          return false;
+        }
+      }
+    }
+    const bool closed = schema.contains("additionalProperties") && schema["additionalProperties"] == false;
+    for (const auto& [k, sub] : v.items()) {
+      if (props.contains(k)) {
+        if (!conforms(sub, props[k], path + "." + k, why)) return false;
+      } else if (closed) {
+        why = path + ": unexpected property \"" + k + "\"";
+        return false;
+      }
+    }
+  }
+  if (v.is_array() && schema.contains("items")) {
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (!conforms(v[i], schema["items"], path + "[" + std::to_string(i) + "]", why)) return false;
+    }
+  }
+  return true;
+}
+
+// The basic shape check against the bundled schema.
 bool basic_shape(const json& j, std::string& why) {
+  static const json kSchema = json::parse(bundled_prompt().schema_json);
   if (!j.is_object()) {
     why = "output is not a JSON object";
     return false;
   }
-  for (const char* key : {"entities", "relations"}) {
-    if (!j.contains(key) || !j[key].is_array()) {
-      why = std::string("output has no \"") + key + "\" array";
-      return false;
-    }
-  }
-  return true;
+  return conforms(j, kSchema, "$", why);
 }
 
 }  // namespace

@@ -33,6 +33,22 @@ TEST(ClassifyChatCompletionTest, MapsEachFailureModeToItsOutcome) {
             Outcome::kSchemaInvalid);
   EXPECT_EQ(classify_chat_completion(completion({{"role", "assistant"}, {"content", R"({"entities":[]})"}})).outcome,
             Outcome::kSchemaInvalid);
+  // Breaks the schema: an entity without evidence, with an extra property, or an unknown type.
+  json entity{{"id", "e1"}, {"name", "Acme"}, {"type", "COMPANY"}, {"cik", nullptr}, {"ticker", nullptr},
+              {"lei", nullptr}, {"jurisdiction", nullptr}, {"evidence", "Acme"}};
+  auto with = [&](json e) {
+    return completion({{"role", "assistant"}, {"content", json{{"entities", json::array({e})}, {"relations", json::array()}}.dump()}});
+  };
+  EXPECT_EQ(classify_chat_completion(with(entity)).outcome, Outcome::kCompleted);
+  json no_evidence = entity;
+  no_evidence.erase("evidence");
+  EXPECT_EQ(classify_chat_completion(with(no_evidence)).outcome, Outcome::kSchemaInvalid);
+  json extra = entity;
+  extra["confidence"] = 0.9;
+  EXPECT_EQ(classify_chat_completion(with(extra)).outcome, Outcome::kSchemaInvalid);
+  json alien = entity;
+  alien["type"] = "ALIEN";
+  EXPECT_EQ(classify_chat_completion(with(alien)).outcome, Outcome::kSchemaInvalid);
   EXPECT_EQ(classify_chat_completion(completion({{"role", "assistant"}, {"content", good}}, "content_filter")).outcome,
             Outcome::kRefused);
   EXPECT_EQ(classify_chat_completion("<html>").outcome, Outcome::kTransient);
