@@ -1,0 +1,361 @@
+// extract: documents become model requests, and model rows become recorded results.
+//
+// Owns: request planning (one request per document, or per chunk of one long document),
+// the binding of prompt, schema and price table (embedded at build time from schemas/),
+// custom ids, token and cost estimates, the pre-submit isolation check, the four lanes
+// (openai-batch, anthropic-batch, openai-sync, local) and their provider clients,
+// polling, result matching by custom_id, the retry ladder (batch, batch, batch, sync,
+// dead letter; failed rows only) and the accounting of every attempt in the ledger
+// (tables of migration 0200: requests, run_requests, remote_objects, batch_rows,
+// attempts, results, dead_letters).
+//
+// The prompt contract (ARCHITECTURE.md): the instructions are the system message; the
+// last user message is exactly "<document>\n" + the chunk's text + "\n</document>".
+// Nothing of any other document is in a request. check_isolation() proves it for every
+// rendered request before it is written to a batch file or sent.
+//
+// "Schema invalid" here means only that the output is not a JSON object with the two
+// arrays of the schema; full validation is the verify stage's job.
+//
+// Threading: plan_document/render/check functions are reentrant. An Extractor uses its
+// Store from the calling thread only; sync lanes run their HTTP requests on up to
+// `concurrency` worker threads and hand rows back under a lock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/core.h"
+#include "ingest/ingest.h"
+#include "registry/registry.h"
+
+namespace fgraph::extract {
+
+// ---------------------------------------------------------------------------------
+// Outcomes and lanes.
+
+// The one outcome of each row attempt.
+enum class Outcome {
+  kCompleted,       // JSON object with "entities" and "relations" arrays
+  kInvalidRequest,  // the provider rejected the request (4xx other than 408/409/429)
+  kTransient,       // 408/409/429/5xx, network, row missing from the output, cancelled
+  kExpired,         // the batch window closed before the row ran
+  kRefused,         // a refusal (OpenAI `refusal`, Anthropic stop_reason refusal, content filter)
+  kTruncated,       // cut off by the output limit (finish_reason length / max_tokens)
+  kSchemaInvalid,   // content is not JSON, or not an object with the two arrays
+};
+// "completed" | "invalid_request" | "transient" | "expired" | "refused" | "truncated" |
+// "schema_invalid"
+std::string_view to_string(Outcome o);
+std::optional<Outcome> parse_outcome(std::string_view s);
+
+enum class LaneKind { kOpenAiBatch, kAnthropicBatch, kOpenAiSync, kLocal };
+// "openai-batch" | "anthropic-batch" | "openai-sync" | "local"
+std::string_view to_string(LaneKind k);
+std::optional<LaneKind> parse_lane(std::string_view s);
+// Price-table provider of a lane: "openai" | "anthropic" | "local".
+std::string_view provider_of(LaneKind k);
+bool is_batch_lane(LaneKind k);
+
+// ---------------------------------------------------------------------------------
+// Prompt, schema and prices (embedded from schemas/ at build time).
+
+struct PromptBundle {
+  std::string prompt_version;  // "extract.v1" (schemas/prompts/extract.v1.txt)
+  std::string schema_version;  // "extraction.v1" (schemas/extraction.v1.json)
+  std::string system_prompt;   // the prompt text, sent as the system message
+  std::string schema_json;     // the JSON Schema text, sent byte for byte
+};
+// The bundle built into this binary.
+const PromptBundle& bundled_prompt();
+
+struct TokenPrice {
+  double input_per_mtok = 0;   // USD per million input tokens
+  double output_per_mtok = 0;  // USD per million output tokens
+};
+struct ModelPrice {
+  TokenPrice sync;
+  TokenPrice batch;
+};
+
+class PriceTable {
+ public:
+  // Parses the schemas/prices.json format. kInvalidInput when malformed.
+  static Result<PriceTable> parse(std::string_view json);
+  // The table built into this binary.
+  static const PriceTable& bundled();
+  // The price of `model` at `provider` ("*" entries match any model), or nullopt.
+  std::optional<ModelPrice> find(std::string_view provider, std::string_view model) const;
+  // USD for the given usage.
+  static double cost_usd(const TokenPrice& p, std::int64_t input_tokens,
+                         std::int64_t output_tokens);
+  const std::string& read_on() const { return read_on_; }
+
+ private:
+  std::map<std::string, std::map<std::string, ModelPrice>> prices_;
+  std::string read_on_;
+};
+
+// ---------------------------------------------------------------------------------
+// Planning.
+
+struct PlanOptions {
+  LaneKind lane = LaneKind::kOpenAiBatch;  // decides the price tier and provider
+  std::string model = "gpt-4.1-mini";      // model name sent to the provider
+  // Input budget of one request, in estimated tokens, for the document text alone; a
+  // longer document is split on paragraph (then line, sentence, word) boundaries.
+  std::int64_t max_document_tokens = 100000;
+  std::int64_t max_output_tokens = 8192;  // max_completion_tokens / max_tokens per request
+  double chars_per_token = 4.0;           // estimate: bytes of UTF-8 per token
+  // Expected output tokens as a fraction of the chunk's input tokens (capped at
+  // max_output_tokens); the cost estimate adds a 25% buffer on top.
+  double output_ratio = 0.25;
+  int max_chunks = 256;  // a document needing more chunks is rejected (kInvalidInput)
+  const PromptBundle* prompt = nullptr;  // nullptr: bundled_prompt()
+  const PriceTable* prices = nullptr;    // nullptr: PriceTable::bundled()
+};
+
+// One model request: one chunk of one document.
+struct ExtractionRequest {
+  std::string custom_id;  // make_custom_id(chunk text, model, prompt, schema)
+  std::string doc_id;     // the one document this request carries
+  int chunk_index = 0;    // 0-based
+  int chunk_count = 1;
+  std::int64_t char_start = 0;  // byte offsets of the chunk in the document's text
+  std::int64_t char_end = 0;
+  std::string model;
+  std::string prompt_version;
+  std::string schema_version;
+  std::int64_t est_input_tokens = 0;   // prompt + schema + chunk
+  std::int64_t est_output_tokens = 0;  // including the 25% buffer
+  double est_cost_usd = 0;             // at the lane's price tier; 0 if the model is unpriced
+};
+
+// "fg-" + the first 48 hex characters of sha256_fields(text, model, prompt, schema):
+// 51 characters of [a-z0-9-], within OpenAI's and Anthropic's custom_id limits.
+std::string make_custom_id(std::string_view chunk_text, std::string_view model,
+                           std::string_view prompt_version, std::string_view schema_version);
+
+// Splits one document's text into chunks of at most `max_bytes`, cutting at the last
+// paragraph break, else line break, else sentence end, else space, else a UTF-8
+// boundary within the window. Returns [start, end) byte ranges covering the text.
+std::vector<std::pair<std::int64_t, std::int64_t>> split_text(std::string_view text,
+                                                              std::int64_t max_bytes);
+
+// Plans the requests for ONE document. kInvalidInput when the text is empty or needs
+// more than max_chunks chunks.
+Result<std::vector<ExtractionRequest>> plan_document(const ingest::Document& doc,
+                                                     const PlanOptions& options);
+
+// How a request body is shaped for a lane.
+enum class LocalFormat {
+  kJsonObjectSchema,  // response_format {"type":"json_object","schema":S}: llama-cpp-python
+  kJsonSchema,        // response_format {"type":"json_schema","json_schema":{"schema":S}}:
+                      // llama.cpp llama-server, vLLM
+};
+struct RenderOptions {
+  LaneKind lane = LaneKind::kOpenAiBatch;
+  LocalFormat local_format = LocalFormat::kJsonObjectSchema;
+  std::int64_t max_output_tokens = 8192;
+  const PromptBundle* prompt = nullptr;  // nullptr: bundled_prompt()
+};
+// The JSON body of the request for `lane`: a chat completion body for OpenAI and local
+// lanes, a Messages API `params` body (forced tool call "emit_extraction" with the
+// schema as input_schema) for Anthropic. `chunk_text` must be the request's slice.
+std::string render_body(const ExtractionRequest& request, std::string_view chunk_text,
+                        const RenderOptions& options);
+
+// The isolation proof for one rendered body: it parses, its only system text is the
+// prompt, it has exactly one user message, that message is "<document>\n" + X +
+// "\n</document>", and X equals doc_text[char_start, char_end) of the request's one
+// document. kInternal (a bug of ours) when any of this fails.
+Status check_isolation(std::string_view body_json, const ExtractionRequest& request,
+                       std::string_view doc_text, const RenderOptions& options);
+
+// ---------------------------------------------------------------------------------
+// Rows and lanes.
+
+struct Usage {
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+};
+
+struct RowResult {
+  std::string custom_id;
+  Outcome outcome = Outcome::kTransient;
+  std::string content;  // the raw JSON text of the extraction (completed rows)
+  Usage usage;
+  double cost_usd = 0;
+  std::string lane;   // to_string(LaneKind)
+  std::string model;
+  int attempt = 1;    // 1-based attempt of this row
+  std::string batch_key;     // our key of the batch that carried it, "" for sync lanes
+  std::string error_detail;  // readable reason for failures
+};
+
+// Where lanes reach providers. The CLI fills it from the environment; keys are never logged.
+struct ProviderConfig {
+  std::string openai_base_url = "https://api.openai.com/v1";
+  std::string openai_api_key;
+  std::string anthropic_base_url = "https://api.anthropic.com";
+  std::string anthropic_api_key;
+  std::string local_base_url = "http://127.0.0.1:8081/v1";
+  std::string local_api_key;  // sent as Bearer when non-empty
+};
+
+struct ExtractorOptions {
+  LaneKind lane = LaneKind::kOpenAiBatch;  // the primary lane
+  PlanOptions plan;                        // model, budgets; plan.lane is set to `lane`
+  // The lane of the last strike after `batch_attempts` primary attempts; nullopt: none.
+  // Default: openai-sync behind openai-batch, none otherwise.
+  std::optional<LaneKind> fallback_lane;
+  bool use_default_fallback = true;  // apply the default above when fallback_lane is unset
+  int primary_attempts = 3;          // attempts on the primary lane before the fallback
+  LocalFormat local_format = LocalFormat::kJsonObjectSchema;
+  ProviderConfig providers;
+  std::string work_dir;  // batch files go to work_dir/batches/ ($FGRAPH_HOME)
+  std::size_t max_lines_per_file = 50000;           // OpenAI: per batch input file
+  std::uint64_t max_bytes_per_file = 200ull << 20;  // OpenAI: per batch input file
+  std::size_t max_requests_per_anthropic_batch = 10000;
+  std::chrono::milliseconds poll_initial{2000};  // first wait between batch polls
+  std::chrono::milliseconds poll_max{60000};     // cap of the doubling wait
+  std::chrono::milliseconds max_wait{std::chrono::hours(26)};  // give up polling (kTransient)
+  int sync_concurrency = 4;                      // parallel requests on sync/local lanes
+  std::chrono::milliseconds request_timeout{600000};  // per sync/local HTTP request
+  RetryPolicy http_retry{.max_attempts = 5};     // per HTTP call (429/5xx/network)
+  std::optional<double> budget_usd;              // refuse to submit past this estimate
+  bool retry_dead_letters = false;               // resubmit rows dead-lettered by earlier runs
+};
+
+// Dry-run and pre-submission view of a run.
+struct Plan {
+  std::vector<ExtractionRequest> requests;  // unique requests of the run, in plan order
+  std::int64_t documents = 0;
+  std::int64_t requests_planned = 0;       // chunks of all documents, before dedup
+  std::int64_t requests_deduplicated = 0;  // same custom_id twice within this drop
+  std::int64_t requests_reused = 0;        // already completed in the ledger: zero cost
+  std::int64_t requests_in_flight = 0;     // in an open batch of an earlier command
+  std::int64_t requests_dead = 0;          // dead-lettered earlier, not retried
+  std::int64_t requests_to_submit = 0;
+  std::int64_t est_input_tokens = 0;       // of the requests to submit
+  std::int64_t est_output_tokens = 0;
+  double est_cost_usd = 0;
+  std::vector<std::string> rejected;       // "doc_id: reason" of documents not planned
+};
+
+struct LaneModelUsage {
+  std::string lane;
+  std::string model;
+  std::int64_t attempts = 0;
+  std::int64_t input_tokens = 0;
+  std::int64_t output_tokens = 0;
+  double cost_usd = 0;
+};
+
+// The extract part of a run's reconciliation, computed from the ledger.
+struct Reconciliation {
+  std::string run_id;
+  std::int64_t requests = 0;            // unique requests of the run
+  std::int64_t reused = 0;              // completed before this run, not submitted
+  std::int64_t submitted = 0;           // unique rows this run sent at least once
+  std::int64_t completed = 0;           // of those, completed
+  std::int64_t dead_lettered = 0;       // of those, dead-lettered
+  std::int64_t in_flight = 0;           // of those, neither yet (resume later)
+  std::int64_t attempts = 0;            // row attempts in all, retries included
+  std::int64_t resubmitted = 0;         // attempts beyond a row's first
+  std::map<std::string, std::int64_t> failed_by_outcome;  // failed attempts by outcome
+  std::map<std::string, std::int64_t> dead_by_outcome;    // dead letters by last outcome
+  std::vector<LaneModelUsage> usage;    // by lane and model
+  double cost_usd = 0;
+  std::int64_t failed_attempts = 0;     // attempts with an outcome other than completed
+  // submitted == completed + dead_lettered + in_flight, each row counted once.
+  bool balanced() const { return submitted == completed + dead_lettered + in_flight; }
+  // Every failed attempt was retried exactly once or ended its row in the dead letters
+  // (holds when in_flight == 0).
+  bool retries_balanced() const { return failed_attempts == resubmitted + dead_lettered; }
+};
+
+struct DeadLetter {
+  std::string custom_id;
+  std::string doc_id;
+  std::string outcome;  // the last attempt's outcome
+  std::string detail;
+  int attempts = 0;
+};
+
+struct Progress {
+  std::string phase;          // "planned" | "submitted" | "polling" | "collected" | "done"
+  std::int64_t submitted = 0;  // row attempts sent so far in this command
+  std::int64_t completed = 0;
+  std::int64_t failed = 0;     // failed row attempts so far
+  std::int64_t dead = 0;
+  std::string detail;          // e.g. "batch_abc in_progress 120/500"
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+// Runs the extract stage of one run against the ledger.
+class Extractor {
+ public:
+  // `store`, `transport` and `clock` must outlive the Extractor.
+  Extractor(registry::Store& store, HttpTransport& transport, Clock& clock,
+            ExtractorOptions options);
+  ~Extractor();
+
+  // Plans `docs` (each alone) and compares with the ledger; writes nothing. Documents
+  // that cannot be planned are listed in Plan::rejected. kInternal on ledger errors.
+  Result<Plan> plan(const std::vector<ingest::Document>& docs);
+
+  // Plans, applies the budget gate (kInvalidInput "budget" before anything is sent),
+  // records the run's requests, resumes batches left open by an earlier command, submits
+  // the rest through the retry ladder and records every attempt. `docs` may be empty on
+  // resume: texts then come from the documents table. Returns the reconciliation.
+  // Errors: kInvalidInput (budget, bad options), kUnavailable/kPermanent/kTransient when a
+  // provider cannot be used (the ledger keeps every open batch; run again to resume).
+  // A crash at any point leaves rows and remote objects recorded; the next run resumes
+  // polling without submitting anything twice.
+  Result<Reconciliation> run(const std::string& run_id, const std::vector<ingest::Document>& docs,
+                             const ProgressFn& progress = {});
+
+  // Cancels every open batch of the primary lane (POST .../cancel) and records it.
+  Status cancel_open_batches();
+
+  const ExtractorOptions& options() const { return options_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  ExtractorOptions options_;
+};
+
+// The reconciliation of `run_id` from the ledger.
+Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_id);
+// The dead letters of `run_id` (all runs when empty).
+Result<std::vector<DeadLetter>> dead_letters(registry::Store& store, const std::string& run_id);
+// The stored extraction JSON of a completed request; kNotFound otherwise.
+Result<std::string> stored_result(registry::Store& store, std::string_view custom_id);
+
+// One request of a run with the document (chunk) it belongs to, for the verify stage.
+struct RunRequest {
+  std::string custom_id;
+  std::string doc_id;
+  int chunk_index = 0;
+  std::int64_t char_start = 0;
+  std::int64_t char_end = 0;
+  std::string state;  // planned|submitted|completed|failed|dead
+};
+Result<std::vector<RunRequest>> run_requests(registry::Store& store, const std::string& run_id);
+
+// Classifies a chat completion body (OpenAI/local; HTTP 200) into outcome, content
+// and usage. Exposed for tests and the replay lane.
+RowResult classify_chat_completion(std::string_view body_json);
+// Classifies an Anthropic Message (a succeeded result's `message`).
+RowResult classify_anthropic_message(std::string_view message_json);
+
+}  // namespace fgraph::extract

@@ -1,0 +1,365 @@
+// The extract coordinator: plan, budget gate, record, resume, retry ladder, reconcile.
+#include <unordered_map>
+#include <unordered_set>
+
+#include "extract/internal/lane.h"
+
+namespace fgraph::extract {
+
+using internal::Lane;
+using internal::LaneContext;
+using internal::Ledger;
+using internal::PendingRow;
+using registry::SqlValue;
+
+namespace internal {
+
+Result<std::string> render_checked(const LaneContext& ctx, LaneKind lane, const PendingRow& row) {
+  auto text = ctx.doc_text(row.request.doc_id);
+  if (!text) return text.error();
+  const ExtractionRequest& r = row.request;
+  if (r.char_end > static_cast<std::int64_t>(text->size()) || r.char_start > r.char_end) {
+    return make_error(ErrorCode::kInternal, "request " + r.custom_id + " lies outside document " + r.doc_id);
+  }
+  RenderOptions ro;
+  ro.lane = lane;
+  ro.local_format = ctx.options->local_format;
+  ro.max_output_tokens = ctx.options->plan.max_output_tokens;
+  ro.prompt = ctx.options->plan.prompt;
+  std::string body = render_body(r, text->substr(r.char_start, r.char_end - r.char_start), ro);
+  if (auto s = check_isolation(body, r, *text, ro); !s) return s.error();
+  return body;
+}
+
+double row_cost(LaneKind lane, const std::string& model, const Usage& usage) {
+  auto price = PriceTable::bundled().find(provider_of(lane), model);
+  if (!price) return 0;
+  return PriceTable::cost_usd(is_batch_lane(lane) ? price->batch : price->sync, usage.input_tokens,
+                              usage.output_tokens);
+}
+
+void report(const LaneContext& ctx, const std::string& phase, const std::string& detail) {
+  if (!ctx.progress || ctx.counters == nullptr) return;
+  ctx.counters->phase = phase;
+  ctx.counters->detail = detail;
+  ctx.progress(*ctx.counters);
+}
+
+}  // namespace internal
+
+namespace {
+
+std::int64_t int_of(const SqlValue& v) {
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
+  if (const auto* d = std::get_if<double>(&v)) return static_cast<std::int64_t>(*d);
+  return 0;
+}
+double double_of(const SqlValue& v) {
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
+  return 0;
+}
+std::string text_of(const SqlValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  return {};
+}
+
+struct PlanDetail {
+  Plan plan;
+  std::vector<ExtractionRequest> all_chunks;  // every (doc, chunk), duplicates included
+  std::vector<ExtractionRequest> to_record;   // unique requests not yet in the ledger, or dead to reset
+  std::vector<std::string> reused_ids;
+};
+
+}  // namespace
+
+struct Extractor::Impl {
+  Impl(registry::Store& s, HttpTransport& t, Clock& c) : store(s), transport(t), clock(c), ledger(s, c) {}
+  registry::Store& store;
+  HttpTransport& transport;
+  Clock& clock;
+  Ledger ledger;
+  std::unordered_map<std::string, const ingest::Document*> docs;
+  std::unordered_map<std::string, std::string> loaded;  // texts read back from the ledger
+
+  Result<std::string_view> doc_text(const std::string& doc_id) {
+    if (auto d = docs.find(doc_id); d != docs.end()) return std::string_view(d->second->text);
+    if (auto l = loaded.find(doc_id); l != loaded.end()) return std::string_view(l->second);
+    auto rec = registry::get_document(store, doc_id);
+    if (!rec) {
+      return make_error(ErrorCode::kNotFound, "text of document " + doc_id +
+                                                  " is neither given nor in the ledger");
+    }
+    auto [it, inserted] = loaded.emplace(doc_id, std::move(rec->text));
+    return std::string_view(it->second);
+  }
+};
+
+Extractor::Extractor(registry::Store& store, HttpTransport& transport, Clock& clock,
+                     ExtractorOptions options)
+    : impl_(std::make_unique<Impl>(store, transport, clock)), options_(std::move(options)) {
+  options_.plan.lane = options_.lane;
+  if (!options_.fallback_lane && options_.use_default_fallback &&
+      options_.lane == LaneKind::kOpenAiBatch) {
+    options_.fallback_lane = LaneKind::kOpenAiSync;
+  }
+}
+
+Extractor::~Extractor() = default;
+
+static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& options,
+                                      const std::vector<ingest::Document>& docs) {
+  PlanDetail d;
+  Plan& p = d.plan;
+  std::unordered_set<std::string> seen;
+  for (const ingest::Document& doc : docs) {
+    ++p.documents;
+    auto reqs = plan_document(doc, options.plan);
+    if (!reqs) {
+      p.rejected.push_back(doc.doc_id + ": " + reqs.error().message);
+      continue;
+    }
+    for (ExtractionRequest& r : *reqs) {
+      ++p.requests_planned;
+      d.all_chunks.push_back(r);
+      if (!seen.insert(r.custom_id).second) {
+        ++p.requests_deduplicated;
+        continue;
+      }
+      auto existing = ledger.find_request(r.custom_id);
+      if (!existing) return existing.error();
+      bool submit = true;
+      if (*existing) {
+        const std::string& state = (*existing)->state;
+        if (state == "completed") {
+          ++p.requests_reused;
+          d.reused_ids.push_back(r.custom_id);
+          submit = false;
+        } else if (state == "submitted") {
+          ++p.requests_in_flight;
+          submit = false;
+        } else if (state == "dead" && !options.retry_dead_letters) {
+          ++p.requests_dead;
+          submit = false;
+        }
+      }
+      if (!*existing || ((*existing)->state == "dead" && options.retry_dead_letters)) {
+        d.to_record.push_back(r);
+      }
+      if (submit) {
+        ++p.requests_to_submit;
+        p.est_input_tokens += r.est_input_tokens;
+        p.est_output_tokens += r.est_output_tokens;
+        p.est_cost_usd += r.est_cost_usd;
+      }
+      p.requests.push_back(std::move(r));
+    }
+  }
+  return d;
+}
+
+Result<Plan> Extractor::plan(const std::vector<ingest::Document>& docs) {
+  auto d = plan_detail(impl_->ledger, options_, docs);
+  if (!d) return d.error();
+  return std::move(d->plan);
+}
+
+Result<Reconciliation> Extractor::run(const std::string& run_id,
+                                      const std::vector<ingest::Document>& docs,
+                                      const ProgressFn& progress) {
+  auto log = logger("extract");
+  if (run_id.empty()) return make_error(ErrorCode::kInvalidInput, "run id is empty");
+  if (options_.primary_attempts < 1) return make_error(ErrorCode::kInvalidInput, "primary_attempts must be >= 1");
+  auto needs_key = [&](LaneKind k) -> Status {
+    if ((k == LaneKind::kOpenAiBatch || k == LaneKind::kOpenAiSync) && options_.providers.openai_api_key.empty()) {
+      return make_error(ErrorCode::kInvalidInput, "OPENAI_API_KEY is not set (lane " + std::string(to_string(k)) + ")");
+    }
+    if (k == LaneKind::kAnthropicBatch && options_.providers.anthropic_api_key.empty()) {
+      return make_error(ErrorCode::kInvalidInput, "ANTHROPIC_API_KEY is not set");
+    }
+    if (is_batch_lane(k) && options_.work_dir.empty()) {
+      return make_error(ErrorCode::kInvalidInput, "a batch lane needs a work directory");
+    }
+    return ok();
+  };
+  if (auto s = needs_key(options_.lane); !s) return s.error();
+  if (options_.fallback_lane) {
+    if (auto s = needs_key(*options_.fallback_lane); !s) return s.error();
+  }
+
+  impl_->docs.clear();
+  for (const ingest::Document& d : docs) impl_->docs.emplace(d.doc_id, &d);
+
+  auto detail = plan_detail(impl_->ledger, options_, docs);
+  if (!detail) return detail.error();
+  const Plan& plan = detail->plan;
+  if (options_.budget_usd && plan.est_cost_usd > *options_.budget_usd) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "estimated cost $%.4f of %lld requests exceeds the budget of $%.4f; nothing was submitted",
+                  plan.est_cost_usd, static_cast<long long>(plan.requests_to_submit), *options_.budget_usd);
+    return make_error(ErrorCode::kInvalidInput, buf, "budget");
+  }
+  for (const std::string& r : plan.rejected) log->warn("run={} not planned: {}", run_id, r);
+  if (auto s = impl_->ledger.record_plan(run_id, detail->to_record, detail->all_chunks,
+                                         detail->reused_ids, options_.retry_dead_letters);
+      !s) {
+    return s.error();
+  }
+
+  Progress counters;
+  LaneContext ctx;
+  ctx.ledger = &impl_->ledger;
+  ctx.transport = &impl_->transport;
+  ctx.clock = &impl_->clock;
+  ctx.options = &options_;
+  ctx.doc_text = [this](const std::string& id) { return impl_->doc_text(id); };
+  ctx.run_id = run_id;
+  ctx.progress = progress;
+  ctx.counters = &counters;
+  internal::report(ctx, "planned", std::to_string(plan.requests_to_submit) + " to submit");
+
+  auto make_lane = [&](LaneKind k) -> std::unique_ptr<Lane> {
+    switch (k) {
+      case LaneKind::kOpenAiBatch: return internal::make_openai_batch_lane(ctx);
+      case LaneKind::kAnthropicBatch: return internal::make_anthropic_batch_lane(ctx);
+      case LaneKind::kOpenAiSync:
+      case LaneKind::kLocal: return internal::make_sync_lane(k, ctx);
+    }
+    return nullptr;
+  };
+  std::unique_ptr<Lane> primary = make_lane(options_.lane);
+  std::unique_ptr<Lane> fallback = options_.fallback_lane ? make_lane(*options_.fallback_lane) : nullptr;
+
+  // Batches left open by an earlier command first: their rows are not submitted again.
+  if (auto s = primary->resume_open(); !s) return s.error();
+
+  const int max_attempts = options_.primary_attempts + (fallback ? 1 : 0);
+  for (int round = 0; round <= max_attempts + 1; ++round) {
+    auto pending = impl_->ledger.pending(run_id);
+    if (!pending) return pending.error();
+    if (pending->empty()) break;
+    std::vector<PendingRow> on_primary, on_fallback;
+    for (PendingRow& p : *pending) {
+      if (p.attempt > max_attempts) {
+        if (auto s = impl_->ledger.dead_letter(run_id, p); !s) return s.error();
+        ++counters.dead;
+        log->warn("run={} dead letter {} doc={} after {} attempts: {} {}", run_id, p.request.custom_id,
+                  p.request.doc_id, p.attempt - 1, p.last_outcome, p.last_error);
+      } else if (p.attempt <= options_.primary_attempts) {
+        on_primary.push_back(std::move(p));
+      } else {
+        on_fallback.push_back(std::move(p));
+      }
+    }
+    if (!on_primary.empty()) {
+      if (auto s = primary->submit(on_primary); !s) return s.error();
+    }
+    if (!on_fallback.empty()) {
+      if (auto s = fallback->submit(on_fallback); !s) return s.error();
+    }
+  }
+  internal::report(ctx, "done");
+  return reconcile(impl_->store, run_id);
+}
+
+Status Extractor::cancel_open_batches() {
+  Progress counters;
+  LaneContext ctx;
+  ctx.ledger = &impl_->ledger;
+  ctx.transport = &impl_->transport;
+  ctx.clock = &impl_->clock;
+  ctx.options = &options_;
+  ctx.doc_text = [this](const std::string& id) { return impl_->doc_text(id); };
+  ctx.counters = &counters;
+  if (options_.lane == LaneKind::kOpenAiBatch) return internal::make_openai_batch_lane(ctx)->cancel_open();
+  if (options_.lane == LaneKind::kAnthropicBatch) return internal::make_anthropic_batch_lane(ctx)->cancel_open();
+  return ok();
+}
+
+Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_id) {
+  Reconciliation rec;
+  rec.run_id = run_id;
+  auto one = [&](const std::string& sql, std::vector<SqlValue> params) -> Result<std::vector<std::vector<SqlValue>>> {
+    return store.query(sql, params);
+  };
+  auto counts = one(
+      "SELECT COUNT(DISTINCT custom_id), COUNT(DISTINCT CASE WHEN reused=1 THEN custom_id END) "
+      "FROM run_requests WHERE run_id=?",
+      {run_id});
+  if (!counts) return counts.error();
+  rec.requests = int_of((*counts)[0][0]);
+  rec.reused = int_of((*counts)[0][1]);
+  auto sub = one(
+      "WITH s AS (SELECT custom_id FROM attempts WHERE run_id=?1 UNION SELECT b.custom_id FROM "
+      "batch_rows b JOIN remote_objects o ON o.obj_key=b.obj_key WHERE o.run_id=?1) "
+      "SELECT COUNT(*), SUM(r.state='completed'), SUM(r.state='dead') FROM s JOIN requests r ON "
+      "r.custom_id=s.custom_id",
+      {run_id});
+  if (!sub) return sub.error();
+  rec.submitted = int_of((*sub)[0][0]);
+  rec.completed = int_of((*sub)[0][1]);
+  rec.dead_lettered = int_of((*sub)[0][2]);
+  rec.in_flight = rec.submitted - rec.completed - rec.dead_lettered;
+  auto att = one(
+      "SELECT COUNT(*), SUM(attempt>1), SUM(outcome!='completed') FROM attempts WHERE run_id=?", {run_id});
+  if (!att) return att.error();
+  rec.attempts = int_of((*att)[0][0]);
+  rec.resubmitted = int_of((*att)[0][1]);
+  rec.failed_attempts = int_of((*att)[0][2]);
+  auto failed = one("SELECT outcome, COUNT(*) FROM attempts WHERE run_id=? AND outcome!='completed' GROUP BY outcome",
+                    {run_id});
+  if (!failed) return failed.error();
+  for (const auto& row : *failed) rec.failed_by_outcome[text_of(row[0])] = int_of(row[1]);
+  auto dead = one("SELECT outcome, COUNT(*) FROM dead_letters WHERE run_id=? GROUP BY outcome", {run_id});
+  if (!dead) return dead.error();
+  for (const auto& row : *dead) rec.dead_by_outcome[text_of(row[0])] = int_of(row[1]);
+  auto usage = one(
+      "SELECT lane, model, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_usd) FROM attempts "
+      "WHERE run_id=? GROUP BY lane, model ORDER BY lane, model",
+      {run_id});
+  if (!usage) return usage.error();
+  for (const auto& row : *usage) {
+    LaneModelUsage u{text_of(row[0]), text_of(row[1]), int_of(row[2]), int_of(row[3]), int_of(row[4]),
+                     double_of(row[5])};
+    rec.cost_usd += u.cost_usd;
+    rec.usage.push_back(std::move(u));
+  }
+  return rec;
+}
+
+Result<std::vector<DeadLetter>> dead_letters(registry::Store& store, const std::string& run_id) {
+  auto rows = store.query(
+      "SELECT d.custom_id, r.doc_id, d.outcome, COALESCE(d.detail,''), d.attempts FROM dead_letters d "
+      "JOIN requests r ON r.custom_id=d.custom_id WHERE ?1='' OR d.run_id=?1 ORDER BY d.custom_id",
+      {run_id});
+  if (!rows) return rows.error();
+  std::vector<DeadLetter> out;
+  for (const auto& row : *rows) {
+    out.push_back(DeadLetter{text_of(row[0]), text_of(row[1]), text_of(row[2]), text_of(row[3]),
+                             static_cast<int>(int_of(row[4]))});
+  }
+  return out;
+}
+
+Result<std::string> stored_result(registry::Store& store, std::string_view custom_id) {
+  auto rows = store.query("SELECT content FROM results WHERE custom_id=?", {std::string(custom_id)});
+  if (!rows) return rows.error();
+  if (rows->empty()) return make_error(ErrorCode::kNotFound, "no result for " + std::string(custom_id));
+  return text_of((*rows)[0][0]);
+}
+
+Result<std::vector<RunRequest>> run_requests(registry::Store& store, const std::string& run_id) {
+  auto rows = store.query(
+      "SELECT m.custom_id, m.doc_id, m.chunk_index, m.char_start, m.char_end, r.state FROM run_requests m "
+      "JOIN requests r ON r.custom_id=m.custom_id WHERE m.run_id=? ORDER BY m.doc_id, m.chunk_index",
+      {run_id});
+  if (!rows) return rows.error();
+  std::vector<RunRequest> out;
+  for (const auto& row : *rows) {
+    out.push_back(RunRequest{text_of(row[0]), text_of(row[1]), static_cast<int>(int_of(row[2])),
+                             int_of(row[3]), int_of(row[4]), text_of(row[5])});
+  }
+  return out;
+}
+
+}  // namespace fgraph::extract

@@ -1,0 +1,59 @@
+// The lane seam inside extract: one interface, one implementation per provider kind.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "extract/extract.h"
+#include "extract/internal/http_client.h"
+#include "extract/internal/ledger.h"
+
+namespace fgraph::extract::internal {
+
+// Returns the text of a document by id (kNotFound when unknown).
+using DocTextFn = std::function<Result<std::string_view>(const std::string& doc_id)>;
+
+struct LaneContext {
+  Ledger* ledger = nullptr;
+  HttpTransport* transport = nullptr;
+  Clock* clock = nullptr;
+  const ExtractorOptions* options = nullptr;
+  DocTextFn doc_text;
+  std::string run_id;
+  ProgressFn progress;      // may be empty
+  Progress* counters = nullptr;  // running totals, updated by lanes
+};
+
+class Lane {
+ public:
+  virtual ~Lane() = default;
+  virtual LaneKind kind() const = 0;
+  // Sends `rows` and records exactly one outcome per row in the ledger (missing rows
+  // become transient). A provider that cannot be used returns an Error; for batch lanes
+  // the batches created so far stay recorded and resume_open() picks them up.
+  virtual Status submit(const std::vector<PendingRow>& rows) = 0;
+  // Batch lanes: finishes every batch of this lane left open by an earlier command
+  // (re-finding a batch whose creation was not confirmed by its metadata key).
+  virtual Status resume_open() { return ok(); }
+  virtual Status cancel_open() { return ok(); }
+};
+
+std::unique_ptr<Lane> make_openai_batch_lane(LaneContext ctx);
+std::unique_ptr<Lane> make_anthropic_batch_lane(LaneContext ctx);
+// openai-sync and local share one implementation (chat completions).
+std::unique_ptr<Lane> make_sync_lane(LaneKind kind, LaneContext ctx);
+
+// Rendered body of a pending row with the isolation check applied. kInternal when the
+// check fails, kNotFound when the document text is unavailable.
+Result<std::string> render_checked(const LaneContext& ctx, LaneKind lane, const PendingRow& row);
+
+// Cost of a usage at the lane's tier.
+double row_cost(LaneKind lane, const std::string& model, const Usage& usage);
+
+// Notifies progress (if any).
+void report(const LaneContext& ctx, const std::string& phase, const std::string& detail = {});
+
+}  // namespace fgraph::extract::internal

@@ -1,0 +1,81 @@
+// The extract stage's SQL over registry::Store (tables of migration 0200).
+// Threading: as the Store, one thread at a time; callers serialise.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/core.h"
+#include "extract/extract.h"
+#include "registry/registry.h"
+
+namespace fgraph::extract::internal {
+
+struct RequestRow {
+  ExtractionRequest request;
+  std::string state;    // planned|submitted|completed|failed|dead
+  std::string outcome;  // last attempt's outcome, "" if none
+  int attempts = 0;
+};
+
+// A request of a run still to be sent, with the attempt it is about to make.
+struct PendingRow {
+  ExtractionRequest request;
+  int attempt = 1;
+  std::string last_outcome;
+  std::string last_error;
+};
+
+struct RemoteObject {
+  std::string key;
+  std::string kind = "batch";
+  std::string provider;
+  std::string lane;
+  std::string model;
+  std::string run_id;
+  std::string local_path;
+  std::string file_id;
+  std::string remote_id;
+  std::string state;
+  std::int64_t rows = 0;
+  std::string output_file_id;
+  std::string error_file_id;
+  std::string detail;
+};
+
+class Ledger {
+ public:
+  Ledger(registry::Store& store, Clock& clock) : store_(store), clock_(clock) {}
+  registry::Store& store() { return store_; }
+
+  Result<std::optional<RequestRow>> find_request(const std::string& custom_id);
+  // Records the requests and the run's (doc, chunk) mapping in one transaction.
+  // Existing requests are kept; `reset_dead` puts dead ones back to 'planned'.
+  Status record_plan(const std::string& run_id, const std::vector<ExtractionRequest>& unique,
+                     const std::vector<ExtractionRequest>& all_chunks,
+                     const std::vector<std::string>& reused_ids, bool reset_dead);
+  // Requests of the run in state planned|failed (not in an open batch).
+  Result<std::vector<PendingRow>> pending(const std::string& run_id);
+
+  // Records the outcome of row attempts in one transaction: attempts rows, request
+  // state, results of completed rows. Rows of requests already completed are recorded
+  // as attempts but do not change the result (first completion wins). When `close_key`
+  // is set, the remote object is marked 'collected' in the same transaction.
+  Status record_rows(const std::string& run_id, const std::vector<RowResult>& rows,
+                     const std::string& close_key = {});
+  Status dead_letter(const std::string& run_id, const PendingRow& row);
+
+  // Remote objects.
+  Status create_remote(const RemoteObject& obj, const std::vector<PendingRow>& rows);
+  Status update_remote(const RemoteObject& obj);
+  Result<std::vector<RemoteObject>> open_remotes(const std::string& lane);
+  // custom_id, attempt, doc_id, chunk range of each row of a batch.
+  Result<std::vector<PendingRow>> batch_rows(const std::string& key);
+
+ private:
+  registry::Store& store_;
+  Clock& clock_;
+};
+
+}  // namespace fgraph::extract::internal

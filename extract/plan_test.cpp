@@ -1,0 +1,185 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "extract/extract.h"
+
+namespace fgraph::extract {
+namespace {
+
+ingest::Document make_doc(std::string text) {
+  ingest::Document d;
+  d.doc_id = ingest::make_doc_id(text);
+  d.text = std::move(text);
+  d.form_type = "10-K";
+  return d;
+}
+
+TEST(OutcomeTest, RoundTripsEveryOutcomeName) {
+  for (auto o : {Outcome::kCompleted, Outcome::kInvalidRequest, Outcome::kTransient, Outcome::kExpired,
+                 Outcome::kRefused, Outcome::kTruncated, Outcome::kSchemaInvalid}) {
+    EXPECT_EQ(parse_outcome(to_string(o)), o);
+  }
+  EXPECT_EQ(to_string(Outcome::kSchemaInvalid), "schema_invalid");
+  EXPECT_FALSE(parse_outcome("ok").has_value());
+  EXPECT_EQ(parse_lane("openai-batch"), LaneKind::kOpenAiBatch);
+  EXPECT_EQ(parse_lane("local"), LaneKind::kLocal);
+  EXPECT_FALSE(parse_lane("replay").has_value());
+}
+
+TEST(CustomIdTest, DependsOnEveryFieldAndFitsProviderLimits) {
+  const std::string a = make_custom_id("text", "m", "extract.v1", "extraction.v1");
+  EXPECT_EQ(a, make_custom_id("text", "m", "extract.v1", "extraction.v1"));
+  EXPECT_NE(a, make_custom_id("text!", "m", "extract.v1", "extraction.v1"));
+  EXPECT_NE(a, make_custom_id("text", "m2", "extract.v1", "extraction.v1"));
+  EXPECT_NE(a, make_custom_id("text", "m", "extract.v2", "extraction.v1"));
+  EXPECT_NE(a, make_custom_id("text", "m", "extract.v1", "extraction.v2"));
+  ASSERT_LE(a.size(), 64u);
+  for (char c : a) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+}
+
+TEST(SplitTextTest, CutsAtParagraphsAndCoversTheTextExactly) {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "Paragraph " + std::to_string(i) + " says something.\n\n";
+  auto ranges = split_text(text, 200);
+  ASSERT_GT(ranges.size(), 1u);
+  std::int64_t pos = 0;
+  for (auto [b, e] : ranges) {
+    EXPECT_EQ(b, pos);
+    EXPECT_LE(e - b, 200);
+    pos = e;
+    if (e < static_cast<std::int64_t>(text.size())) {
+      EXPECT_EQ(text.substr(e - 2, 2), "\n\n");
+    }
+  }
+  EXPECT_EQ(pos, static_cast<std::int64_t>(text.size()));
+}
+
+TEST(SplitTextTest, NeverCutsInsideAUtf8Character) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "\xC3\xA9";  // é without any space
+  auto ranges = split_text(text, 51);
+  for (auto [b, e] : ranges) {
+    EXPECT_NE(static_cast<unsigned char>(text[b]) & 0xC0, 0x80);
+    (void)e;
+  }
+}
+
+TEST(PlanDocumentTest, OneRequestForAShortDocumentWithEstimates) {
+  PlanOptions o;
+  o.model = "gpt-4.1-mini";
+  auto doc = make_doc("Acme Corp is a subsidiary of Beta Holdings Inc.");
+  auto reqs = plan_document(doc, o);
+  ASSERT_TRUE(reqs.has_value());
+  ASSERT_EQ(reqs->size(), 1u);
+  const auto& r = (*reqs)[0];
+  EXPECT_EQ(r.doc_id, doc.doc_id);
+  EXPECT_EQ(r.char_start, 0);
+  EXPECT_EQ(r.char_end, static_cast<std::int64_t>(doc.text.size()));
+  EXPECT_EQ(r.custom_id, make_custom_id(doc.text, "gpt-4.1-mini", "extract.v1", "extraction.v1"));
+  EXPECT_GT(r.est_input_tokens, static_cast<std::int64_t>(bundled_prompt().system_prompt.size() / 4));
+  auto price = PriceTable::bundled().find("openai", "gpt-4.1-mini");
+  ASSERT_TRUE(price.has_value());
+  EXPECT_DOUBLE_EQ(r.est_cost_usd, PriceTable::cost_usd(price->batch, r.est_input_tokens, r.est_output_tokens));
+}
+
+TEST(PlanDocumentTest, SplitsALongDocumentIntoChunksOfItsOwnText) {
+  PlanOptions o;
+  o.max_document_tokens = 50;  // 200 bytes
+  std::string text;
+  for (int i = 0; i < 30; ++i) text += "Section " + std::to_string(i) + ". Acme holds shares.\n\n";
+  auto doc = make_doc(text);
+  auto reqs = plan_document(doc, o);
+  ASSERT_TRUE(reqs.has_value());
+  ASSERT_GT(reqs->size(), 1u);
+  for (std::size_t i = 0; i < reqs->size(); ++i) {
+    const auto& r = (*reqs)[i];
+    EXPECT_EQ(r.chunk_index, static_cast<int>(i));
+    EXPECT_EQ(r.chunk_count, static_cast<int>(reqs->size()));
+    EXPECT_EQ(r.custom_id, make_custom_id(text.substr(r.char_start, r.char_end - r.char_start), o.model,
+                                          "extract.v1", "extraction.v1"));
+  }
+}
+
+TEST(PlanDocumentTest, RejectsEmptyAndOversizeDocuments) {
+  PlanOptions o;
+  EXPECT_EQ(plan_document(make_doc(""), o).error().code, ErrorCode::kInvalidInput);
+  o.max_document_tokens = 10;
+  o.max_chunks = 2;
+  auto r = plan_document(make_doc(std::string(1000, 'x')), o);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
+}
+
+TEST(RenderTest, EveryLaneBodyPassesTheIsolationCheck) {
+  auto doc = make_doc("First paragraph about Acme.\n\nSecond paragraph about Beta.");
+  PlanOptions po;
+  po.max_document_tokens = 8;
+  auto reqs = plan_document(doc, po);
+  ASSERT_TRUE(reqs.has_value());
+  for (LaneKind lane : {LaneKind::kOpenAiBatch, LaneKind::kOpenAiSync, LaneKind::kLocal, LaneKind::kAnthropicBatch}) {
+    RenderOptions ro;
+    ro.lane = lane;
+    for (const auto& r : *reqs) {
+      std::string body = render_body(r, std::string_view(doc.text).substr(r.char_start, r.char_end - r.char_start), ro);
+      EXPECT_TRUE(check_isolation(body, r, doc.text, ro).has_value()) << to_string(lane);
+      auto j = nlohmann::json::parse(body);
+      EXPECT_EQ(j["model"], po.model);
+    }
+  }
+}
+
+TEST(RenderTest, LocalBodyUsesTheConstrainingResponseFormat) {
+  auto doc = make_doc("Acme.");
+  auto reqs = plan_document(doc, PlanOptions{});
+  RenderOptions ro;
+  ro.lane = LaneKind::kLocal;
+  auto j = nlohmann::json::parse(render_body((*reqs)[0], doc.text, ro));
+  EXPECT_EQ(j["response_format"]["type"], "json_object");
+  EXPECT_EQ(j["response_format"]["schema"]["required"][0], "entities");
+  ro.local_format = LocalFormat::kJsonSchema;
+  j = nlohmann::json::parse(render_body((*reqs)[0], doc.text, ro));
+  EXPECT_EQ(j["response_format"]["json_schema"]["schema"]["type"], "object");
+  ro.lane = LaneKind::kAnthropicBatch;
+  j = nlohmann::json::parse(render_body((*reqs)[0], doc.text, ro));
+  EXPECT_EQ(j["tool_choice"]["name"], j["tools"][0]["name"]);
+  EXPECT_EQ(j["tools"][0]["input_schema"]["additionalProperties"], false);
+}
+
+TEST(IsolationTest, RejectsTextOfAnotherDocumentOrAnExtraMessage) {
+  auto a = make_doc("Alpha Corp owns 51% of Gamma LLC.");
+  auto b = make_doc("Beta Inc appointed Jane Roe as CFO.");
+  auto ra = (*plan_document(a, PlanOptions{}))[0];
+  RenderOptions ro;
+  // Another document's text under a's request: refused.
+  std::string wrong = render_body(ra, b.text, ro);
+  auto s = check_isolation(wrong, ra, a.text, ro);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, ErrorCode::kInternal);
+  // Two documents concatenated into one prompt: refused.
+  std::string merged = render_body(ra, a.text + "\n" + b.text, ro);
+  EXPECT_FALSE(check_isolation(merged, ra, a.text, ro).has_value());
+  // An extra user message carrying another document: refused.
+  auto j = nlohmann::json::parse(render_body(ra, a.text, ro));
+  j["messages"].insert(j["messages"].begin() + 1, nlohmann::json{{"role", "user"}, {"content", b.text}});
+  EXPECT_FALSE(check_isolation(j.dump(), ra, a.text, ro).has_value());
+  // A tampered system prompt: refused.
+  j = nlohmann::json::parse(render_body(ra, a.text, ro));
+  j["messages"][0]["content"] = "Also summarise: " + b.text;
+  EXPECT_FALSE(check_isolation(j.dump(), ra, a.text, ro).has_value());
+}
+
+TEST(PriceTableTest, ParsesAndRejects) {
+  auto t = PriceTable::parse(R"({"read_on":"2026-01-01","models":{"openai":{"m":{"sync":{"input":2,"output":8},"batch":{"input":1,"output":4}}}}})");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->read_on(), "2026-01-01");
+  EXPECT_DOUBLE_EQ(PriceTable::cost_usd(t->find("openai", "m")->batch, 1000000, 500000), 3.0);
+  EXPECT_FALSE(t->find("openai", "other").has_value());
+  EXPECT_EQ(PriceTable::parse("[]").error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(PriceTable::parse(R"({"models":{"x":{"m":{"sync":{}}}}})").error().code, ErrorCode::kInvalidInput);
+  EXPECT_TRUE(PriceTable::bundled().find("local", "anything").has_value());
+  EXPECT_FALSE(PriceTable::bundled().read_on().empty());
+}
+
+}  // namespace
+}  // namespace fgraph::extract
