@@ -194,10 +194,6 @@ struct GraphClient::Impl {
                          const std::vector<EntityNode>& entities,
                          const std::vector<RelationEdge>& relations) {
     if (auto v = validate(run, doc, entities, relations); !v) return v.error();
-    auto info = http.connect();
-    if (!info) return info.error();
-    std::call_once(cypher_once, [&] { build_cypher(*info); });
-
     std::vector<WireStatement> statements;
     json run_props = {{"run_id", run.run_id},          {"lane", run.lane},
                       {"model", run.model},            {"prompt_version", run.prompt_version},
@@ -223,7 +219,7 @@ struct GraphClient::Impl {
                    schema.entity_types.begin();
         p["e" + std::to_string(idx)].push_back({{"entity_id", e.entity_id}, {"props", std::move(props)}});
       }
-      statements.push_back({entities_cypher, std::move(p)});
+      statements.push_back({"entities", std::move(p)});
     }
     if (!relations.empty()) {
       json p = {{"run_id", run.run_id}};
@@ -241,11 +237,18 @@ struct GraphClient::Impl {
                                                 {"target", r.target_entity_id},
                                                 {"props", std::move(props)}});
       }
-      statements.push_back({relations_cypher, std::move(p)});
+      statements.push_back({"relations", std::move(p)});
     }
     // Invalid UTF-8 anywhere is refused before any request.
     for (const auto& s : statements) {
       if (auto d = internal::dump_json(s.parameters); !d) return d.error();
+    }
+    auto info = http.connect();
+    if (!info) return info.error();
+    std::call_once(cypher_once, [&] { build_cypher(*info); });
+    for (auto& s : statements) {
+      if (s.cypher == "entities") s.cypher = entities_cypher;
+      if (s.cypher == "relations") s.cypher = relations_cypher;
     }
     int attempts = 0;
     auto results = transaction(statements, &attempts);

@@ -21,6 +21,13 @@ using fgraph::testing::make_entity;
 using fgraph::testing::make_run;
 using nlohmann::json;
 
+// An explicit transaction's commit (not the legacy auto-commit endpoint /tx/commit).
+bool is_explicit_commit(const HttpRequest& req) {
+  const std::string& u = req.url;
+  return u.size() > 7 && u.compare(u.size() - 7, 7, "/commit") == 0 &&
+         u.find("/tx/commit") == std::string::npos;
+}
+
 class GraphIntegrationTest : public ::testing::TestWithParam<Neo4jApi> {
  protected:
   void SetUp() override {
@@ -199,8 +206,7 @@ TEST_P(GraphIntegrationTest, DeadlockTwiceThenTheDocumentCommitsOnce) {
   const auto d = make_doc(prefix_, prefix_ + "doc1", run.run_id, 8, 10);
   int injected = 0;
   fault_->set_before([&](HttpRequest& req, int) -> std::optional<Result<HttpResponse>> {
-    const bool commit = req.url.size() > 7 && req.url.compare(req.url.size() - 7, 7, "/commit") == 0;
-    if (commit && injected < 2) {
+    if (is_explicit_commit(req) && injected < 2) {
       ++injected;
       return Result<HttpResponse>(FaultTransport::neo4j_error(
           GetParam() == Neo4jApi::kLegacy ? 200 : 400, "Neo.TransientError.Transaction.DeadlockDetected"));
@@ -225,7 +231,7 @@ TEST_P(GraphIntegrationTest, TransientErrorsBeyondThePolicyAreReturned) {
   const auto run = make_run(prefix_ + "run1");
   const auto d = make_doc(prefix_, prefix_ + "doc1", run.run_id, 2, 1);
   fault_->set_before([&](HttpRequest& req, int) -> std::optional<Result<HttpResponse>> {
-    if (req.url.find("/commit") != std::string::npos) {
+    if (is_explicit_commit(req)) {
       return Result<HttpResponse>(
           FaultTransport::neo4j_error(400, "Neo.TransientError.Transaction.LockAcquisitionTimeout"));
     }
