@@ -1,0 +1,238 @@
+// graph: the Neo4j projection of the ledger.
+//
+// Owns: the Neo4j HTTP client (discovery, Query API v2 explicit transactions, legacy
+// transactional endpoints as a fallback), error classification by Neo4j code, the
+// constraint bootstrap, per-document staging in one transaction, rollback of a run or a
+// document, replay, and a canonical export used to compare graphs.
+//
+// Graph model (see ../shared/DESIGN.md):
+//   (:Document {doc_id, accession, form_type, cik, filer, filed_at, source})
+//   (:Run {run_id, lane, model, prompt_version, schema_version, started_at})
+//   (:Entity:<Label> {entity_id, name, cik?, ticker?, lei?, jurisdiction?})
+//   (d:Document)-[:STAGED_BY]->(r:Run)            which runs staged a document
+//   (e:Entity)-[:MENTIONED_IN {run_id}]->(d)       which run saw an entity in a document
+//   (a)-[:<RELATION_TYPE> {fact_id, run_id, doc_id, evidence, char_start, char_end,
+//        ownership_percent?, effective_date?, role?}]->(b)
+// Decisions:
+// - Labels are the schema's entity type in PascalCase (COMPANY -> Company,
+//   GOVERNMENT_BODY -> GovernmentBody); relationship types are the schema's relation type
+//   verbatim (SUBSIDIARY_OF). Both come only from the allow-list `GraphSchema`, loaded from
+//   schemas/extraction.v1.json (load_graph_schema), never from a second hand-written list.
+// - A relationship is MERGEd on (fact_id, run_id): staging again (replay) changes nothing,
+//   and a fact asserted by two runs is two edges, so each run's rollback is exact.
+// - Node properties are set when the node is created and never overwritten by a later
+//   run: a rollback then restores the graph exactly, and timestamps come from the inputs.
+//
+// Threading: a GraphClient may be used from several threads at once if its transport
+// may; each call runs its own transactions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/core.h"
+
+namespace fgraph::graph {
+
+// ---------------------------------------------------------------------------------
+// Typed inputs (graph defines its own so it depends on no other stage's types).
+
+struct RunInfo {
+  std::string run_id;          // unique run id
+  std::string lane;            // e.g. "openai-batch"
+  std::string model;           // model name
+  std::string prompt_version;  // prompt template version
+  std::string schema_version;  // extraction schema version
+  std::string started_at;      // RFC 3339 UTC text, from the ledger
+};
+
+struct DocumentNode {
+  std::string doc_id;     // content address of the document
+  std::string accession;  // SEC accession number or "" when unknown
+  std::string form_type;  // e.g. "10-K"
+  std::string cik;        // filer CIK or ""
+  std::string filer;      // filer name or ""
+  std::string filed_at;   // filing date text or ""
+  std::string source;     // path or URL the document came from
+};
+
+struct EntityNode {
+  std::string entity_id;  // registry id (the node key)
+  std::string type;       // schema entity type, e.g. "COMPANY" (checked against the allow-list)
+  std::string name;       // canonical name
+  std::optional<std::string> cik;
+  std::optional<std::string> ticker;
+  std::optional<std::string> lei;
+  std::optional<std::string> jurisdiction;
+};
+
+struct RelationEdge {
+  std::string fact_id;           // make_fact_id(...) of the fields below
+  std::string type;              // schema relation type, e.g. "SUBSIDIARY_OF"
+  std::string source_entity_id;  // an entity of the same document
+  std::string target_entity_id;  // an entity of the same document
+  std::string run_id;            // must equal the staged run's id
+  std::string doc_id;            // must equal the staged document's id
+  std::string evidence;          // verbatim quote (any valid UTF-8, any size)
+  std::int64_t char_start = 0;   // offsets of the evidence in the document text
+  std::int64_t char_end = 0;
+  std::optional<double> ownership_percent;
+  std::optional<std::string> effective_date;
+  std::optional<std::string> role;
+};
+
+// fact_id = sha256 over (doc_id, type, source, target, evidence), length-prefixed fields.
+std::string make_fact_id(std::string_view doc_id, std::string_view type,
+                         std::string_view source_entity_id,
+                         std::string_view target_entity_id, std::string_view evidence);
+
+// ---------------------------------------------------------------------------------
+// The allow-list of labels and relationship types.
+struct GraphSchema {
+  std::vector<std::string> entity_types;    // e.g. COMPANY, PERSON (schema spelling)
+  std::vector<std::string> relation_types;  // e.g. SUBSIDIARY_OF
+
+  bool allows_entity_type(std::string_view type) const;
+  bool allows_relation_type(std::string_view type) const;
+};
+
+// Reads the enumerations of entities[].type and relations[].type from an extraction JSON
+// Schema (schemas/extraction.v1.json). kNotFound if the file is missing, kInvalidInput if
+// it lacks the enumerations or an entry is not [A-Z][A-Z0-9_]*.
+Result<GraphSchema> load_graph_schema(const std::string& schema_path);
+
+// The node label of a schema entity type: COMPANY -> Company, GOVERNMENT_BODY -> GovernmentBody.
+std::string entity_label(std::string_view entity_type);
+
+// ---------------------------------------------------------------------------------
+// Client options and results.
+
+enum class Neo4jApi {
+  kAuto,     // Query API v2 when discovery offers it, else the legacy endpoints
+  kQueryV2,  // /db/{db}/query/v2/tx
+  kLegacy,   // /db/{db}/tx
+};
+
+struct Neo4jOptions {
+  std::string url = "http://127.0.0.1:7474";  // base URL (FGRAPH_NEO4J_URL)
+  std::string user = "neo4j";                 // FGRAPH_NEO4J_USER
+  std::string password;                       // FGRAPH_NEO4J_PASSWORD; never logged
+  std::string database = "neo4j";             // FGRAPH_NEO4J_DATABASE
+  Neo4jApi api = Neo4jApi::kAuto;             // which HTTP surface to use
+  std::chrono::milliseconds request_timeout{120000};  // one HTTP request
+  std::chrono::milliseconds connect_timeout{5000};    // TCP connect
+  RetryPolicy retry;                           // whole-transaction retries (transient only)
+  std::size_t rollback_batch_size = 2000;      // max relationships/nodes deleted per tx
+};
+
+// What discovery (GET /) reported.
+struct ServerInfo {
+  std::string version;     // e.g. "5.26.28"
+  std::string edition;     // "community" | "enterprise"
+  bool has_query_api = false;
+  Neo4jApi api_in_use = Neo4jApi::kLegacy;
+};
+
+// Classification of a Neo4j status code "Neo.<Classification>.<Category>.<Title>".
+enum class Neo4jErrorClass { kTransient, kClient, kDatabase, kUnknown };
+Neo4jErrorClass classify_neo4j_code(std::string_view code);
+// The ErrorCode a Neo4j code maps to: transient -> kTransient, client -> kPermanent,
+// database or unknown -> kInternal. The Neo4j code travels in Error::detail.
+ErrorCode error_code_for_neo4j(std::string_view code);
+
+struct Counters {
+  std::int64_t nodes_created = 0;
+  std::int64_t nodes_deleted = 0;
+  std::int64_t relationships_created = 0;
+  std::int64_t relationships_deleted = 0;
+  std::int64_t properties_set = 0;
+  std::int64_t labels_added = 0;
+  int attempts = 0;  // transaction attempts used (1 = no retry)
+
+  Counters& operator+=(const Counters& other);
+};
+
+// One Cypher statement with its parameters as a JSON object text ("{}" when none).
+struct Statement {
+  std::string cypher;
+  std::string parameters_json = "{}";
+};
+
+// The result of one statement: counters and rows as JSON array texts (one per row).
+struct StatementResult {
+  Counters counters;
+  std::vector<std::string> rows_json;
+};
+
+struct ExportOptions {
+  // Only nodes whose key (entity_id, doc_id or run_id) starts with this prefix, and
+  // relationships between such nodes; "" exports the whole graph.
+  std::string key_prefix;
+};
+
+// ---------------------------------------------------------------------------------
+class GraphClient {
+ public:
+  // `transport` and `clock` must outlive the client.
+  GraphClient(Neo4jOptions options, GraphSchema schema, HttpTransport& transport, Clock& clock);
+  ~GraphClient();
+  GraphClient(const GraphClient&) = delete;
+  GraphClient& operator=(const GraphClient&) = delete;
+
+  // GET / : reads version and offered APIs and picks the API to use. Called lazily by
+  // every other call. kUnavailable when the server cannot be reached.
+  Result<ServerInfo> connect();
+
+  // Creates (IF NOT EXISTS) the unique constraints on Entity.entity_id, Document.doc_id,
+  // Run.run_id and a fact_id index per allowed relationship type, each in its own request.
+  // Idempotent; safe to race with another client. Errors: kPermanent/kInternal with the
+  // Neo4j code, kUnavailable.
+  Status bootstrap_schema();
+
+  // Stages one document in one explicit transaction, committed only when every statement
+  // succeeded. Inputs are checked first (allow-list, ids, references): kInvalidInput before
+  // any request. A transient Neo4j error retries the whole transaction per the retry
+  // policy; any other error rolls it back and returns the Neo4j code in Error::detail.
+  // A crash halfway leaves the document absent (the server rolls back open transactions).
+  Result<Counters> stage_document(const RunInfo& run, const DocumentNode& document,
+                                  const std::vector<EntityNode>& entities,
+                                  const std::vector<RelationEdge>& relations);
+
+  // Stages the same typed inputs again (from the ledger); MERGE on fact_id makes a second
+  // staging change nothing. Same errors as stage_document.
+  Result<Counters> replay(const RunInfo& run, const DocumentNode& document,
+                          const std::vector<EntityNode>& entities,
+                          const std::vector<RelationEdge>& relations);
+
+  // Removes what run `run_id` contributed: its relationships and MENTIONED_IN/STAGED_BY
+  // edges, entity and document nodes left with no provenance, and the Run node. Works in
+  // transactions of at most rollback_batch_size deletions; a crash halfway leaves a
+  // partial rollback that calling again completes. Unknown run: zero counters.
+  Result<Counters> rollback_run(const std::string& run_id);
+
+  // As rollback_run, for one document: of one run, or of every run when run_id is empty.
+  // Run nodes stay (the run still exists; rollback_run removes it).
+  Result<Counters> rollback_document(const std::string& doc_id,
+                                     const std::optional<std::string>& run_id = std::nullopt);
+
+  // A canonical, sorted text dump: one line per node ("N <labels> <key> <props>") and per
+  // relationship ("R <type> <from key> <to key> <props>"), properties as sorted JSON.
+  Result<std::string> export_graph(const ExportOptions& options = {});
+
+  // Runs statements in one explicit transaction (retried whole on transient errors) and
+  // commits. The low-level primitive under staging; used by benchmarks and tests.
+  Result<std::vector<StatementResult>> run_transaction(const std::vector<Statement>& statements);
+
+  // Runs one statement in an auto-commit request (no retry).
+  Result<StatementResult> run_auto_commit(const Statement& statement);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fgraph::graph

@@ -1,0 +1,490 @@
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/graph.h"
+#include "graph/internal/neo4j_http.h"
+
+namespace fgraph::graph {
+namespace {
+
+using nlohmann::json;
+using internal::WireResult;
+using internal::WireStatement;
+
+bool is_type_name(std::string_view s) {
+  if (s.empty() || !(s[0] >= 'A' && s[0] <= 'Z')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+Counters sum(const std::vector<WireResult>& results) {
+  Counters c;
+  for (const auto& r : results) c += r.counters;
+  return c;
+}
+
+std::int64_t first_int(const WireResult& r) {
+  if (r.rows.empty() || !r.rows[0].is_array() || r.rows[0].empty() ||
+      !r.rows[0][0].is_number_integer()) {
+    return 0;
+  }
+  return r.rows[0][0].get<std::int64_t>();
+}
+
+}  // namespace
+
+std::string make_fact_id(std::string_view doc_id, std::string_view type,
+                         std::string_view source_entity_id, std::string_view target_entity_id,
+                         std::string_view evidence) {
+  return sha256_fields({doc_id, type, source_entity_id, target_entity_id, evidence});
+}
+
+bool GraphSchema::allows_entity_type(std::string_view type) const {
+  return contains(entity_types, type);
+}
+bool GraphSchema::allows_relation_type(std::string_view type) const {
+  return contains(relation_types, type);
+}
+
+Result<GraphSchema> load_graph_schema(const std::string& schema_path) {
+  auto text = read_file(schema_path, 16u << 20);
+  if (!text) return text.error();
+  json doc = json::parse(*text, nullptr, false);
+  if (doc.is_discarded()) {
+    return make_error(ErrorCode::kInvalidInput, "schema is not JSON: " + schema_path);
+  }
+  auto read_enum = [&](const char* array_name, std::vector<std::string>& out) -> Status {
+    const json::json_pointer ptr("/properties/" + std::string(array_name) + "/items/properties/type/enum");
+    if (!doc.contains(ptr) || !doc.at(ptr).is_array() || doc.at(ptr).empty()) {
+      return make_error(ErrorCode::kInvalidInput,
+                        "schema " + schema_path + " has no enumeration of " + array_name + " types");
+    }
+    for (const auto& v : doc.at(ptr)) {
+      if (!v.is_string() || !is_type_name(v.get<std::string>())) {
+        return make_error(ErrorCode::kInvalidInput,
+                          "schema " + schema_path + ": type " + v.dump() + " is not [A-Z][A-Z0-9_]*");
+      }
+      out.push_back(v.get<std::string>());
+    }
+    return ok();
+  };
+  GraphSchema schema;
+  if (auto s = read_enum("entities", schema.entity_types); !s) return s.error();
+  if (auto s = read_enum("relations", schema.relation_types); !s) return s.error();
+  return schema;
+}
+
+std::string entity_label(std::string_view entity_type) {
+  std::string out;
+  bool upper = true;
+  for (char c : entity_type) {
+    if (c == '_') {
+      upper = true;
+      continue;
+    }
+    out += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+                 : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    upper = false;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------
+struct GraphClient::Impl {
+  Impl(Neo4jOptions o, GraphSchema s, HttpTransport& t, Clock& c)
+      : options(std::move(o)), schema(std::move(s)), http(options, t), clock(c) {
+    // The allow-list is re-checked here so that a hand-built GraphSchema cannot smuggle
+    // Cypher into the statement text.
+    for (const auto& t2 : schema.entity_types) FGRAPH_CHECK(is_type_name(t2));
+    for (const auto& t2 : schema.relation_types) FGRAPH_CHECK(is_type_name(t2));
+  }
+
+  Neo4jOptions options;
+  GraphSchema schema;
+  internal::Neo4jHttp http;
+  Clock& clock;
+  std::shared_ptr<spdlog::logger> log = logger("graph");
+  std::string entities_cypher;   // built once per server (syntax depends on the version)
+  std::string relations_cypher;
+  std::once_flag cypher_once;
+
+  Result<std::vector<WireResult>> transaction(const std::vector<WireStatement>& statements,
+                                              int* attempts) {
+    int n = 0;
+    auto r = with_retry(options.retry, clock, [&]() {
+      ++n;
+      auto res = http.transaction_once(statements);
+      if (!res && is_retryable(res.error().code)) {
+        log->warn("transaction attempt {} failed: {}", n, res.error().describe());
+      }
+      return res;
+    });
+    if (attempts) *attempts = n;
+    return r;
+  }
+
+  Result<WireResult> auto_commit(std::string cypher, json params) {
+    return http.auto_commit(WireStatement{std::move(cypher), std::move(params)});
+  }
+
+  void build_cypher(const ServerInfo& info) {
+    // CALL (d) {...} replaces the deprecated CALL { WITH d ...} from 5.23 on.
+    bool scoped = true;
+    int major = 0, minor = 0;
+    if (std::sscanf(info.version.c_str(), "%d.%d", &major, &minor) == 2) {
+      scoped = major > 5 || (major == 5 && minor >= 23);
+    }
+    const std::string open_d = scoped ? "CALL (d) { " : "CALL { WITH d ";
+    const std::string open = scoped ? "CALL () { " : "CALL { ";
+    std::string e = "MATCH (d:Document {doc_id: $doc_id}) ";
+    for (std::size_t i = 0; i < schema.entity_types.size(); ++i) {
+      e += open_d + "UNWIND $e" + std::to_string(i) +
+           " AS row MERGE (e:Entity {entity_id: row.entity_id}) ON CREATE SET e:`" +
+           entity_label(schema.entity_types[i]) +
+           "`, e += row.props MERGE (e)-[:MENTIONED_IN {run_id: $run_id}]->(d) } ";
+    }
+    entities_cypher = e;
+    std::string r;
+    for (std::size_t i = 0; i < schema.relation_types.size(); ++i) {
+      r += open + "UNWIND $r" + std::to_string(i) +
+           " AS row MATCH (a:Entity {entity_id: row.source}) MATCH (b:Entity {entity_id: row.target}) "
+           "MERGE (a)-[x:`" + schema.relation_types[i] +
+           "` {fact_id: row.fact_id, run_id: $run_id}]->(b) ON CREATE SET x += row.props } ";
+    }
+    relations_cypher = r;
+  }
+
+  Status validate(const RunInfo& run, const DocumentNode& doc, const std::vector<EntityNode>& entities,
+                  const std::vector<RelationEdge>& relations) const {
+    auto bad = [](std::string m) { return make_error(ErrorCode::kInvalidInput, std::move(m)); };
+    if (run.run_id.empty()) return bad("run_id is empty");
+    if (doc.doc_id.empty()) return bad("doc_id is empty");
+    std::unordered_set<std::string> ids;
+    for (const auto& e : entities) {
+      if (e.entity_id.empty()) return bad("an entity has an empty entity_id");
+      if (!schema.allows_entity_type(e.type)) return bad("entity type not in the schema: " + e.type);
+      if (!ids.insert(e.entity_id).second) return bad("entity listed twice: " + e.entity_id);
+    }
+    for (const auto& r : relations) {
+      if (!schema.allows_relation_type(r.type)) return bad("relation type not in the schema: " + r.type);
+      if (r.run_id != run.run_id) return bad("relation of another run: " + r.fact_id);
+      if (r.doc_id != doc.doc_id) return bad("relation of another document: " + r.fact_id);
+      if (!ids.count(r.source_entity_id) || !ids.count(r.target_entity_id)) {
+        return bad("relation refers to an entity not staged with the document: " + r.fact_id);
+      }
+      if (r.fact_id != make_fact_id(r.doc_id, r.type, r.source_entity_id, r.target_entity_id, r.evidence)) {
+        return bad("fact_id does not match the relation's fields: " + r.fact_id);
+      }
+    }
+    return ok();
+  }
+
+  Result<Counters> stage(const RunInfo& run, const DocumentNode& doc,
+                         const std::vector<EntityNode>& entities,
+                         const std::vector<RelationEdge>& relations) {
+    if (auto v = validate(run, doc, entities, relations); !v) return v.error();
+    std::vector<WireStatement> statements;
+    json run_props = {{"run_id", run.run_id},          {"lane", run.lane},
+                      {"model", run.model},            {"prompt_version", run.prompt_version},
+                      {"schema_version", run.schema_version}, {"started_at", run.started_at}};
+    json doc_props = {{"doc_id", doc.doc_id},   {"accession", doc.accession}, {"form_type", doc.form_type},
+                      {"cik", doc.cik},         {"filer", doc.filer},         {"filed_at", doc.filed_at},
+                      {"source", doc.source}};
+    statements.push_back(
+        {"MERGE (r:Run {run_id: $run.run_id}) ON CREATE SET r += $run "
+         "MERGE (d:Document {doc_id: $doc.doc_id}) ON CREATE SET d += $doc "
+         "MERGE (d)-[:STAGED_BY]->(r)",
+         {{"run", run_props}, {"doc", doc_props}}});
+    if (!entities.empty()) {
+      json p = {{"doc_id", doc.doc_id}, {"run_id", run.run_id}};
+      for (std::size_t i = 0; i < schema.entity_types.size(); ++i) p["e" + std::to_string(i)] = json::array();
+      for (const auto& e : entities) {
+        json props = {{"entity_id", e.entity_id}, {"name", e.name}};
+        if (e.cik) props["cik"] = *e.cik;
+        if (e.ticker) props["ticker"] = *e.ticker;
+        if (e.lei) props["lei"] = *e.lei;
+        if (e.jurisdiction) props["jurisdiction"] = *e.jurisdiction;
+        auto idx = std::find(schema.entity_types.begin(), schema.entity_types.end(), e.type) -
+                   schema.entity_types.begin();
+        p["e" + std::to_string(idx)].push_back({{"entity_id", e.entity_id}, {"props", std::move(props)}});
+      }
+      statements.push_back({"entities", std::move(p)});
+    }
+    if (!relations.empty()) {
+      json p = {{"run_id", run.run_id}};
+      for (std::size_t i = 0; i < schema.relation_types.size(); ++i) p["r" + std::to_string(i)] = json::array();
+      for (const auto& r : relations) {
+        json props = {{"fact_id", r.fact_id}, {"run_id", r.run_id},         {"doc_id", r.doc_id},
+                      {"evidence", r.evidence}, {"char_start", r.char_start}, {"char_end", r.char_end}};
+        if (r.ownership_percent) props["ownership_percent"] = *r.ownership_percent;
+        if (r.effective_date) props["effective_date"] = *r.effective_date;
+        if (r.role) props["role"] = *r.role;
+        auto idx = std::find(schema.relation_types.begin(), schema.relation_types.end(), r.type) -
+                   schema.relation_types.begin();
+        p["r" + std::to_string(idx)].push_back({{"fact_id", r.fact_id},
+                                                {"source", r.source_entity_id},
+                                                {"target", r.target_entity_id},
+                                                {"props", std::move(props)}});
+      }
+      statements.push_back({"relations", std::move(p)});
+    }
+    // Invalid UTF-8 anywhere is refused before any request.
+    for (const auto& s : statements) {
+      if (auto d = internal::dump_json(s.parameters); !d) return d.error();
+    }
+    auto info = http.connect();
+    if (!info) return info.error();
+    std::call_once(cypher_once, [&] { build_cypher(*info); });
+    for (auto& s : statements) {
+      if (s.cypher == "entities") s.cypher = entities_cypher;
+      if (s.cypher == "relations") s.cypher = relations_cypher;
+    }
+    int attempts = 0;
+    auto results = transaction(statements, &attempts);
+    if (!results) {
+      log->error("stage doc={} run={} failed after {} attempt(s): {}", doc.doc_id, run.run_id,
+                 attempts, results.error().describe());
+      return results.error();
+    }
+    Counters c = sum(*results);
+    c.attempts = attempts;
+    log->debug("staged doc={} run={} nodes+{} rels+{}", doc.doc_id, run.run_id, c.nodes_created,
+               c.relationships_created);
+    return c;
+  }
+
+  // Repeats a bounded delete statement (returning count) until it deletes nothing.
+  Status delete_in_batches(const std::string& cypher, const json& params, Counters& total) {
+    for (;;) {
+      json p = params;
+      p["batch"] = static_cast<std::int64_t>(options.rollback_batch_size);
+      auto r = transaction({WireStatement{cypher, std::move(p)}}, nullptr);
+      if (!r) return r.error();
+      total += sum(*r);
+      if (first_int((*r)[0]) == 0) return ok();
+    }
+  }
+
+  Status rollback_pair(const std::string& doc_id, const std::string& run_id, Counters& total) {
+    const json p = {{"doc_id", doc_id}, {"run_id", run_id}};
+    // 1. The run's facts drawn from this document.
+    if (auto s = delete_in_batches(
+            "MATCH (:Document {doc_id: $doc_id})<-[:MENTIONED_IN {run_id: $run_id}]-(e:Entity) "
+            "MATCH (e)-[x]->() WHERE x.doc_id = $doc_id AND x.run_id = $run_id "
+            "WITH DISTINCT x LIMIT $batch DELETE x RETURN count(*)",
+            p, total);
+        !s) {
+      return s;
+    }
+    // 2. Its mentions; entities left with no relationship at all go with them.
+    if (auto s = delete_in_batches(
+            "MATCH (:Document {doc_id: $doc_id})<-[m:MENTIONED_IN {run_id: $run_id}]-(e:Entity) "
+            "WITH m, e LIMIT $batch DELETE m "
+            "WITH collect(DISTINCT e) AS es, count(*) AS n "
+            "FOREACH (x IN [y IN es WHERE NOT EXISTS { (y)--() }] | DELETE x) "
+            "RETURN n",
+            p, total);
+        !s) {
+      return s;
+    }
+    // 3. The staging record, and the document once no run holds it.
+    auto r = transaction(
+        {WireStatement{"MATCH (d:Document {doc_id: $doc_id})-[s:STAGED_BY]->(:Run {run_id: $run_id}) "
+                       "DELETE s WITH DISTINCT d WHERE NOT EXISTS { (d)--() } DELETE d",
+                       p}},
+        nullptr);
+    if (!r) return r.error();
+    total += sum(*r);
+    return ok();
+  }
+
+  Result<std::vector<std::string>> strings(const std::string& cypher, json params) {
+    auto r = auto_commit(cypher, std::move(params));
+    if (!r) return r.error();
+    std::vector<std::string> out;
+    for (const auto& row : r->rows) {
+      if (row.is_array() && !row.empty() && row[0].is_string()) out.push_back(row[0].get<std::string>());
+    }
+    return out;
+  }
+};
+
+GraphClient::GraphClient(Neo4jOptions options, GraphSchema schema, HttpTransport& transport, Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(schema), transport, clock)) {}
+GraphClient::~GraphClient() = default;
+
+Result<ServerInfo> GraphClient::connect() { return impl_->http.connect(); }
+
+Status GraphClient::bootstrap_schema() {
+  std::vector<std::string> ddl = {
+      "CREATE CONSTRAINT fgraph_entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.entity_id IS UNIQUE",
+      "CREATE CONSTRAINT fgraph_doc_id IF NOT EXISTS FOR (n:Document) REQUIRE n.doc_id IS UNIQUE",
+      "CREATE CONSTRAINT fgraph_run_id IF NOT EXISTS FOR (n:Run) REQUIRE n.run_id IS UNIQUE",
+  };
+  for (const auto& t : impl_->schema.relation_types) {
+    std::string lower = t;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    ddl.push_back("CREATE INDEX fgraph_fact_" + lower + " IF NOT EXISTS FOR ()-[r:`" + t +
+                  "`]-() ON (r.fact_id)");
+  }
+  for (const auto& stmt : ddl) {
+    auto r = with_retry(impl_->options.retry, impl_->clock,
+                        [&] { return impl_->auto_commit(stmt, json::object()); });
+    if (!r) {
+      // Another client created the same rule between our check and our write.
+      const std::string& code = r.error().detail;
+      if (code == "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists" ||
+          code == "Neo.ClientError.Schema.ConstraintAlreadyExists" ||
+          code == "Neo.ClientError.Schema.IndexAlreadyExists") {
+        continue;
+      }
+      impl_->log->error("schema bootstrap failed: {}", r.error().describe());
+      return r.error();
+    }
+  }
+  return ok();
+}
+
+Result<Counters> GraphClient::stage_document(const RunInfo& run, const DocumentNode& document,
+                                             const std::vector<EntityNode>& entities,
+                                             const std::vector<RelationEdge>& relations) {
+  return impl_->stage(run, document, entities, relations);
+}
+
+Result<Counters> GraphClient::replay(const RunInfo& run, const DocumentNode& document,
+                                     const std::vector<EntityNode>& entities,
+                                     const std::vector<RelationEdge>& relations) {
+  return impl_->stage(run, document, entities, relations);
+}
+
+Result<Counters> GraphClient::rollback_document(const std::string& doc_id,
+                                                const std::optional<std::string>& run_id) {
+  std::vector<std::string> runs;
+  if (run_id && !run_id->empty()) {
+    runs.push_back(*run_id);
+  } else {
+    auto r = impl_->strings("MATCH (:Document {doc_id: $doc_id})-[:STAGED_BY]->(r:Run) RETURN r.run_id",
+                            {{"doc_id", doc_id}});
+    if (!r) return r.error();
+    runs = std::move(*r);
+  }
+  Counters total;
+  for (const auto& run : runs) {
+    if (auto s = impl_->rollback_pair(doc_id, run, total); !s) return s.error();
+  }
+  impl_->log->info("rolled back doc={} runs={} rels-{} nodes-{}", doc_id, runs.size(),
+                   total.relationships_deleted, total.nodes_deleted);
+  return total;
+}
+
+Result<Counters> GraphClient::rollback_run(const std::string& run_id) {
+  auto docs = impl_->strings("MATCH (d:Document)-[:STAGED_BY]->(:Run {run_id: $run_id}) RETURN d.doc_id",
+                             {{"run_id", run_id}});
+  if (!docs) return docs.error();
+  Counters total;
+  for (const auto& doc : *docs) {
+    if (auto s = impl_->rollback_pair(doc, run_id, total); !s) return s.error();
+  }
+  auto r = impl_->transaction(
+      {WireStatement{"MATCH (r:Run {run_id: $run_id}) WHERE NOT EXISTS { (r)--() } DELETE r", {{"run_id", run_id}}}},
+      nullptr);
+  if (!r) return r.error();
+  total += sum(*r);
+  impl_->log->info("rolled back run={} docs={} rels-{} nodes-{}", run_id, docs->size(),
+                   total.relationships_deleted, total.nodes_deleted);
+  return total;
+}
+
+Result<std::string> GraphClient::export_graph(const ExportOptions& options) {
+  const json p = {{"prefix", options.key_prefix}};
+  auto nodes = impl_->auto_commit(
+      "MATCH (n) WITH n, coalesce(n.entity_id, n.doc_id, n.run_id, elementId(n)) AS k "
+      "WHERE k STARTS WITH $prefix RETURN labels(n), k, properties(n)",
+      p);
+  if (!nodes) return nodes.error();
+  auto rels = impl_->auto_commit(
+      "MATCH (a)-[r]->(b) "
+      "WITH a, r, b, coalesce(a.entity_id, a.doc_id, a.run_id, elementId(a)) AS ka, "
+      "coalesce(b.entity_id, b.doc_id, b.run_id, elementId(b)) AS kb "
+      "WHERE ka STARTS WITH $prefix AND kb STARTS WITH $prefix "
+      "RETURN type(r), ka, kb, properties(r)",
+      p);
+  if (!rels) return rels.error();
+  std::vector<std::string> lines;
+  auto text = [](const json& v) -> Result<std::string> { return internal::dump_json(v); };
+  for (const auto& row : nodes->rows) {
+    std::vector<std::string> labels = row[0].get<std::vector<std::string>>();
+    std::sort(labels.begin(), labels.end());
+    std::string joined;
+    for (const auto& l : labels) joined += ":" + l;
+    auto key = text(row[1]);
+    auto props = text(row[2]);  // nlohmann objects are key-sorted: canonical
+    if (!key || !props) return make_error(ErrorCode::kInternal, "export: unreadable node");
+    lines.push_back("N " + joined + " " + *key + " " + *props);
+  }
+  for (const auto& row : rels->rows) {
+    auto a = text(row[1]);
+    auto b = text(row[2]);
+    auto props = text(row[3]);
+    if (!a || !b || !props) return make_error(ErrorCode::kInternal, "export: unreadable relationship");
+    lines.push_back("R " + row[0].get<std::string>() + " " + *a + " " + *b + " " + *props);
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const auto& l : lines) {
+    out += l;
+    out += '\n';
+  }
+  return out;
+}
+
+Result<std::vector<StatementResult>> GraphClient::run_transaction(const std::vector<Statement>& statements) {
+  std::vector<WireStatement> wire;
+  for (const auto& s : statements) {
+    json p = json::parse(s.parameters_json, nullptr, false);
+    if (p.is_discarded() || !p.is_object()) {
+      return make_error(ErrorCode::kInvalidInput, "parameters are not a JSON object");
+    }
+    wire.push_back({s.cypher, std::move(p)});
+  }
+  int attempts = 0;
+  auto r = impl_->transaction(wire, &attempts);
+  if (!r) return r.error();
+  std::vector<StatementResult> out;
+  for (const auto& w : *r) {
+    StatementResult s;
+    s.counters = w.counters;
+    s.counters.attempts = attempts;
+    for (const auto& row : w.rows) s.rows_json.push_back(row.dump());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<StatementResult> GraphClient::run_auto_commit(const Statement& statement) {
+  json p = json::parse(statement.parameters_json, nullptr, false);
+  if (p.is_discarded() || !p.is_object()) {
+    return make_error(ErrorCode::kInvalidInput, "parameters are not a JSON object");
+  }
+  auto r = impl_->auto_commit(statement.cypher, std::move(p));
+  if (!r) return r.error();
+  StatementResult s;
+  s.counters = r->counters;
+  s.counters.attempts = 1;
+  for (const auto& row : r->rows) s.rows_json.push_back(row.dump());
+  return s;
+}
+
+}  // namespace fgraph::graph

@@ -1,0 +1,363 @@
+// Graph stage against the real Neo4j of the `neo4j` fixture, through both HTTP surfaces
+// (Query API v2 and the legacy transactional endpoints). Every test works under its own
+// id prefix, so tests may run in parallel on the shared server.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/graph.h"
+#include "tests/graph/graph_test_data.h"
+#include "tests/support/fault_transport.h"
+#include "tests/support/neo4j_test_env.h"
+
+namespace fgraph::graph {
+namespace {
+
+using fgraph::testing::DocInput;
+using fgraph::testing::FaultTransport;
+using fgraph::testing::make_doc;
+using fgraph::testing::make_edge;
+using fgraph::testing::make_entity;
+using fgraph::testing::make_run;
+using nlohmann::json;
+
+// An explicit transaction's commit (not the legacy auto-commit endpoint /tx/commit).
+bool is_explicit_commit(const HttpRequest& req) {
+  const std::string& u = req.url;
+  return u.size() > 7 && u.compare(u.size() - 7, 7, "/commit") == 0 &&
+         u.find("/tx/commit") == std::string::npos;
+}
+
+class GraphIntegrationTest : public ::testing::TestWithParam<Neo4jApi> {
+ protected:
+  void SetUp() override {
+    env_ = fgraph::testing::neo4j_test_env();
+    auto schema = load_graph_schema(std::string(FGRAPH_SOURCE_DIR) + "/schemas/extraction.v1.json");
+    ASSERT_TRUE(schema) << schema.error().describe();
+    schema_ = *schema;
+    real_ = make_curl_transport();
+    fault_ = std::make_unique<FaultTransport>(*real_);
+    client_ = make_client(*fault_);
+    ASSERT_TRUE(client_->bootstrap_schema());
+    prefix_ = fgraph::testing::unique_test_prefix();
+  }
+  void TearDown() override {
+    // Leave the shared server as we found it.
+    if (client_ && !prefix_.empty()) {
+      fault_->set_before(nullptr);
+      (void)client_->run_auto_commit(
+          {"MATCH (n) WHERE coalesce(n.entity_id, n.doc_id, n.run_id) STARTS WITH $p DETACH DELETE n",
+           json{{"p", prefix_}}.dump()});
+    }
+  }
+  Neo4jOptions options() const {
+    Neo4jOptions o;
+    o.url = env_.url;
+    o.user = env_.user;
+    o.password = env_.password;
+    o.api = GetParam();
+    o.retry.initial_backoff = std::chrono::milliseconds(100);
+    o.rollback_batch_size = 3;  // several bounded transactions even for small tests
+    return o;
+  }
+  std::unique_ptr<GraphClient> make_client(HttpTransport& t) {
+    return std::make_unique<GraphClient>(options(), schema_, t, clock_);
+  }
+  std::string exported() {
+    auto e = client_->export_graph({prefix_});
+    EXPECT_TRUE(e) << e.error().describe();
+    return e ? *e : std::string();
+  }
+  std::int64_t count(const std::string& cypher) {
+    auto r = client_->run_auto_commit({cypher, json{{"p", prefix_}}.dump()});
+    EXPECT_TRUE(r) << r.error().describe();
+    if (!r || r->rows_json.empty()) return -1;
+    return json::parse(r->rows_json[0])[0].get<std::int64_t>();
+  }
+  std::int64_t count_relations() {
+    return count("MATCH (a)-[r]->() WHERE a.entity_id STARTS WITH $p AND r.fact_id IS NOT NULL RETURN count(r)");
+  }
+  Result<Counters> stage(const RunInfo& run, const DocInput& d) {
+    return client_->stage_document(run, d.doc, d.entities, d.relations);
+  }
+
+  fgraph::testing::Neo4jTestEnv env_;
+  GraphSchema schema_;
+  ManualClock clock_;
+  std::unique_ptr<HttpTransport> real_;
+  std::unique_ptr<FaultTransport> fault_;
+  std::unique_ptr<GraphClient> client_;
+  std::string prefix_;
+};
+
+TEST_P(GraphIntegrationTest, DiscoveryReportsTheServerAndTheChosenApi) {
+  auto info = client_->connect();
+  ASSERT_TRUE(info) << info.error().describe();
+  EXPECT_EQ(info->version.rfind("5.", 0), 0u) << info->version;
+  EXPECT_TRUE(info->has_query_api);
+  EXPECT_EQ(info->api_in_use, GetParam() == Neo4jApi::kLegacy ? Neo4jApi::kLegacy : Neo4jApi::kQueryV2);
+}
+
+TEST_P(GraphIntegrationTest, StageReadBackStageAgainCountsUnchanged) {
+  const auto run = make_run(prefix_ + "run1");
+  const auto d = make_doc(prefix_, prefix_ + "doc1", run.run_id, 8, 10);
+  auto first = stage(run, d);
+  ASSERT_TRUE(first) << first.error().describe();
+  EXPECT_EQ(first->attempts, 1);
+  // 8 entities + Document + Run; 10 facts + 8 MENTIONED_IN + 1 STAGED_BY.
+  EXPECT_EQ(first->nodes_created, 10);
+  EXPECT_EQ(first->relationships_created, 19);
+  EXPECT_EQ(count_relations(), 10);
+  EXPECT_EQ(count("MATCH (e:Entity)-[:MENTIONED_IN]->(d:Document) WHERE e.entity_id STARTS WITH $p "
+                  "RETURN count(*)"), 8);
+  EXPECT_EQ(count("MATCH (e:Entity:Company) WHERE e.entity_id STARTS WITH $p RETURN count(e)"), 4);
+  // Provenance on every fact.
+  EXPECT_EQ(count("MATCH (a)-[r]->() WHERE a.entity_id STARTS WITH $p AND r.fact_id IS NOT NULL "
+                  "AND r.run_id IS NOT NULL AND r.doc_id IS NOT NULL AND r.evidence IS NOT NULL "
+                  "RETURN count(r)"), 10);
+  const std::string before = exported();
+
+  auto second = client_->replay(run, d.doc, d.entities, d.relations);
+  ASSERT_TRUE(second) << second.error().describe();
+  EXPECT_EQ(second->nodes_created, 0);
+  EXPECT_EQ(second->relationships_created, 0);
+  EXPECT_EQ(count_relations(), 10);
+  EXPECT_EQ(exported(), before);
+}
+
+TEST_P(GraphIntegrationTest, RollbackRunRestoresTheGraphAndKeepsEarlierRunsFacts) {
+  const auto run_a = make_run(prefix_ + "runA");
+  const auto run_b = make_run(prefix_ + "runB");
+  const auto a = make_doc(prefix_, prefix_ + "docA", run_a.run_id, 4, 5);
+  ASSERT_TRUE(stage(run_a, a));
+  const std::string after_a = exported();
+
+  // Run B: a document sharing entities e0..e3 with run A, adding e4..e7, and a second
+  // document of its own; plus run B re-staging run A's document (same facts, new run).
+  DocInput b = make_doc(prefix_, prefix_ + "docB", run_b.run_id, 8, 10);
+  DocInput b2 = make_doc(prefix_, prefix_ + "docB2", run_b.run_id, 3, 4, 20);
+  DocInput a_again = make_doc(prefix_, prefix_ + "docA", run_b.run_id, 4, 5);
+  ASSERT_TRUE(stage(run_b, b));
+  ASSERT_TRUE(stage(run_b, b2));
+  ASSERT_TRUE(stage(run_b, a_again));
+  const std::string after_b = exported();
+  ASSERT_NE(after_b, after_a);
+  EXPECT_EQ(count_relations(), 5 + 10 + 4 + 5);
+
+  auto rolled = client_->rollback_run(run_b.run_id);
+  ASSERT_TRUE(rolled) << rolled.error().describe();
+  EXPECT_GT(rolled->relationships_deleted, 0);
+  EXPECT_EQ(exported(), after_a);  // byte-identical
+  EXPECT_EQ(count_relations(), 5);
+  EXPECT_EQ(count("MATCH (r:Run) WHERE r.run_id STARTS WITH $p RETURN count(r)"), 1);
+
+  // Replay of run B from the same inputs gives back the same graph.
+  ASSERT_TRUE(stage(run_b, b));
+  ASSERT_TRUE(stage(run_b, b2));
+  ASSERT_TRUE(stage(run_b, a_again));
+  EXPECT_EQ(exported(), after_b);
+
+  // Rolling back run A now keeps every entity that run B still mentions.
+  ASSERT_TRUE(client_->rollback_run(run_a.run_id));
+  EXPECT_EQ(count_relations(), 10 + 4 + 5);
+  EXPECT_EQ(count("MATCH (e:Entity) WHERE e.entity_id STARTS WITH $p RETURN count(e)"), 8 + 3);
+  // Rolling back an unknown run changes nothing.
+  auto unknown = client_->rollback_run(prefix_ + "no-such-run");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->relationships_deleted + unknown->nodes_deleted, 0);
+}
+
+TEST_P(GraphIntegrationTest, RollbackDocumentRemovesOnlyThatDocument) {
+  const auto run = make_run(prefix_ + "run1");
+  const auto d1 = make_doc(prefix_, prefix_ + "doc1", run.run_id, 4, 6);
+  const auto d2 = make_doc(prefix_, prefix_ + "doc2", run.run_id, 6, 7);  // shares e0..e3
+  ASSERT_TRUE(stage(run, d1));
+  const std::string after_d1 = exported();
+  ASSERT_TRUE(stage(run, d2));
+  auto rolled = client_->rollback_document(d2.doc.doc_id);
+  ASSERT_TRUE(rolled) << rolled.error().describe();
+  EXPECT_EQ(rolled->relationships_deleted, 7 + 6 + 1);  // facts, mentions, STAGED_BY
+  EXPECT_EQ(rolled->nodes_deleted, 3);                  // e4, e5 and the document
+  EXPECT_EQ(exported(), after_d1);
+}
+
+TEST_P(GraphIntegrationTest, FailingStatementMidTransactionLeavesNoneOfTheDocument) {
+  const auto run = make_run(prefix_ + "run1");
+  const auto d = make_doc(prefix_, prefix_ + "doc1", run.run_id, 6, 10);
+  // The relations statement runs after the document and its entities were written in the
+  // same transaction; make the real server fail it at run time (division by zero).
+  fault_->set_before([](HttpRequest& req, int) -> std::optional<Result<HttpResponse>> {
+    const std::string needle = "UNWIND $r0 AS row";
+    if (auto at = req.body.find(needle); at != std::string::npos) {
+      req.body.replace(at, needle.size(), "UNWIND $r0 AS row WITH row WHERE 1 / size($r0[5..]) = 0");
+    }
+    return std::nullopt;
+  });
+  auto r = stage(run, d);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kPermanent) << r.error().describe();
+  EXPECT_EQ(r.error().detail, "Neo.ClientError.Statement.ArithmeticError");
+  EXPECT_EQ(exported(), "");  // no document, no run, no entity, no edge
+  EXPECT_TRUE(clock_.sleeps().empty());  // a client error is not retried
+}
+
+TEST_P(GraphIntegrationTest, DeadlockTwiceThenTheDocumentCommitsOnce) {
+  const auto run = make_run(prefix_ + "run1");
+  const auto d = make_doc(prefix_, prefix_ + "doc1", run.run_id, 8, 10);
+  int injected = 0;
+  fault_->set_before([&](HttpRequest& req, int) -> std::optional<Result<HttpResponse>> {
+    if (is_explicit_commit(req) && injected < 2) {
+      ++injected;
+      return Result<HttpResponse>(FaultTransport::neo4j_error(
+          GetParam() == Neo4jApi::kLegacy ? 200 : 400, "Neo.TransientError.Transaction.DeadlockDetected"));
+    }
+    return std::nullopt;
+  });
+  auto r = stage(run, d);
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(injected, 2);
+  EXPECT_EQ(r->attempts, 3);
+  EXPECT_EQ(clock_.sleeps().size(), 2u);
+  EXPECT_EQ(r->relationships_created, 10 + 8 + 1);
+  EXPECT_EQ(count_relations(), 10);
+  EXPECT_EQ(count("MATCH (d:Document) WHERE d.doc_id STARTS WITH $p RETURN count(d)"), 1);
+  // The abandoned attempts were rolled back explicitly.
+  int deletes = 0;
+  for (const auto& line : fault_->requests()) deletes += line.rfind("DELETE ", 0) == 0;
+  EXPECT_EQ(deletes, 2);
+}
+
+TEST_P(GraphIntegrationTest, TransientErrorsBeyondThePolicyAreReturned) {
+  const auto run = make_run(prefix_ + "run1");
+  const auto d = make_doc(prefix_, prefix_ + "doc1", run.run_id, 2, 1);
+  fault_->set_before([&](HttpRequest& req, int) -> std::optional<Result<HttpResponse>> {
+    if (is_explicit_commit(req)) {
+      return Result<HttpResponse>(
+          FaultTransport::neo4j_error(400, "Neo.TransientError.Transaction.LockAcquisitionTimeout"));
+    }
+    return std::nullopt;
+  });
+  auto r = stage(run, d);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kTransient);
+  EXPECT_EQ(r.error().detail, "Neo.TransientError.Transaction.LockAcquisitionTimeout");
+  EXPECT_EQ(clock_.sleeps().size(), 2u);  // three attempts in all
+  EXPECT_EQ(exported(), "");
+}
+
+TEST_P(GraphIntegrationTest, HostileValuesAreStoredVerbatimAndHarmNothing) {
+  const auto run = make_run(prefix_ + "run1");
+  // A bystander that a Cypher injection would delete.
+  auto bystander = make_doc(prefix_, prefix_ + "bystander", run.run_id, 2, 1, 100);
+  ASSERT_TRUE(stage(run, bystander));
+
+  const std::string doc_id = prefix_ + "doc'\"`}) DETACH DELETE n //";
+  const std::string nasty = std::string("O'Brien \"Q\" `tick` }) DETACH DELETE n // \\ ") +
+                            std::string("nul\0byte", 8) + " emoji 😀🏦 rtl שלום עליכם مرحبا";
+  std::string evidence = nasty;
+  while (evidence.size() < (1u << 20)) evidence += " filler text of a long exhibit quote ";
+  DocInput d;
+  d.doc = {doc_id, nasty, "10-K", "0", nasty, "2026-11-01", nasty};
+  d.entities = {make_entity(prefix_ + "x`}) DETACH DELETE n //", "COMPANY", nasty),
+                make_entity(prefix_ + "p", "PERSON", "ʿAbd al-Raḥmān ‏")};
+  d.entities[0].lei = nasty;
+  d.relations = {make_edge(run.run_id, doc_id, "OFFICER_OF", d.entities[1].entity_id,
+                           d.entities[0].entity_id, evidence)};
+  d.relations[0].role = nasty;
+  d.relations[0].ownership_percent = 12.5;
+  auto r = stage(run, d);
+  ASSERT_TRUE(r) << r.error().describe();
+
+  auto back = client_->run_auto_commit(
+      {"MATCH (a:Entity {entity_id: $a})-[r:OFFICER_OF]->(b:Entity {entity_id: $b}) "
+       "MATCH (doc:Document {doc_id: $d}) RETURN r.evidence, b.name, b.lei, r.role, doc.filer, "
+       "r.ownership_percent, a.name",
+       json{{"a", d.entities[1].entity_id}, {"b", d.entities[0].entity_id}, {"d", doc_id}}.dump()});
+  ASSERT_TRUE(back) << back.error().describe();
+  ASSERT_EQ(back->rows_json.size(), 1u);
+  json row = json::parse(back->rows_json[0]);
+  EXPECT_EQ(row[0].get<std::string>(), evidence);
+  EXPECT_EQ(row[1].get<std::string>(), nasty);
+  EXPECT_EQ(row[2].get<std::string>(), nasty);
+  EXPECT_EQ(row[3].get<std::string>(), nasty);
+  EXPECT_EQ(row[4].get<std::string>(), nasty);
+  EXPECT_DOUBLE_EQ(row[5].get<double>(), 12.5);
+  EXPECT_EQ(row[6].get<std::string>(), "ʿAbd al-Raḥmān ‏");
+  // The bystander survived, and nothing but the new document's nodes appeared.
+  EXPECT_EQ(count("MATCH (d:Document) WHERE d.doc_id STARTS WITH $p RETURN count(d)"), 2);
+  EXPECT_EQ(count("MATCH (e:Entity) WHERE e.entity_id STARTS WITH $p RETURN count(e)"), 4);
+  // And it rolls back as cleanly.
+  ASSERT_TRUE(client_->rollback_document(doc_id));
+  EXPECT_EQ(count("MATCH (e:Entity) WHERE e.entity_id STARTS WITH $p RETURN count(e)"), 2);
+
+  // A relationship type outside the allow-list never reaches the server.
+  const std::size_t sent = fault_->count();
+  d.relations.push_back(make_edge(run.run_id, doc_id, "OWNS]->(x) DETACH DELETE x //",
+                                  d.entities[0].entity_id, d.entities[1].entity_id, "q"));
+  auto refused = stage(run, d);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(fault_->count(), sent);
+}
+
+TEST_P(GraphIntegrationTest, ConstraintsAreInPlaceAndEnforced) {
+  auto shown = client_->run_auto_commit({"SHOW CONSTRAINTS YIELD name RETURN name ORDER BY name", "{}"});
+  ASSERT_TRUE(shown) << shown.error().describe();
+  std::string all;
+  for (const auto& r : shown->rows_json) all += r;
+  EXPECT_NE(all.find("fgraph_entity_id"), std::string::npos);
+  EXPECT_NE(all.find("fgraph_doc_id"), std::string::npos);
+  EXPECT_NE(all.find("fgraph_run_id"), std::string::npos);
+  auto idx = client_->run_auto_commit(
+      {"SHOW INDEXES YIELD name WHERE name STARTS WITH 'fgraph_fact_' RETURN count(*)", "{}"});
+  ASSERT_TRUE(idx);
+  EXPECT_EQ(json::parse(idx->rows_json[0])[0].get<int>(), 12);
+  // A second bootstrap is a no-op.
+  EXPECT_TRUE(client_->bootstrap_schema());
+  auto dup = client_->run_transaction(
+      {{"CREATE (:Entity {entity_id: $id}) CREATE (:Entity {entity_id: $id})",
+        json{{"id", prefix_ + "dup"}}.dump()}});
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, ErrorCode::kPermanent);
+  EXPECT_EQ(dup.error().detail, "Neo.ClientError.Schema.ConstraintValidationFailed");
+}
+
+TEST_P(GraphIntegrationTest, ClientErrorsCarryTheirNeo4jCode) {
+  auto syntax = client_->run_auto_commit({"MATCH (n RETURN n", "{}"});
+  ASSERT_FALSE(syntax);
+  EXPECT_EQ(syntax.error().code, ErrorCode::kPermanent);
+  EXPECT_EQ(syntax.error().detail, "Neo.ClientError.Statement.SyntaxError");
+
+  auto missing = client_->run_transaction({{"RETURN $nope", "{}"}});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().detail, "Neo.ClientError.Statement.ParameterMissing");
+
+  Neo4jOptions bad = options();
+  bad.password = "definitely-wrong-password";
+  GraphClient wrong(bad, schema_, *real_, clock_);
+  auto denied = wrong.bootstrap_schema();
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().code, ErrorCode::kPermanent);
+  EXPECT_EQ(denied.error().detail, "Neo.ClientError.Security.Unauthorized");
+}
+
+TEST_P(GraphIntegrationTest, UnreachableServerIsUnavailable) {
+  Neo4jOptions o = options();
+  o.url = "http://127.0.0.1:1";  // nothing listens on port 1
+  GraphClient gone(o, schema_, *real_, clock_);
+  const auto run = make_run(prefix_ + "run1");
+  const auto d = make_doc(prefix_, prefix_ + "doc1", run.run_id, 2, 1);
+  auto r = gone.stage_document(run, d.doc, d.entities, d.relations);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+}
+
+INSTANTIATE_TEST_SUITE_P(Apis, GraphIntegrationTest,
+                         ::testing::Values(Neo4jApi::kQueryV2, Neo4jApi::kLegacy),
+                         [](const auto& info) {
+                           return info.param == Neo4jApi::kLegacy ? std::string("Legacy")
+                                                                  : std::string("QueryV2");
+                         });
+
+}  // namespace
+}  // namespace fgraph::graph
