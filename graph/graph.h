@@ -104,6 +104,9 @@ struct GraphSchema {
 // Schema (schemas/extraction.v1.json). kNotFound if the file is missing, kInvalidInput if
 // it lacks the enumerations or an entry is not [A-Z][A-Z0-9_]*.
 Result<GraphSchema> load_graph_schema(const std::string& schema_path);
+// The same, from the schema's text (e.g. the schema embedded in the binary); `name` is
+// used in messages.
+Result<GraphSchema> parse_graph_schema(std::string_view schema_text, const std::string& name);
 
 // The node label of a schema entity type: COMPANY -> Company, GOVERNMENT_BODY -> GovernmentBody.
 std::string entity_label(std::string_view entity_type);

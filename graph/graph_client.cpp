@@ -60,7 +60,12 @@ bool GraphSchema::allows_relation_type(std::string_view type) const {
 Result<GraphSchema> load_graph_schema(const std::string& schema_path) {
   auto text = read_file(schema_path, 16u << 20);
   if (!text) return text.error();
-  json doc = json::parse(*text, nullptr, false);
+  return parse_graph_schema(*text, schema_path);
+}
+
+Result<GraphSchema> parse_graph_schema(std::string_view schema_text,
+                                       const std::string& schema_path) {
+  json doc = json::parse(schema_text, nullptr, false);
   if (doc.is_discarded()) {
     return make_error(ErrorCode::kInvalidInput, "schema is not JSON: " + schema_path);
   }

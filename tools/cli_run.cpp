@@ -1,8 +1,361 @@
-// Placeholder: the run command group lands with its stage.
+// fgraph run | status | runs | rollback | replay | audit | query: the run coordinator's
+// commands. Each opens the ledger, builds a Coordinator and prints its report.
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
 #include "tools/cli.h"
+#include "tools/config.h"
+#include "tools/coordinator.h"
 
 namespace fgraph::cli {
+namespace {
 
-void register_run_commands(CLI::App& /*app*/, Cli& /*cli*/) {}
+using nlohmann::json;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json report_json(const RunReport& r) {
+  json usage = json::array();
+  for (const auto& u : r.usage) {
+    usage.push_back({{"lane", u.lane}, {"model", u.model}, {"attempts", u.attempts},
+                     {"input_tokens", u.input_tokens}, {"output_tokens", u.output_tokens},
+                     {"cost_usd", u.cost_usd}});
+  }
+  json leaks = json::array();
+  for (const auto& l : r.leak_alarms) {
+    leaks.push_back({{"batch_id", l.batch_id}, {"doc_id", l.own_doc_id},
+                     {"found_in_doc_id", l.other_doc_id}, {"quote", l.quote}});
+  }
+  json dead = json::array();
+  for (const auto& d : r.dead_letters) {
+    dead.push_back({{"custom_id", d.custom_id}, {"doc_id", d.doc_id}, {"outcome", d.outcome},
+                    {"detail", d.detail}, {"attempts", d.attempts}});
+  }
+  json j = {
+      {"run_id", r.run_id},
+      {"lane", r.lane},
+      {"model", r.model},
+      {"state", r.state},
+      {"dry_run", r.dry_run},
+      {"documents", {{"seen", r.files_seen}, {"parsed", r.documents_parsed},
+                     {"skipped", r.parts_skipped}, {"failed_by_reason", r.files_failed_by_reason}}},
+      {"requests", {{"planned", r.requests_planned}, {"deduplicated", r.requests_deduplicated},
+                    {"reused", r.requests_reused}, {"submitted", r.requests_submitted},
+                    {"completed", r.requests_completed}, {"dead_lettered", r.requests_dead_lettered},
+                    {"in_flight", r.requests_in_flight}, {"attempts", r.attempts},
+                    {"resubmitted", r.resubmitted}, {"failed_by_outcome", r.failed_by_outcome}}},
+      {"facts", {{"accepted", r.facts_accepted}, {"dropped", r.facts_dropped},
+                 {"dropped_by_reason", r.dropped_by_reason}}},
+      {"leak_alarms", leaks},
+      {"graph", {{"documents_staged", r.documents_staged},
+                 {"documents_failed", r.documents_stage_failed},
+                 {"relations_staged", r.relations_staged}, {"errors", r.stage_errors}}},
+      {"usage", usage},
+      {"cost_usd", r.cost_usd},
+      {"cost_per_staged_document_usd", r.cost_per_staged_document()},
+      {"identity_holds", r.identity_holds()},
+      {"dead_letters", dead},
+  };
+  if (r.dry_run) j["estimated_cost_usd"] = r.est_cost_usd;
+  return j;
+}
+
+std::string join_counts(const std::map<std::string, std::int64_t>& m) {
+  if (m.empty()) return "none";
+  std::string out;
+  for (const auto& [k, v] : m) out += (out.empty() ? "" : ", ") + k + " " + std::to_string(v);
+  return out;
+}
+
+void print_report(const RunReport& r) {
+  auto row = [](const std::string& k, const std::string& v) {
+    std::cout << "  " << std::left << std::setw(34) << k << v << "\n";
+  };
+  auto money = [](double d) {
+    std::ostringstream s;
+    s << "$" << std::fixed << std::setprecision(4) << d;
+    return s.str();
+  };
+  std::cout << (r.dry_run ? "Plan (dry run, nothing sent)" : "Reconciliation of " + r.run_id)
+            << "  [lane " << r.lane << ", model " << r.model << ", state " << r.state << "]\n";
+  std::cout << "Documents\n";
+  row("inputs seen", std::to_string(r.files_seen));
+  row("documents parsed", std::to_string(r.documents_parsed));
+  row("parts skipped (binary)", std::to_string(r.parts_skipped));
+  row("files failed", join_counts(r.files_failed_by_reason));
+  std::cout << "Requests\n";
+  row("planned", std::to_string(r.requests_planned));
+  row("deduplicated (same text twice)", std::to_string(r.requests_deduplicated));
+  row("reused from ledger (no cost)", std::to_string(r.requests_reused));
+  if (r.dry_run) {
+    row("estimated cost", money(r.est_cost_usd));
+    return;
+  }
+  row("submitted", std::to_string(r.requests_submitted));
+  row("completed", std::to_string(r.requests_completed));
+  row("dead-lettered", std::to_string(r.requests_dead_lettered));
+  if (r.requests_in_flight > 0) row("in flight (resume later)", std::to_string(r.requests_in_flight));
+  row("attempts (resubmitted)",
+      std::to_string(r.attempts) + " (" + std::to_string(r.resubmitted) + ")");
+  row("failed attempts by outcome", join_counts(r.failed_by_outcome));
+  row("submitted = completed + dead", r.identity_holds() ? "holds" : "BROKEN");
+  std::cout << "Facts\n";
+  row("accepted", std::to_string(r.facts_accepted));
+  row("dropped", std::to_string(r.facts_dropped));
+  row("dropped by reason", join_counts(r.dropped_by_reason));
+  row("cross-document leak alarms", std::to_string(r.leak_alarms.size()));
+  for (const auto& l : r.leak_alarms) {
+    std::cout << "    ALARM batch " << (l.batch_id.empty() ? "-" : l.batch_id) << ": evidence for "
+              << l.own_doc_id.substr(0, 19) << " found only in " << l.other_doc_id.substr(0, 19)
+              << "\n";
+  }
+  std::cout << "Graph\n";
+  row("documents staged", std::to_string(r.documents_staged));
+  row("documents failed to stage", std::to_string(r.documents_stage_failed));
+  row("relations staged", std::to_string(r.relations_staged));
+  for (const auto& e : r.stage_errors) std::cout << "    " << e << "\n";
+  std::cout << "Cost\n";
+  for (const auto& u : r.usage) {
+    row(u.lane + " / " + u.model, std::to_string(u.attempts) + " attempts, " +
+                                      std::to_string(u.input_tokens) + " in + " +
+                                      std::to_string(u.output_tokens) + " out tokens, " +
+                                      money(u.cost_usd));
+  }
+  row("total", money(r.cost_usd));
+  row("per staged document", money(r.cost_per_staged_document()));
+  if (!r.dead_letters.empty()) {
+    std::cout << "Dead letters\n";
+    for (const auto& d : r.dead_letters) {
+      std::cout << "    " << d.custom_id << " doc " << d.doc_id.substr(0, 19) << ": " << d.outcome
+                << " after " << d.attempts << " attempts: " << d.detail << "\n";
+    }
+  }
+}
+
+// Everything a coordinator command needs, opened in one place.
+struct Session {
+  Config config;
+  std::unique_ptr<registry::Store> store;
+  std::unique_ptr<HttpTransport> transport;
+  SystemClock clock;
+  std::unique_ptr<Progress> progress;
+  std::unique_ptr<Coordinator> coordinator;
+};
+
+Result<std::unique_ptr<Session>> open_session(Cli& cli, const std::string& lane,
+                                              const std::string& model,
+                                              std::optional<double> budget) {
+  auto s = std::make_unique<Session>();
+  auto config = load_config(cli.globals.home, process_env());
+  if (!config) return config.error();
+  s->config = *config;
+  if (!lane.empty()) {
+    s->config.lane = lane;
+    s->config.origins.emplace_back("lane", "flag");
+  }
+  if (!model.empty()) s->config.model = model;
+  if (budget) s->config.budget_usd = budget;
+  auto store = registry::Store::open({cli.ledger_path()});
+  if (!store) return store.error();
+  s->store = std::move(*store);
+  s->transport = make_curl_transport();
+  s->progress = std::make_unique<Progress>(stderr_is_terminal(), cli.globals.json);
+  s->coordinator = std::make_unique<Coordinator>(s->config, *s->store, *s->transport, s->clock,
+                                                 *s->progress);
+  return s;
+}
+
+int finish_report(Cli& cli, const RunReport& r) {
+  if (cli.globals.json) {
+    std::cout << dump(report_json(r)) << "\n";
+  } else {
+    print_report(r);
+  }
+  bool failed = !r.files_failed_by_reason.empty() || r.requests_dead_lettered > 0 ||
+                r.documents_stage_failed > 0 || !r.stage_errors.empty() || !r.leak_alarms.empty();
+  if (!r.dry_run && !r.identity_holds()) {
+    std::cerr << "fgraph: accounting identity broken for " << r.run_id << "\n";
+    return kExitPartial;
+  }
+  return failed ? kExitPartial : kExitOk;
+}
+
+}  // namespace
+
+void register_run_commands(CLI::App& app, Cli& cli) {
+  struct Flags {
+    std::string drop, lane, model, resume, run_id, doc, cypher;
+    std::optional<double> budget;
+    bool dry_run = false, no_wait = false;
+  };
+  auto f = std::make_shared<Flags>();
+
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Feed a drop of filings through ingest, extract, verify, resolve and stage, and print "
+      "the reconciliation. Resumable: run it again (or with --resume) after any interruption.");
+  run->add_option("drop", f->drop, "Folder or file of filings to feed");
+  run->add_option("--lane", f->lane,
+                  "Extraction lane: openai-batch, anthropic-batch, openai-sync, local "
+                  "(default: $FGRAPH_LANE, config, else local)");
+  run->add_option("--model", f->model, "Model name (default: the lane's default model)");
+  run->add_option("--budget-usd", f->budget,
+                  "Refuse to submit when the estimated cost exceeds this many dollars");
+  run->add_flag("--dry-run", f->dry_run, "Parse and plan, print the plan and cost estimate, send nothing");
+  run->add_flag("--no-wait", f->no_wait,
+                "Return after submitting batches; `fgraph run --resume RUN_ID` collects later");
+  run->add_option("--resume", f->resume, "Resume (finish) the run RUN_ID instead of starting one");
+  run->add_flag("--json", cli.globals.json, "Print the reconciliation as one JSON object");
+  run->callback([&cli, f] {
+    cli.action = [&cli, f]() -> int {
+      if (f->drop.empty() == f->resume.empty()) {
+        std::cerr << "fgraph run: give either a DROP or --resume RUN_ID\n";
+        return kExitUsage;
+      }
+      auto s = open_session(cli, f->lane, f->model, f->budget);
+      if (!s) return report_error(s.error());
+      RunOptions o{f->drop, f->resume, f->dry_run, f->no_wait};
+      auto r = (*s)->coordinator->run(o);
+      (*s)->progress->finish();
+      if (!r) return report_error(r.error());
+      if (r->requests_in_flight > 0 && !r->dry_run) {
+        std::cerr << "fgraph: " << r->requests_in_flight << " requests still in flight; collect with "
+                  << "`fgraph run --resume " << r->run_id << "`\n";
+      }
+      return finish_report(cli, *r);
+    };
+  });
+
+  CLI::App* status = app.add_subcommand(
+      "status", "Show a run's reconciliation and dead-letter list (default: the latest run)");
+  status->add_option("run_id", f->run_id, "Run id (default: the latest run)");
+  status->add_flag("--json", cli.globals.json, "Print one JSON object");
+  status->callback([&cli, f] {
+    cli.action = [&cli, f]() -> int {
+      auto s = open_session(cli, "", "", std::nullopt);
+      if (!s) return report_error(s.error());
+      std::string id = f->run_id;
+      if (id.empty()) {
+        auto all = (*s)->coordinator->runs();
+        if (!all) return report_error(all.error());
+        if (all->empty()) return report_error(make_error(ErrorCode::kNotFound, "no runs yet"));
+        id = all->back().run_id;
+      }
+      auto r = (*s)->coordinator->report(id);
+      if (!r) return report_error(r.error());
+      if (cli.globals.json) {
+        std::cout << dump(report_json(*r)) << "\n";
+      } else {
+        print_report(*r);
+      }
+      return kExitOk;
+    };
+  });
+
+  CLI::App* runs = app.add_subcommand("runs", "List every run with its state");
+  runs->add_flag("--json", cli.globals.json, "Print one JSON object per run");
+  runs->callback([&cli] {
+    cli.action = [&cli]() -> int {
+      auto s = open_session(cli, "", "", std::nullopt);
+      if (!s) return report_error(s.error());
+      auto all = (*s)->coordinator->runs();
+      if (!all) return report_error(all.error());
+      for (const auto& r : *all) {
+        if (cli.globals.json) {
+          std::cout << dump({{"run_id", r.run_id}, {"lane", r.lane}, {"model", r.model},
+                             {"state", r.state}, {"started_at", r.started_at},
+                             {"finished_at", r.finished_at ? json(*r.finished_at) : json(nullptr)},
+                             {"documents", r.documents}})
+                    << "\n";
+        } else {
+          std::cout << r.run_id << "  " << r.state << "  " << r.lane << "/" << r.model << "  "
+                    << r.documents << " documents  started " << r.started_at << "\n";
+        }
+      }
+      return kExitOk;
+    };
+  });
+
+  CLI::App* rollback = app.add_subcommand(
+      "rollback",
+      "Remove a run's (or one document's) contributions from Neo4j and the entity registry");
+  rollback->add_option("run_id", f->run_id, "Run id")->required();
+  rollback->add_option("--doc", f->doc, "Roll back only this document (doc_id) of the run");
+  rollback->callback([&cli, f] {
+    cli.action = [&cli, f]() -> int {
+      auto s = open_session(cli, "", "", std::nullopt);
+      if (!s) return report_error(s.error());
+      std::optional<std::string> doc;
+      if (!f->doc.empty()) doc = f->doc;
+      if (auto st = (*s)->coordinator->rollback(f->run_id, doc); !st) return report_error(st.error());
+      std::cout << "rolled back " << f->run_id << (doc ? " document " + *doc : std::string())
+                << "; `fgraph replay " << f->run_id << "` stages it again without model calls\n";
+      return kExitOk;
+    };
+  });
+
+  CLI::App* replay = app.add_subcommand(
+      "replay", "Stage a run again from the ledger, with zero model calls");
+  replay->add_option("run_id", f->run_id, "Run id")->required();
+  replay->add_flag("--json", cli.globals.json, "Print the reconciliation as one JSON object");
+  replay->callback([&cli, f] {
+    cli.action = [&cli, f]() -> int {
+      auto s = open_session(cli, "", "", std::nullopt);
+      if (!s) return report_error(s.error());
+      auto r = (*s)->coordinator->replay(f->run_id);
+      (*s)->progress->finish();
+      if (!r) return report_error(r.error());
+      return finish_report(cli, *r);
+    };
+  });
+
+  CLI::App* audit = app.add_subcommand(
+      "audit",
+      "Check every fact-carrying relationship in Neo4j against the ledger and every staged "
+      "fact in the ledger against Neo4j; exit 1 on any difference");
+  audit->add_flag("--json", cli.globals.json, "Print one JSON object");
+  audit->callback([&cli] {
+    cli.action = [&cli]() -> int {
+      auto s = open_session(cli, "", "", std::nullopt);
+      if (!s) return report_error(s.error());
+      auto a = (*s)->coordinator->audit();
+      if (!a) return report_error(a.error());
+      if (cli.globals.json) {
+        std::cout << dump({{"graph_facts", a->graph_facts}, {"ledger_facts", a->ledger_facts},
+                           {"differences", a->differences}})
+                  << "\n";
+      } else {
+        std::cout << "Neo4j facts: " << a->graph_facts << ", ledger facts: " << a->ledger_facts
+                  << ", differences: " << a->differences.size() << "\n";
+        for (const auto& d : a->differences) std::cout << "  " << d << "\n";
+      }
+      return a->differences.empty() ? kExitOk : kExitPartial;
+    };
+  });
+
+  CLI::App* query = app.add_subcommand(
+      "query", "Run a read-only Cypher query against Neo4j and print the rows");
+  query->add_option("cypher", f->cypher, "The Cypher query")->required();
+  query->add_flag("--json", cli.globals.json, "Print one JSON array per row");
+  query->callback([&cli, f] {
+    cli.action = [&cli, f]() -> int {
+      auto s = open_session(cli, "", "", std::nullopt);
+      if (!s) return report_error(s.error());
+      auto rows = (*s)->coordinator->query(f->cypher);
+      if (!rows) return report_error(rows.error());
+      if (!cli.globals.json) std::cout << "$ " << f->cypher << "\n";
+      for (const auto& row : *rows) {
+        std::string line;
+        for (const auto& cell : row) line += (line.empty() ? "" : " | ") + cell;
+        std::cout << (cli.globals.json ? dump(row) : "  " + line) << "\n";
+      }
+      return kExitOk;
+    };
+  });
+}
 
 }  // namespace fgraph::cli

@@ -377,20 +377,22 @@ def evidence_span(text: str, s: int, e: int) -> tuple[int, int] | None:
         if sp > e and b - sp < 40:
             b = sp
         a, b = _strip_bounds(text, a, b, s, e)
-    while b - a < MIN_EVIDENCE and (a > 0 or b < len(text)):
-        # too short: add whole neighbouring lines, the next one first
-        if b < len(text):
-            nb = text.find("\n", b + 1)
+    # Too short: add whole neighbouring lines, the next one first. The raw bounds move on
+    # every step (stripping blank lines must not undo the progress, or this never ends).
+    ra, rb = a, b
+    while b - a < MIN_EVIDENCE and (ra > 0 or rb < len(text)):
+        if rb < len(text):
+            nb = text.find("\n", rb + 1)
             nb = len(text) if nb < 0 else nb
-            if nb - a > MAX_EVIDENCE:
+            if nb - ra > MAX_EVIDENCE:
                 break
-            b = nb
+            rb = nb
         else:
-            pa = text.rfind("\n", 0, max(0, a - 1)) + 1
-            if b - pa > MAX_EVIDENCE:
+            pa = text.rfind("\n", 0, max(0, ra - 1)) + 1
+            if rb - pa > MAX_EVIDENCE:
                 break
-            a = pa
-        a, b = _strip_bounds(text, a, b, s, e)
+            ra = pa
+        a, b = _strip_bounds(text, ra, rb, s, e)
     return a, b
 
 

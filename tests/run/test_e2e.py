@@ -1,0 +1,307 @@
+"""End-to-end tests of `fgraph run` and friends: the real fgraph binary, the real Neo4j
+(started by the ctest fixture `neo4j`), the provider emulator standing in for OpenAI and
+Anthropic, and (test_local_lane) the real local model.
+
+Environment (set by tests/run/CMakeLists.txt): FGRAPH_BIN, FGRAPH_CORPUS_DIR,
+FGRAPH_SOURCE_DIR, FGRAPH_TEST_NEO4J_ENV (file with FGRAPH_NEO4J_URL/USER/PASSWORD lines),
+FGRAPH_LOCAL_URL for LocalLaneE2ETest.
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+BIN = os.environ["FGRAPH_BIN"]
+CORPUS = os.environ["FGRAPH_CORPUS_DIR"]
+SOURCE = os.environ["FGRAPH_SOURCE_DIR"]
+
+DROP_A = ["sec/ex21_aapl.html", "sec/BuckleInc.8-K.html", "sec/374WaterForm4.xml"]
+DROP_B = ["sec/form3.snow.nonderiv.xml", "sec/1800Flowers.8-K.html", "sec/ex21_aapl.html"]
+
+
+def read_env_file(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                env[k.replace("export ", "").strip()] = v.strip().strip('"').strip("'")
+    return env
+
+
+class Emulator:
+    def __init__(self, config=None):
+        args = [sys.executable, os.path.join(SOURCE, "tests/emulator/emulator.py"), "--port", "0"]
+        if config:
+            args += ["--config", json.dumps(config)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline().strip()
+        assert line.startswith("LISTENING "), line
+        self.port = int(line.split()[1])
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def control(self, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method="POST" if data is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"{}")
+
+    def stats(self):
+        return self.control("/_emulator/stats")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class E2EBase(unittest.TestCase):
+    """Helpers shared by the end-to-end suites; holds no tests itself."""
+    @classmethod
+    def setUpClass(cls):
+        cls.neo4j = read_env_file(os.environ["FGRAPH_TEST_NEO4J_ENV"])
+        cls.emu = Emulator()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="fgraph_e2e_")
+        self.home = os.path.join(self.tmp, "home")
+        os.makedirs(self.home)
+        self.emu.control("/_emulator/reset", {})
+        self.cypher("MATCH (n) DETACH DELETE n")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------------ helpers
+    def make_drop(self, name, files):
+        drop = os.path.join(self.tmp, name)
+        os.makedirs(drop, exist_ok=True)
+        for f in files:
+            shutil.copy(os.path.join(CORPUS, f), drop)
+        return drop
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        env.update({
+            "FGRAPH_HOME": self.home,
+            "FGRAPH_NEO4J_URL": self.neo4j["FGRAPH_NEO4J_URL"],
+            "FGRAPH_NEO4J_USER": self.neo4j.get("FGRAPH_NEO4J_USER", "neo4j"),
+            "FGRAPH_NEO4J_PASSWORD": self.neo4j["FGRAPH_NEO4J_PASSWORD"],
+            "OPENAI_BASE_URL": self.emu.base + "/v1",
+            "OPENAI_API_KEY": "sk-test-emulator-key",
+            "ANTHROPIC_BASE_URL": self.emu.base,
+            "ANTHROPIC_API_KEY": "sk-ant-test-emulator-key",
+        })
+        env.update(extra)
+        return env
+
+    def fgraph(self, *args, env=None, timeout=600):
+        p = subprocess.run([BIN, *args], env=env or self.env(), capture_output=True, text=True,
+                           timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+
+    def run_json(self, *args, env=None, expect_rc=(0,)):
+        rc, out, err = self.fgraph(*args, "--json", env=env)
+        self.assertIn(rc, expect_rc, f"rc={rc}\nstdout={out}\nstderr={err}")
+        lines = [l for l in out.splitlines() if l.strip()]
+        self.assertTrue(lines, err)
+        return json.loads(lines[-1])
+
+    def cypher(self, statement, parameters=None):
+        url = self.neo4j["FGRAPH_NEO4J_URL"].rstrip("/") + "/db/neo4j/query/v2"
+        auth = base64.b64encode(f"{self.neo4j.get('FGRAPH_NEO4J_USER', 'neo4j')}:{self.neo4j['FGRAPH_NEO4J_PASSWORD']}".encode()).decode()
+        req = urllib.request.Request(url, data=json.dumps({"statement": statement, "parameters": parameters or {}}).encode(),
+                                     headers={"Content-Type": "application/json", "Accept": "application/json",
+                                              "Authorization": "Basic " + auth}, method="POST")
+        with urllib.request.urlopen(req, timeout=60) as r:
+            body = json.loads(r.read())
+        if body.get("errors"):
+            raise AssertionError(body["errors"])
+        return body["data"]["values"]
+
+    def export(self):
+        nodes = self.cypher("MATCH (n) RETURN labels(n), properties(n)")
+        rels = self.cypher("MATCH (a)-[r]->(b) RETURN type(r), properties(r), properties(a), properties(b)")
+        canon = lambda v: json.dumps(v, sort_keys=True)
+        return sorted(canon([sorted(l), p]) for l, p in nodes) + sorted(canon(r) for r in rels)
+
+    def assert_reconciled(self, report):
+        req = report["requests"]
+        self.assertTrue(report["identity_holds"], report)
+        self.assertEqual(req["submitted"], req["completed"] + req["dead_lettered"] + req["in_flight"])
+
+
+
+class BatchLaneE2ETest(E2EBase):
+    def test_openai_batch_end_to_end_and_second_run_costs_nothing(self):
+        drop = self.make_drop("a", DROP_A)
+        report = self.run_json("run", drop, "--lane", "openai-batch")
+        self.assert_reconciled(report)
+        self.assertEqual(report["documents"]["parsed"], len(DROP_A))
+        self.assertEqual(report["graph"]["documents_staged"], len(DROP_A))
+        self.assertGreater(report["facts"]["accepted"], 0)
+        self.assertEqual(report["requests"]["submitted"], report["requests"]["planned"])
+        run_id = report["run_id"]
+        staged = self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.fact_id IS NOT NULL RETURN count(r)",
+                             {"run": run_id})[0][0]
+        self.assertEqual(staged, report["graph"]["relations_staged"])
+        docs = self.cypher("MATCH (d:Document) RETURN count(d)")[0][0]
+        self.assertEqual(docs, len(DROP_A))
+        rc, out, err = self.fgraph("audit", "--json")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(json.loads(out)["differences"], [])
+
+        answered = self.emu.stats()["answered"]
+        self.assertTrue(all(n == 1 for n in answered.values()), answered)
+        before = self.export()
+        second = self.run_json("run", drop, "--lane", "openai-batch")
+        self.assert_reconciled(second)
+        self.assertEqual(second["requests"]["submitted"], 0)
+        self.assertEqual(second["requests"]["reused"], second["requests"]["planned"])
+        self.assertEqual(second["cost_usd"], 0)
+        self.assertEqual(self.emu.stats()["answered"], answered)
+        # The second run adds its Run node and provenance, but no fact twice.
+        facts_after = self.cypher("MATCH ()-[r]->() WHERE r.fact_id IS NOT NULL RETURN count(DISTINCT r.fact_id), count(r)")[0]
+        self.assertEqual(facts_after[0], facts_after[1])
+        self.assertGreaterEqual(len(self.export()), len(before))
+
+    def test_anthropic_batch_end_to_end(self):
+        drop = self.make_drop("a", DROP_A[:2])
+        report = self.run_json("run", drop, "--lane", "anthropic-batch")
+        self.assert_reconciled(report)
+        self.assertEqual(report["graph"]["documents_staged"], 2)
+        self.assertGreater(report["facts"]["accepted"], 0)
+        self.assertEqual(report["requests"]["dead_lettered"], 0)
+        self.assertTrue(any(u["lane"] == "anthropic-batch" for u in report["usage"]), report["usage"])
+
+    def test_leaking_provider_is_caught(self):
+        self.emu.control("/_emulator/config", {"mode": "concatenating"})
+        drop = self.make_drop("a", DROP_A)
+        report = self.run_json("run", drop, "--lane", "openai-batch", expect_rc=(1,))
+        self.assert_reconciled(report)
+        self.assertGreater(report["facts"]["dropped_by_reason"].get("cross_document_leak", 0), 0)
+        self.assertGreater(len(report["leak_alarms"]), 0)
+        alarm = report["leak_alarms"][0]
+        self.assertNotEqual(alarm["doc_id"], alarm["found_in_doc_id"])
+        self.assertTrue(alarm["batch_id"], alarm)
+        leaked = {a["quote"] for a in report["leak_alarms"]}
+        evidences = {row[0] for row in self.cypher("MATCH ()-[r]->() WHERE r.fact_id IS NOT NULL RETURN r.evidence")}
+        self.assertFalse(leaked & evidences)
+        rc, out, err = self.fgraph("audit", "--json")
+        self.assertEqual(rc, 0, out + err)
+
+    def test_rollback_then_replay_restores_exact_graph(self):
+        first = self.run_json("run", self.make_drop("a", DROP_A), "--lane", "openai-batch")
+        after_first = self.export()
+        second = self.run_json("run", self.make_drop("b", DROP_B), "--lane", "openai-batch")
+        after_second = self.export()
+        self.assertNotEqual(after_first, after_second)
+        rc, out, err = self.fgraph("rollback", second["run_id"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(self.export(), after_first)
+        calls = self.emu.stats()["answered"]
+        replay = self.run_json("replay", second["run_id"])
+        self.assert_reconciled(replay)
+        self.assertEqual(self.export(), after_second)
+        self.assertEqual(self.emu.stats()["answered"], calls)  # zero model calls
+        # An older run rolled back while a newer one shares its entities: the newer survives.
+        newer = self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run RETURN count(r)", {"run": second["run_id"]})[0][0]
+        rc, out, err = self.fgraph("rollback", first["run_id"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run RETURN count(r)",
+                                     {"run": second["run_id"]})[0][0], newer)
+        self.assertEqual(self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run RETURN count(r)",
+                                     {"run": first["run_id"]})[0][0], 0)
+        rc, out, err = self.fgraph("audit")
+        self.assertEqual(rc, 0, out + err)
+
+    def test_rollback_of_one_document(self):
+        report = self.run_json("run", self.make_drop("a", DROP_A), "--lane", "openai-batch")
+        run_id = report["run_id"]
+        docs = self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.fact_id IS NOT NULL "
+                           "RETURN r.doc_id, count(r) ORDER BY count(r) DESC", {"run": run_id})
+        self.assertGreaterEqual(len(docs), 1)
+        target = docs[0][0]
+        rc, out, err = self.fgraph("rollback", run_id, "--doc", target)
+        self.assertEqual(rc, 0, out + err)
+        left = dict(self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.fact_id IS NOT NULL "
+                                "RETURN r.doc_id, count(r)", {"run": run_id}))
+        self.assertNotIn(target, left)
+        for doc, n in docs[1:]:
+            self.assertEqual(left.get(doc), n)
+        self.assertEqual(self.cypher("MATCH (d:Document {doc_id: $d}) RETURN count(d)", {"d": target})[0][0], 0)
+        rc, out, err = self.fgraph("audit")
+        self.assertEqual(rc, 0, out + err)
+
+    def test_neo4j_down_exits_3_and_resume_stages(self):
+        drop = self.make_drop("a", DROP_A[:2])
+        down = self.env(FGRAPH_NEO4J_URL="http://127.0.0.1:9")  # nothing listens on port 9
+        rc, out, err = self.fgraph("run", drop, "--lane", "openai-batch", env=down)
+        self.assertEqual(rc, 3, out + err)
+        rc, out, err = self.fgraph("runs", "--json")
+        run = json.loads(out.splitlines()[-1])
+        self.assertEqual(run["state"], "verified")
+        calls = self.emu.stats()["answered"]
+        report = self.run_json("run", "--resume", run["run_id"])
+        self.assertEqual(report["graph"]["documents_staged"], 2)
+        self.assertEqual(self.emu.stats()["answered"], calls)
+
+    def test_sigkill_mid_poll_then_resume_submits_nothing_twice(self):
+        self.emu.control("/_emulator/config", {"polls_to_complete": 3})
+        drop = self.make_drop("a", DROP_A)
+        proc = subprocess.Popen([BIN, "run", drop, "--lane", "openai-batch", "--json"], env=self.env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline and self.emu.stats().get("batches_created", 0) < 1:
+            time.sleep(0.05)
+        self.assertGreaterEqual(self.emu.stats().get("batches_created", 0), 1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        rc, out, err = self.fgraph("runs", "--json")
+        run_id = json.loads(out.splitlines()[-1])["run_id"]
+        report = self.run_json("run", "--resume", run_id)
+        self.assert_reconciled(report)
+        self.assertEqual(report["graph"]["documents_staged"], len(DROP_A))
+        stats = self.emu.stats()
+        self.assertEqual(stats.get("batches_created"), 1, stats)
+        self.assertTrue(all(n == 1 for n in stats["answered"].values()), stats["answered"])
+
+    def test_budget_refuses_before_sending(self):
+        drop = self.make_drop("a", DROP_A)
+        rc, out, err = self.fgraph("run", drop, "--lane", "openai-batch", "--budget-usd", "0.0000001")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("budget", err)
+        self.assertEqual(self.emu.stats().get("files_uploaded", 0), 0)
+        plan = self.run_json("run", drop, "--lane", "openai-batch", "--dry-run")
+        self.assertGreater(plan["estimated_cost_usd"], 0)
+        self.assertEqual(self.emu.stats().get("files_uploaded", 0), 0)
+
+
+
+class LocalLaneE2ETest(E2EBase):
+    """Needs the real local model (ctest fixture `local_llm`)."""
+
+    def test_local_lane_with_real_model(self):
+        drop = self.make_drop("a", ["sec/374WaterForm4.xml"])
+        env = self.env(FGRAPH_LOCAL_URL=os.environ.get("FGRAPH_LOCAL_URL", "http://127.0.0.1:8081/v1"))
+        report = self.run_json("run", drop, "--lane", "local", env=env, expect_rc=(0, 1))
+        self.assert_reconciled(report)
+        self.assertEqual(report["requests"]["in_flight"], 0)
+        self.assertGreater(report["requests"]["submitted"], 0)
+        self.assertEqual(report["graph"]["documents_staged"] + report["graph"]["documents_failed"], 1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,876 @@
+#include "tools/coordinator.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "extract/extract.h"
+#include "graph/graph.h"
+#include "ingest/ingest.h"
+#include "verify/verify.h"
+
+namespace fgraph::cli {
+namespace {
+
+using nlohmann::json;
+using registry::SqlValue;
+using registry::Store;
+
+std::string now_utc(Clock& clock) { return format_utc(clock.now()); }
+
+std::optional<std::string> opt_string(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+json opt_json(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+
+std::string dump_json(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The parts of an ingest::Document that registry::DocumentRecord has no column for.
+registry::DocumentRecord to_record(const ingest::Document& d) {
+  registry::DocumentRecord r;
+  r.doc_id = d.doc_id;
+  r.source = d.source;
+  r.part = d.part;
+  r.format = std::string(ingest::to_string(d.format));
+  r.form_type = d.form_type;
+  r.cik = d.cik;
+  r.company = d.company;
+  r.accession = d.accession;
+  r.filed_at = d.filed_at;
+  json parties = json::array();
+  for (const auto& p : d.parties) {
+    parties.push_back({{"role", p.role}, {"name", p.name}, {"cik", opt_json(p.cik)}});
+  }
+  r.metadata_json = dump_json({{"period", opt_json(d.period)},
+                               {"doc_type", opt_json(d.doc_type)},
+                               {"sequence", opt_json(d.sequence)},
+                               {"filename", opt_json(d.filename)},
+                               {"description", opt_json(d.description)},
+                               {"parties", parties}});
+  r.warnings_json = dump_json(d.warnings);
+  r.text = d.text;
+  return r;
+}
+
+ingest::Format parse_format(const std::string& s) {
+  for (auto f : {ingest::Format::kSecSubmission, ingest::Format::kHtml, ingest::Format::kIxbrl,
+                 ingest::Format::kXml, ingest::Format::kXbrl, ingest::Format::kText}) {
+    if (ingest::to_string(f) == s) return f;
+  }
+  return ingest::Format::kText;
+}
+
+ingest::Document from_record(const registry::DocumentRecord& r) {
+  ingest::Document d;
+  d.doc_id = r.doc_id;
+  d.source = r.source;
+  d.part = r.part;
+  d.format = parse_format(r.format);
+  d.form_type = r.form_type;
+  d.cik = r.cik;
+  d.company = r.company;
+  d.accession = r.accession;
+  d.filed_at = r.filed_at;
+  d.text = r.text;
+  json meta = json::parse(r.metadata_json, nullptr, false);
+  if (meta.is_object()) {
+    d.period = opt_string(meta, "period");
+    d.doc_type = opt_string(meta, "doc_type");
+    d.sequence = opt_string(meta, "sequence");
+    d.filename = opt_string(meta, "filename");
+    d.description = opt_string(meta, "description");
+    if (meta.contains("parties") && meta["parties"].is_array()) {
+      for (const auto& p : meta["parties"]) {
+        d.parties.push_back({p.value("role", ""), p.value("name", ""), opt_string(p, "cik")});
+      }
+    }
+  }
+  json warnings = json::parse(r.warnings_json, nullptr, false);
+  if (warnings.is_array()) {
+    for (const auto& w : warnings) {
+      if (w.is_string()) d.warnings.push_back(w.get<std::string>());
+    }
+  }
+  return d;
+}
+
+std::int64_t as_int(const SqlValue& v) {
+  if (auto p = std::get_if<std::int64_t>(&v)) return *p;
+  if (auto p = std::get_if<double>(&v)) return static_cast<std::int64_t>(*p);
+  return 0;
+}
+std::string as_text(const SqlValue& v) {
+  if (auto p = std::get_if<std::string>(&v)) return *p;
+  if (auto p = std::get_if<std::int64_t>(&v)) return std::to_string(*p);
+  return "";
+}
+
+struct RunRow {
+  std::string run_id, lane, model, prompt_version, schema_version, drop_path, state;
+};
+
+extract::ProviderConfig provider_config(const Config& c) {
+  extract::ProviderConfig p;
+  p.openai_base_url = c.openai.base_url;
+  p.openai_api_key = c.openai.api_key;
+  p.anthropic_base_url = c.anthropic.base_url;
+  p.anthropic_api_key = c.anthropic.api_key;
+  p.local_base_url = c.local.base_url;
+  return p;
+}
+
+}  // namespace
+
+struct Coordinator::Impl {
+  const Config& config;
+  Store& store;
+  HttpTransport& transport;
+  Clock& clock;
+  Progress& progress;
+  registry::EntityRegistry entities;
+  std::unique_ptr<graph::GraphClient> graph_client;
+
+  Impl(const Config& c, Store& s, HttpTransport& t, Clock& k, Progress& p)
+      : config(c), store(s), transport(t), clock(k), progress(p), entities(s, {}, &k) {}
+
+  // ---------------------------------------------------------------- ledger helpers
+  Result<RunRow> load_run(const std::string& run_id) {
+    auto rows = store.query(
+        "SELECT run_id, lane, model, prompt_version, schema_version, coalesce(drop_path,''),"
+        " state FROM runs WHERE run_id = ?",
+        {run_id});
+    if (!rows) return rows.error();
+    if (rows->empty()) return make_error(ErrorCode::kNotFound, "no run " + run_id);
+    const auto& r = (*rows)[0];
+    return RunRow{as_text(r[0]), as_text(r[1]), as_text(r[2]), as_text(r[3]),
+                  as_text(r[4]), as_text(r[5]), as_text(r[6])};
+  }
+
+  Status set_run_state(const std::string& run_id, const std::string& state, bool finished) {
+    return store.execute(finished ? "UPDATE runs SET state = ?, finished_at = ? WHERE run_id = ?"
+                                  : "UPDATE runs SET state = ?, finished_at = NULL WHERE run_id = ? AND ? IS NOT NULL",
+                         finished ? std::vector<SqlValue>{state, now_utc(clock), run_id}
+                                  : std::vector<SqlValue>{state, run_id, run_id});
+  }
+
+  // Documents of the run, in the order they were parsed, with their ledger state.
+  Result<std::vector<std::pair<ingest::Document, std::string>>> run_documents(
+      const std::string& run_id) {
+    auto rows = store.query(
+        "SELECT rd.doc_id, rd.state FROM run_documents rd JOIN run_inputs ri"
+        " ON ri.run_id = rd.run_id AND ri.doc_id = rd.doc_id"
+        " WHERE rd.run_id = ? GROUP BY rd.doc_id ORDER BY min(ri.rowid)",
+        {run_id});
+    if (!rows) return rows.error();
+    std::vector<std::pair<ingest::Document, std::string>> out;
+    for (const auto& r : *rows) {
+      auto rec = registry::get_document(store, as_text(r[0]));
+      if (!rec) return rec.error();
+      out.emplace_back(from_record(*rec), as_text(r[1]));
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- phases
+  Status ingest_drop(const std::string& run_id, const std::string& drop) {
+    progress.update("parse", 0, 0, drop);
+    ingest::ParseResult parsed = ingest::parse_paths({drop});
+    return store.transaction([&]() -> Status {
+      long n = 0;
+      for (const auto& d : parsed.documents) {
+        if (auto s = registry::put_document(store, to_record(d)); !s) return s.error();
+        if (auto s = store.execute(
+                "INSERT OR IGNORE INTO run_documents(run_id, doc_id, state) VALUES(?, ?, 'parsed')",
+                {run_id, d.doc_id});
+            !s) {
+          return s;
+        }
+        if (auto s = store.execute(
+                "INSERT OR REPLACE INTO run_inputs(run_id, source, part, outcome, doc_id)"
+                " VALUES(?, ?, ?, 'document', ?)",
+                {run_id, d.source, std::int64_t{d.part}, d.doc_id});
+            !s) {
+          return s;
+        }
+        progress.update("parse", ++n, static_cast<long>(parsed.documents.size()));
+      }
+      for (const auto& s : parsed.skipped) {
+        if (auto e = store.execute(
+                "INSERT OR REPLACE INTO run_inputs(run_id, source, part, outcome, reason_code,"
+                " message) VALUES(?, ?, ?, 'skipped', 'skipped', ?)",
+                {run_id, s.source, std::int64_t{s.part}, s.reason});
+            !e) {
+          return e;
+        }
+      }
+      for (const auto& f : parsed.failures) {
+        logger("run")->warn("run={} {}: {}", run_id, f.source, f.error.message);
+        if (auto e = store.execute(
+                "INSERT OR REPLACE INTO run_inputs(run_id, source, part, outcome, reason_code,"
+                " message) VALUES(?, ?, 0, 'failed', ?, ?)",
+                {run_id, f.source, f.reason_code, f.error.message});
+            !e) {
+          return e;
+        }
+      }
+      return ok();
+    });
+  }
+
+  extract::ExtractorOptions extractor_options(const RunRow& run, bool no_wait) {
+    extract::ExtractorOptions o;
+    auto lane = extract::parse_lane(run.lane);
+    o.lane = lane.value_or(extract::LaneKind::kLocal);
+    o.plan.lane = o.lane;
+    o.plan.model = run.model;
+    if (o.lane == extract::LaneKind::kLocal) {
+      // The local model's context is small: keep each chunk well inside it.
+      o.plan.max_document_tokens = 1500;
+      o.plan.max_output_tokens = 1024;
+    }
+    o.providers = provider_config(config);
+    o.work_dir = config.home;
+    o.budget_usd = config.budget_usd;
+    o.sync_concurrency = config.concurrency;
+    if (no_wait) o.max_wait = std::chrono::milliseconds(0);
+    return o;
+  }
+
+  // Verifies every completed request of the run and records the verdicts.
+  Status verify_run(const std::string& run_id,
+                    const std::vector<std::pair<ingest::Document, std::string>>& docs) {
+    auto verifier = verify::Verifier::create(extract::bundled_prompt().schema_json);
+    if (!verifier) return verifier.error();
+    std::map<std::string, verify::PreparedDocument> prepared;
+    verify::LeakIndex leaks;
+    for (const auto& [doc, state] : docs) {
+      auto it = prepared.emplace(doc.doc_id, verify::prepare_document(doc)).first;
+      leaks.add(it->second);
+    }
+    auto requests = extract::run_requests(store, run_id);
+    if (!requests) return requests.error();
+    std::set<std::string> seen;
+    long n = 0;
+    for (const auto& req : *requests) {
+      progress.update("verify", ++n, static_cast<long>(requests->size()));
+      if (req.state != "completed" || !seen.insert(req.custom_id).second) continue;
+      auto doc = prepared.find(req.doc_id);
+      if (doc == prepared.end()) continue;
+      auto content = extract::stored_result(store, req.custom_id);
+      if (!content) return content.error();
+      verify::RowVerdict verdict = verifier->verify(doc->second, *content, &leaks);
+      auto batch = store.query(
+          "SELECT coalesce(ro.remote_id, '') FROM attempts a JOIN remote_objects ro"
+          " ON ro.obj_key = a.obj_key WHERE a.custom_id = ? AND a.outcome = 'completed'"
+          " ORDER BY a.attempt_id DESC LIMIT 1",
+          {req.custom_id});
+      if (!batch) return batch.error();
+      std::string batch_id = batch->empty() ? "" : as_text((*batch)[0][0]);
+      if (auto s = verify::record_verdict(store, {run_id, req.custom_id, batch_id}, verdict,
+                                          now_utc(clock));
+          !s) {
+        return s;
+      }
+    }
+    return store.execute(
+        "UPDATE run_documents SET state = 'verified' WHERE run_id = ? AND state = 'parsed'",
+        {run_id});
+  }
+
+  // Resolves the filer identity and every verified entity of each document.
+  Status resolve_run(const std::string& run_id,
+                     const std::vector<std::pair<ingest::Document, std::string>>& docs) {
+    long n = 0;
+    for (const auto& [doc, state] : docs) {
+      progress.update("resolve", ++n, static_cast<long>(docs.size()));
+      if (state == "staged" || state == "failed") continue;
+      auto done = store.query(
+          "SELECT count(*) FROM run_entities WHERE run_id = ? AND doc_id = ?", {run_id, doc.doc_id});
+      if (!done) return done.error();
+      if (as_int((*done)[0][0]) > 0) continue;  // resolved before a crash or a resume
+
+      std::vector<registry::EntityInput> inputs;
+      std::vector<std::pair<std::string, std::string>> keys;  // (request_id, local_id)
+      auto rec = registry::get_document(store, doc.doc_id);
+      if (!rec) return rec.error();
+      if (auto filer = registry::filer_input(*rec, run_id)) {
+        inputs.push_back(*filer);
+        keys.emplace_back("", "@filer");
+      }
+      auto facts = store.query(
+          "SELECT request_id, local_id, fact_json FROM verified_facts"
+          " WHERE run_id = ? AND doc_id = ? AND kind = 'entity' ORDER BY request_id, fact_index",
+          {run_id, doc.doc_id});
+      if (!facts) return facts.error();
+      for (const auto& f : *facts) {
+        json fact = json::parse(as_text(f[2]), nullptr, false);
+        if (!fact.is_object()) continue;
+        registry::EntityInput in;
+        in.type = fact.value("type", "");
+        in.name = fact.value("name", "");
+        in.cik = opt_string(fact, "cik");
+        in.ticker = opt_string(fact, "ticker");
+        in.lei = opt_string(fact, "lei");
+        in.jurisdiction = opt_string(fact, "jurisdiction");
+        in.doc_id = doc.doc_id;
+        in.run_id = run_id;
+        // A model may misquote an identifier: a malformed CIK/LEI is dropped, not fatal.
+        auto digits = [](const std::optional<std::string>& s) {
+          return s && !s->empty() && s->size() <= 10 &&
+                 std::all_of(s->begin(), s->end(), [](unsigned char c) { return std::isdigit(c); });
+        };
+        if (in.cik && !digits(in.cik)) in.cik.reset();
+        if (in.lei && in.lei->size() != 20) in.lei.reset();
+        inputs.push_back(std::move(in));
+        keys.emplace_back(as_text(f[0]), as_text(f[1]));
+      }
+      if (inputs.empty()) continue;
+      auto resolved = entities.resolve_all(inputs);
+      if (!resolved) return resolved.error();
+      Status s = store.transaction([&]() -> Status {
+        for (size_t i = 0; i < resolved->size(); ++i) {
+          const auto& r = (*resolved)[i];
+          if (auto e = store.execute(
+                  "INSERT OR REPLACE INTO run_entities(run_id, request_id, local_id, doc_id,"
+                  " entity_id, method, score) VALUES(?, ?, ?, ?, ?, ?, ?)",
+                  {run_id, keys[i].first, keys[i].second, doc.doc_id, r.entity_id, r.method,
+                   r.score});
+              !e) {
+            return e;
+          }
+        }
+        return ok();
+      });
+      if (!s) return s;
+    }
+    return ok();
+  }
+
+  graph::GraphClient& graph() {
+    if (!graph_client) {
+      graph::Neo4jOptions o;
+      o.url = config.neo4j.url;
+      o.user = config.neo4j.user;
+      o.password = config.neo4j.password;
+      o.database = config.neo4j.database;
+      // The allow-list comes from the same embedded schema text the requests carry.
+      auto schema = graph::parse_graph_schema(extract::bundled_prompt().schema_json,
+                                              extract::bundled_prompt().schema_version);
+      FGRAPH_CHECK(schema.has_value());
+      graph_client = std::make_unique<graph::GraphClient>(o, *schema, transport, clock);
+    }
+    return *graph_client;
+  }
+
+  graph::EntityNode entity_node(const std::string& entity_id) {
+    graph::EntityNode n;
+    n.entity_id = entity_id;
+    auto d = entities.show(entity_id);
+    if (d) {
+      n.type = d->type;
+      n.name = d->name;
+      n.cik = d->cik;
+      n.ticker = d->ticker;
+      n.lei = d->lei;
+      n.jurisdiction = d->jurisdiction;
+    }
+    return n;
+  }
+
+  // Stages every resolved document of the run that is not staged yet.
+  // kUnavailable stops at once (the ledger keeps everything; resume stages the rest).
+  Status stage_run(const RunRow& run,
+                   const std::vector<std::pair<ingest::Document, std::string>>& docs,
+                   RunReport* report) {
+    if (auto s = graph().bootstrap_schema(); !s) return s;
+    graph::RunInfo info{run.run_id, run.lane, run.model, run.prompt_version, run.schema_version, ""};
+    auto started = store.query("SELECT started_at FROM runs WHERE run_id = ?", {run.run_id});
+    if (started && !started->empty()) info.started_at = as_text((*started)[0][0]);
+    long n = 0;
+    for (const auto& [doc, state] : docs) {
+      progress.update("stage", ++n, static_cast<long>(docs.size()));
+      if (state == "staged") continue;
+      auto mapping_rows = store.query(
+          "SELECT request_id, local_id, entity_id FROM run_entities WHERE run_id = ? AND doc_id = ?",
+          {run.run_id, doc.doc_id});
+      if (!mapping_rows) return mapping_rows.error();
+      std::map<std::pair<std::string, std::string>, std::string> mapping;
+      std::set<std::string> entity_ids;
+      for (const auto& r : *mapping_rows) {
+        mapping[{as_text(r[0]), as_text(r[1])}] = as_text(r[2]);
+        entity_ids.insert(as_text(r[2]));
+      }
+      std::vector<graph::EntityNode> nodes;
+      for (const auto& id : entity_ids) nodes.push_back(entity_node(id));
+
+      auto rel_rows = store.query(
+          "SELECT request_id, fact_json, evidence, char_start, char_end FROM verified_facts"
+          " WHERE run_id = ? AND doc_id = ? AND kind = 'relation' ORDER BY request_id, fact_index",
+          {run.run_id, doc.doc_id});
+      if (!rel_rows) return rel_rows.error();
+      std::vector<graph::RelationEdge> edges;
+      std::set<std::string> fact_ids;
+      for (const auto& r : *rel_rows) {
+        json fact = json::parse(as_text(r[1]), nullptr, false);
+        if (!fact.is_object()) continue;
+        std::string request_id = as_text(r[0]);
+        auto src = mapping.find({request_id, fact.value("source", "")});
+        auto dst = mapping.find({request_id, fact.value("target", "")});
+        if (src == mapping.end() || dst == mapping.end()) continue;
+        graph::RelationEdge e;
+        e.type = fact.value("type", "");
+        e.source_entity_id = src->second;
+        e.target_entity_id = dst->second;
+        e.run_id = run.run_id;
+        e.doc_id = doc.doc_id;
+        e.evidence = as_text(r[2]);
+        e.char_start = as_int(r[3]);
+        e.char_end = as_int(r[4]);
+        if (fact.contains("ownership_percent") && fact["ownership_percent"].is_number()) {
+          e.ownership_percent = fact["ownership_percent"].get<double>();
+        }
+        e.effective_date = opt_string(fact, "effective_date");
+        e.role = opt_string(fact, "role");
+        e.fact_id = graph::make_fact_id(doc.doc_id, e.type, e.source_entity_id,
+                                        e.target_entity_id, e.evidence);
+        if (!fact_ids.insert(e.fact_id).second) continue;  // the same fact from two chunks
+        edges.push_back(std::move(e));
+      }
+      graph::DocumentNode dn;
+      dn.doc_id = doc.doc_id;
+      dn.accession = doc.accession.value_or("");
+      dn.form_type = doc.form_type.value_or("");
+      dn.cik = doc.cik.value_or("");
+      dn.filer = doc.company.value_or("");
+      dn.filed_at = doc.filed_at.value_or("");
+      dn.source = doc.source;
+
+      auto staged = graph().stage_document(info, dn, nodes, edges);
+      if (!staged) {
+        if (staged.error().code == ErrorCode::kUnavailable) return staged.error();
+        std::string why = staged.error().detail.empty() ? staged.error().message
+                                                        : staged.error().detail + " " +
+                                                              staged.error().message;
+        logger("run")->error("run={} doc={} staging failed: {}", run.run_id, doc.doc_id, why);
+        if (report != nullptr) report->stage_errors.push_back(doc.doc_id + ": " + why);
+        if (auto s = store.execute(
+                "UPDATE run_documents SET state = 'failed', error = ? WHERE run_id = ? AND doc_id = ?",
+                {why, run.run_id, doc.doc_id});
+            !s) {
+          return s;
+        }
+        continue;
+      }
+      std::string at = now_utc(clock);
+      Status s = store.transaction([&]() -> Status {
+        for (const auto& e : edges) {
+          if (auto x = store.execute(
+                  "INSERT OR REPLACE INTO staged_facts(run_id, doc_id, fact_id, rel_type,"
+                  " source_entity_id, target_entity_id, evidence, char_start, char_end, staged_at)"
+                  " VALUES(?,?,?,?,?,?,?,?,?,?)",
+                  {run.run_id, doc.doc_id, e.fact_id, e.type, e.source_entity_id,
+                   e.target_entity_id, e.evidence, e.char_start, e.char_end, at});
+              !x) {
+            return x;
+          }
+        }
+        return store.execute(
+            "UPDATE run_documents SET state = 'staged', error = NULL, staged_at = ?"
+            " WHERE run_id = ? AND doc_id = ?",
+            {at, run.run_id, doc.doc_id});
+      });
+      if (!s) return s;
+    }
+    return ok();
+  }
+
+  // ---------------------------------------------------------------- reporting
+  Status fill_report(const std::string& run_id, RunReport& r) {
+    auto run = load_run(run_id);
+    if (!run) return run.error();
+    r.run_id = run_id;
+    r.lane = run->lane;
+    r.model = run->model;
+    r.state = run->state;
+    auto inputs = store.query(
+        "SELECT outcome, coalesce(reason_code, ''), count(*) FROM run_inputs WHERE run_id = ?"
+        " GROUP BY outcome, reason_code",
+        {run_id});
+    if (!inputs) return inputs.error();
+    for (const auto& row : *inputs) {
+      std::string outcome = as_text(row[0]);
+      std::int64_t count = as_int(row[2]);
+      r.files_seen += count;
+      if (outcome == "document") r.documents_parsed += count;
+      if (outcome == "skipped") r.parts_skipped += count;
+      if (outcome == "failed") r.files_failed_by_reason[as_text(row[1])] += count;
+    }
+    auto rec = extract::reconcile(store, run_id);
+    if (!rec) return rec.error();
+    r.requests_planned = rec->requests;
+    r.requests_reused = rec->reused;
+    r.requests_submitted = rec->submitted;
+    r.requests_completed = rec->completed;
+    r.requests_dead_lettered = rec->dead_lettered;
+    r.requests_in_flight = rec->in_flight;
+    r.attempts = rec->attempts;
+    r.resubmitted = rec->resubmitted;
+    r.failed_by_outcome = rec->failed_by_outcome;
+    r.cost_usd = rec->cost_usd;
+    r.usage.clear();
+    for (const auto& u : rec->usage) {
+      r.usage.push_back({u.lane, u.model, u.attempts, u.input_tokens, u.output_tokens, u.cost_usd});
+    }
+    auto dedup = store.query(
+        "SELECT count(*) - count(DISTINCT custom_id) FROM run_requests WHERE run_id = ?", {run_id});
+    if (dedup && !dedup->empty()) r.requests_deduplicated = as_int((*dedup)[0][0]);
+    auto accepted = store.query("SELECT count(*) FROM verified_facts WHERE run_id = ?", {run_id});
+    if (!accepted) return accepted.error();
+    r.facts_accepted = as_int((*accepted)[0][0]);
+    auto dropped = store.query(
+        "SELECT reason, count(*) FROM dropped_facts WHERE run_id = ? GROUP BY reason", {run_id});
+    if (!dropped) return dropped.error();
+    r.facts_dropped = 0;
+    r.dropped_by_reason.clear();
+    for (const auto& row : *dropped) {
+      r.dropped_by_reason[as_text(row[0])] = as_int(row[1]);
+      r.facts_dropped += as_int(row[1]);
+    }
+    auto leaks = store.query(
+        "SELECT batch_id, own_doc_id, other_doc_id, quote FROM evidence_leaks WHERE run_id = ?"
+        " ORDER BY request_id, kind, fact_index",
+        {run_id});
+    if (!leaks) return leaks.error();
+    r.leak_alarms.clear();
+    for (const auto& row : *leaks) {
+      r.leak_alarms.push_back({as_text(row[0]), as_text(row[1]), as_text(row[2]), as_text(row[3])});
+    }
+    auto staged = store.query(
+        "SELECT state, count(*) FROM run_documents WHERE run_id = ? GROUP BY state", {run_id});
+    if (!staged) return staged.error();
+    r.documents_staged = r.documents_stage_failed = 0;
+    for (const auto& row : *staged) {
+      if (as_text(row[0]) == "staged") r.documents_staged = as_int(row[1]);
+      if (as_text(row[0]) == "failed") r.documents_stage_failed = as_int(row[1]);
+    }
+    auto rels = store.query("SELECT count(*) FROM staged_facts WHERE run_id = ?", {run_id});
+    if (rels && !rels->empty()) r.relations_staged = as_int((*rels)[0][0]);
+    auto dead = extract::dead_letters(store, run_id);
+    if (!dead) return dead.error();
+    r.dead_letters.clear();
+    for (const auto& d : *dead) {
+      r.dead_letters.push_back({d.custom_id, d.doc_id, d.outcome, d.detail, d.attempts});
+    }
+    return ok();
+  }
+};
+
+Coordinator::Coordinator(const Config& config, Store& store, HttpTransport& transport,
+                         Clock& clock, Progress& progress)
+    : impl_(std::make_unique<Impl>(config, store, transport, clock, progress)) {}
+Coordinator::~Coordinator() = default;
+
+Result<RunReport> Coordinator::run(const RunOptions& options) {
+  Impl& m = *impl_;
+  const Config& cfg = m.config;
+  RunRow run;
+  if (!options.resume_run_id.empty()) {
+    auto existing = m.load_run(options.resume_run_id);
+    if (!existing) return existing.error();
+    run = *existing;
+    if (run.state == "rolled_back") {
+      return make_error(ErrorCode::kInvalidInput,
+                        "run " + run.run_id + " was rolled back; use `fgraph replay " +
+                            run.run_id + "` to stage it again");
+    }
+  } else {
+    if (options.drop.empty()) return make_error(ErrorCode::kInvalidInput, "no drop given");
+    if (!std::filesystem::exists(options.drop)) {
+      return make_error(ErrorCode::kInvalidInput, "drop not found: " + options.drop);
+    }
+    run.lane = cfg.lane;
+    run.model = cfg.model.empty() ? default_model_for_lane(cfg.lane) : cfg.model;
+    run.prompt_version = extract::bundled_prompt().prompt_version;
+    run.schema_version = extract::bundled_prompt().schema_version;
+    run.drop_path = options.drop;
+    if (run.lane == "replay") {
+      return make_error(ErrorCode::kInvalidInput,
+                        "the replay lane has no drop: use `fgraph replay RUN_ID`");
+    }
+  }
+
+  if (options.dry_run) {
+    ingest::ParseResult parsed = ingest::parse_paths({options.drop});
+    extract::Extractor extractor(m.store, m.transport, m.clock, m.extractor_options(run, false));
+    auto plan = extractor.plan(parsed.documents);
+    if (!plan) return plan.error();
+    RunReport r;
+    r.dry_run = true;
+    r.lane = run.lane;
+    r.model = run.model;
+    r.state = "dry-run";
+    r.files_seen = static_cast<std::int64_t>(parsed.documents.size() + parsed.skipped.size() +
+                                             parsed.failures.size());
+    r.documents_parsed = static_cast<std::int64_t>(parsed.documents.size());
+    r.parts_skipped = static_cast<std::int64_t>(parsed.skipped.size());
+    for (const auto& f : parsed.failures) r.files_failed_by_reason[f.reason_code]++;
+    r.requests_planned = plan->requests_planned;
+    r.requests_deduplicated = plan->requests_deduplicated;
+    r.requests_reused = plan->requests_reused;
+    r.requests_submitted = 0;
+    r.est_cost_usd = plan->est_cost_usd;
+    return r;
+  }
+
+  if (options.resume_run_id.empty()) {
+    run.run_id = "run-" + format_utc(m.clock.now()).substr(0, 19) + "-" + random_hex(3);
+    std::replace(run.run_id.begin(), run.run_id.end(), ':', '-');
+    json opts = {{"budget_usd", cfg.budget_usd ? json(*cfg.budget_usd) : json(nullptr)},
+                 {"no_wait", options.no_wait}};
+    if (auto s = m.store.execute(
+            "INSERT INTO runs(run_id, lane, model, prompt_version, schema_version, drop_path,"
+            " state, options_json, started_at) VALUES(?,?,?,?,?,?, 'started', ?, ?)",
+            {run.run_id, run.lane, run.model, run.prompt_version, run.schema_version,
+             run.drop_path, dump_json(opts), now_utc(m.clock)});
+        !s) {
+      return s.error();
+    }
+    run.state = "started";
+    logger("run")->info("run={} started lane={} model={}", run.run_id, run.lane, run.model);
+    if (auto s = m.ingest_drop(run.run_id, run.drop_path); !s) return s.error();
+  }
+
+  RunReport report;
+  auto docs = m.run_documents(run.run_id);
+  if (!docs) return docs.error();
+
+  // Extract: plans, submits and collects (or resumes open batches).
+  if (run.state == "started" || run.state == "submitted") {
+    std::vector<ingest::Document> plain;
+    for (const auto& [d, state] : *docs) {
+      if (state == "parsed") plain.push_back(d);
+    }
+    extract::Extractor extractor(m.store, m.transport, m.clock,
+                                 m.extractor_options(run, options.no_wait));
+    auto rec = extractor.run(run.run_id, plain, [&](const extract::Progress& p) {
+      m.progress.update("extract", p.completed + p.failed, p.submitted,
+                        p.phase + (p.detail.empty() ? "" : " " + p.detail));
+    });
+    if (!rec) {
+      bool waiting = options.no_wait && rec.error().code == ErrorCode::kTransient;
+      (void)m.set_run_state(run.run_id, "submitted", false);
+      if (!waiting) return rec.error();
+      if (auto s = m.fill_report(run.run_id, report); !s) return s.error();
+      return report;
+    }
+    if (rec->in_flight > 0) {
+      (void)m.set_run_state(run.run_id, "submitted", false);
+      if (auto s = m.fill_report(run.run_id, report); !s) return s.error();
+      return report;
+    }
+    (void)m.set_run_state(run.run_id, "extracted", false);
+    run.state = "extracted";
+  }
+
+  if (run.state == "extracted") {
+    if (auto s = m.verify_run(run.run_id, *docs); !s) return s.error();
+    (void)m.set_run_state(run.run_id, "verified", false);
+    run.state = "verified";
+    docs = m.run_documents(run.run_id);
+    if (!docs) return docs.error();
+  }
+
+  if (run.state == "verified" || run.state == "staged" || run.state == "finished") {
+    if (auto s = m.resolve_run(run.run_id, *docs); !s) return s.error();
+    Status staged = m.stage_run(run, *docs, &report);
+    if (!staged) {
+      logger("run")->error("run={} staging stopped: {}", run.run_id, staged.error().describe());
+      return staged.error();
+    }
+    (void)m.set_run_state(run.run_id, "finished", true);
+  }
+  auto errors = report.stage_errors;
+  if (auto s = m.fill_report(run.run_id, report); !s) return s.error();
+  report.stage_errors = errors;
+  return report;
+}
+
+Result<RunReport> Coordinator::report(const std::string& run_id) {
+  RunReport r;
+  if (auto s = impl_->fill_report(run_id, r); !s) return s.error();
+  auto failed = impl_->store.query(
+      "SELECT doc_id, coalesce(error, '') FROM run_documents WHERE run_id = ? AND state = 'failed'",
+      {run_id});
+  if (failed) {
+    for (const auto& row : *failed) r.stage_errors.push_back(as_text(row[0]) + ": " + as_text(row[1]));
+  }
+  return r;
+}
+
+Result<std::vector<RunSummary>> Coordinator::runs() {
+  auto rows = impl_->store.query(
+      "SELECT r.run_id, r.lane, r.model, r.state, r.started_at, r.finished_at,"
+      " (SELECT count(*) FROM run_documents d WHERE d.run_id = r.run_id)"
+      " FROM runs r ORDER BY r.started_at, r.rowid");
+  if (!rows) return rows.error();
+  std::vector<RunSummary> out;
+  for (const auto& row : *rows) {
+    RunSummary s{as_text(row[0]), as_text(row[1]), as_text(row[2]), as_text(row[3]),
+                 as_text(row[4]), std::nullopt, as_int(row[6])};
+    if (!std::holds_alternative<std::monostate>(row[5])) s.finished_at = as_text(row[5]);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Status Coordinator::rollback(const std::string& run_id, const std::optional<std::string>& doc_id) {
+  Impl& m = *impl_;
+  auto run = m.load_run(run_id);
+  if (!run) return run.error();
+  if (doc_id) {
+    auto present = m.store.query("SELECT state FROM run_documents WHERE run_id = ? AND doc_id = ?",
+                                 {run_id, *doc_id});
+    if (!present) return present.error();
+    if (present->empty()) {
+      return make_error(ErrorCode::kNotFound, "run " + run_id + " has no document " + *doc_id);
+    }
+    if (auto s = m.graph().rollback_document(*doc_id, run_id); !s) return s.error();
+    return m.store.transaction([&]() -> Status {
+      if (auto s = m.store.execute("DELETE FROM staged_facts WHERE run_id = ? AND doc_id = ?",
+                                   {run_id, *doc_id});
+          !s) {
+        return s;
+      }
+      return m.store.execute(
+          "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
+          " WHERE run_id = ? AND doc_id = ?",
+          {run_id, *doc_id});
+    });
+  }
+  if (auto s = m.graph().rollback_run(run_id); !s) return s.error();
+  if (auto s = m.entities.rollback_run(run_id); !s && s.error().code != ErrorCode::kNotFound) {
+    return s;
+  }
+  return m.store.transaction([&]() -> Status {
+    for (const char* sql : {"DELETE FROM staged_facts WHERE run_id = ?",
+                            "DELETE FROM run_entities WHERE run_id = ?",
+                            "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
+                            " WHERE run_id = ? AND state IN ('staged', 'verified', 'failed')"}) {
+      if (auto s = m.store.execute(sql, {run_id}); !s) return s;
+    }
+    return m.store.execute(
+        "UPDATE runs SET state = 'rolled_back', finished_at = ? WHERE run_id = ?",
+        {now_utc(m.clock), run_id});
+  });
+}
+
+Result<RunReport> Coordinator::replay(const std::string& run_id) {
+  Impl& m = *impl_;
+  auto run = m.load_run(run_id);
+  if (!run) return run.error();
+  if (run->state != "rolled_back" && run->state != "finished" && run->state != "verified" &&
+      run->state != "staged") {
+    return make_error(ErrorCode::kInvalidInput,
+                      "run " + run_id + " is " + run->state +
+                          ": only a verified, finished or rolled-back run can be replayed");
+  }
+  if (auto s = m.store.execute(
+          "UPDATE run_documents SET state = 'verified' WHERE run_id = ? AND state = 'rolled_back'",
+          {run_id});
+      !s) {
+    return s.error();
+  }
+  auto docs = m.run_documents(run_id);
+  if (!docs) return docs.error();
+  RunReport report;
+  if (auto s = m.resolve_run(run_id, *docs); !s) return s.error();
+  if (auto s = m.stage_run(*run, *docs, &report); !s) return s.error();
+  (void)m.set_run_state(run_id, "finished", true);
+  auto errors = report.stage_errors;
+  if (auto s = m.fill_report(run_id, report); !s) return s.error();
+  report.stage_errors = errors;
+  return report;
+}
+
+Result<AuditReport> Coordinator::audit() {
+  Impl& m = *impl_;
+  AuditReport a;
+  struct GraphFact {
+    std::string fact_id, run_id, doc_id, evidence;
+  };
+  auto result = m.graph().run_auto_commit(
+      {"MATCH ()-[r]->() WHERE r.fact_id IS NOT NULL"
+       " RETURN r.fact_id, coalesce(r.run_id, ''), coalesce(r.doc_id, ''), coalesce(r.evidence, '')",
+       "{}"});
+  if (!result) return result.error();
+  std::vector<GraphFact> graph_facts_list;
+  for (const auto& row_text : result->rows_json) {
+    json row = json::parse(row_text, nullptr, false);
+    if (!row.is_array() || row.size() < 4) continue;
+    graph_facts_list.push_back({row[0].get<std::string>(), row[1].get<std::string>(),
+                                row[2].get<std::string>(), row[3].get<std::string>()});
+  }
+  const auto* graph_facts = &graph_facts_list;
+  a.graph_facts = static_cast<std::int64_t>(graph_facts->size());
+  auto rows = m.store.query(
+      "SELECT s.fact_id, s.run_id, s.doc_id, s.evidence FROM staged_facts s"
+      " JOIN runs r ON r.run_id = s.run_id WHERE r.state != 'rolled_back'");
+  if (!rows) return rows.error();
+  std::map<std::string, std::tuple<std::string, std::string, std::string>> ledger;
+  for (const auto& row : *rows) {
+    ledger[as_text(row[0])] = {as_text(row[1]), as_text(row[2]), as_text(row[3])};
+  }
+  a.ledger_facts = static_cast<std::int64_t>(ledger.size());
+  std::set<std::string> in_graph;
+  for (const auto& f : *graph_facts) {
+    in_graph.insert(f.fact_id);
+    auto it = ledger.find(f.fact_id);
+    if (it == ledger.end()) {
+      a.differences.push_back("in Neo4j but not staged in the ledger: fact " + f.fact_id +
+                              " (run " + f.run_id + ", doc " + f.doc_id + ")");
+      continue;
+    }
+    if (std::get<2>(it->second) != f.evidence) {
+      a.differences.push_back("evidence differs for fact " + f.fact_id);
+    }
+    auto verified = m.store.query(
+        "SELECT count(*) FROM verified_facts WHERE run_id = ? AND doc_id = ? AND kind = 'relation'"
+        " AND evidence = ?",
+        {std::get<0>(it->second), std::get<1>(it->second), f.evidence});
+    if (!verified) return verified.error();
+    if (as_int((*verified)[0][0]) == 0) {
+      a.differences.push_back("fact " + f.fact_id + " in Neo4j was never accepted by verify");
+    }
+  }
+  for (const auto& [fact_id, where] : ledger) {
+    if (!in_graph.count(fact_id)) {
+      a.differences.push_back("staged in the ledger but missing from Neo4j: fact " + fact_id +
+                              " (run " + std::get<0>(where) + ", doc " + std::get<1>(where) + ")");
+    }
+  }
+  return a;
+}
+
+Result<std::vector<std::vector<std::string>>> Coordinator::query(const std::string& cypher) {
+  auto result = impl_->graph().run_auto_commit({cypher, "{}"});
+  if (!result) return result.error();
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& row_text : result->rows_json) {
+    json row = json::parse(row_text, nullptr, false);
+    std::vector<std::string> cells;
+    if (row.is_array()) {
+      for (const auto& cell : row) cells.push_back(cell.is_string() ? cell.get<std::string>() : dump_json(cell));
+    }
+    rows.push_back(std::move(cells));
+  }
+  return rows;
+}
+
+}  // namespace fgraph::cli
