@@ -30,6 +30,12 @@ TEST(HtmlTextWalkerTest, TableRowsAreLinesWithCellsJoined) {
             "Name | Percentage of Voting\nAcme Ltd | 100\n\nAfter");
 }
 
+TEST(HtmlTextWalkerTest, SplitAmountCellsAreGlued) {
+  EXPECT_EQ(text_of("<table><tr><td>Total</td><td>$</td><td>391,035</td><td>(4</td><td>)%</td>"
+                    "<td>3</td><td>%</td></tr></table>"),
+            "Total | $391,035 | (4)% | 3%");
+}
+
 TEST(HtmlTextWalkerTest, DropsScriptsStylesHeadCommentsAndHidden) {
   EXPECT_EQ(text_of("<html><head><title>file.htm</title><style>p{}</style></head><body>"
                     "<script>var x=1;</script><!-- PAGEBREAK --><p>Shown</p>"
