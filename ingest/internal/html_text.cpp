@@ -75,6 +75,29 @@ bool is_ix_header(const xmlNode* node) {
   return false;
 }
 
+// A block that holds nothing but a short in-page link ("<h5><a href="#toc">Table of
+// Contents</a></h5>", repeated on every page of EDGAR 10-Ks): navigation, not text.
+bool is_backlink_block(const xmlNode* node) {
+  const xmlNode* link = nullptr;
+  for (const xmlNode* c = node->children; c != nullptr; c = c->next) {
+    if (c->type == XML_COMMENT_NODE) continue;
+    if (c->type == XML_TEXT_NODE) {
+      for (const xmlChar* p = c->content; p != nullptr && *p != 0; ++p) {
+        if (!std::isspace(*p)) return false;
+      }
+      continue;
+    }
+    if (c->type != XML_ELEMENT_NODE || link != nullptr) return false;
+    link = c;
+  }
+  if (link == nullptr) return false;
+  char buf[40];
+  if (local_name_into(link, buf) != "a") return false;
+  std::string_view href = attribute_view(link, "href");
+  if (href.empty() || href.front() != '#') return false;
+  return collapse_spaces(text_content(link)).size() <= 40;
+}
+
 void append_pre(std::string_view text, TextBuilder& out) {
   std::size_t start = 0;
   while (start <= text.size()) {
@@ -114,6 +137,7 @@ struct Walker {
         case Kind::kBreak: out.line_break(); break;
         case Kind::kRule: out.paragraph_break(); break;
         case Kind::kParagraph:
+          if (layout == Layout::kHtml && is_backlink_block(c)) break;
           out.paragraph_break();
           walk(c);
           out.paragraph_break();

@@ -36,6 +36,12 @@ TEST(HtmlTextWalkerTest, SplitAmountCellsAreGlued) {
             "Total | $391,035 | (4)% | 3%");
 }
 
+TEST(HtmlTextWalkerTest, DropsTableOfContentsBackLinks) {
+  EXPECT_EQ(text_of("<p>Page one.</p><h5 align=left><a href=\"#toc\">Table of Contents</a></h5>"
+                    "<p>See <a href=\"#note1\">Note 1</a>.</p><p><a href=\"http://x.com\">Site</a></p>"),
+            "Page one.\n\nSee Note 1.\n\nSite");
+}
+
 TEST(HtmlTextWalkerTest, DropsScriptsStylesHeadCommentsAndHidden) {
   EXPECT_EQ(text_of("<html><head><title>file.htm</title><style>p{}</style></head><body>"
                     "<script>var x=1;</script><!-- PAGEBREAK --><p>Shown</p>"
