@@ -40,6 +40,8 @@
 
 namespace fgraph::ingest {
 
+// kSecSubmission names the container format; a Document never carries it, because each
+// <DOCUMENT> of a submission is reported with the format of its own content.
 enum class Format { kSecSubmission, kHtml, kIxbrl, kXml, kXbrl, kText };
 // "sec-submission" | "html" | "ixbrl" | "xml" | "xbrl" | "text"
 std::string_view to_string(Format f);
@@ -96,7 +98,9 @@ struct Failure {
   //   "truncated_submission" an SGML header or <DOCUMENT> never closed
   //   "no_text"              parsed, but no text content at all
   //   "unreadable"           other I/O errors, or not a regular file
-  //   "parse_error"          libxml2 could not build a tree
+  //   "parse_error"          libxml2 could not build a tree (it recovers from any
+  //                          malformed markup; in practice only buffers over 2 GiB,
+  //                          which a sane max_file_bytes refuses first)
   std::string reason_code;
 };
 

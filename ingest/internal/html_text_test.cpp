@@ -1,5 +1,7 @@
 #include "ingest/internal/html_text.h"
 
+#include <sys/mman.h>
+
 #include <gtest/gtest.h>
 
 namespace fgraph::ingest::internal {
@@ -86,6 +88,18 @@ TEST(HtmlTextWalkerTest, IxHeaderDroppedVisibleFactsKeptAndDeiRead) {
 
 TEST(HtmlTextWalkerTest, Html5HeaderIsNotMistakenForIxHeader) {
   EXPECT_EQ(text_of("<body><header><h1>Kept</h1></header><p>Body</p></body>"), "Kept\n\nBody");
+}
+
+TEST(HtmlTextWalkerTest, BufferBeyondLibxml2LimitIsAnError) {
+  // libxml2 takes an int length: a 2 GiB + 1 buffer cannot be handed over. The mapping is
+  // never touched (MAP_NORESERVE), so this costs no memory.
+  const std::size_t size = (std::size_t{1} << 31) + 1;
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  auto r = html_to_text(std::string_view(static_cast<const char*>(p), size), "huge.html");
+  ::munmap(p, size);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
 }
 
 TEST(HtmlTextWalkerTest, ParsesDisplayDates) {

@@ -170,6 +170,19 @@ TEST_F(BadInputTest, MissingPathIsNotFound) {
   EXPECT_EQ(r.failures[0].reason_code, "not_found");
 }
 
+TEST_F(BadInputTest, FifoIsUnreadable) {
+  ASSERT_EQ(::mkfifo((drop_ / "pipe").c_str(), 0600), 0);
+  ParseResult r = parse_paths({drop_.string()});
+  bool found = false;
+  for (const auto& f : r.failures) {
+    if (fs::path(f.source).filename() == "pipe") {
+      found = true;
+      EXPECT_EQ(f.reason_code, "unreadable");
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(BadInputTest, MarkupWithoutTextIsNoText) {
   write(drop_ / "blank.html", "<html><body><img src=x.jpg><div> </div></body></html>");
   ParseResult r = parse_file((drop_ / "blank.html").string());
