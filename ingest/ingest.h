@@ -119,7 +119,9 @@ struct ParseResult {
 ParseResult parse_file(const std::string& path, const Options& options = {});
 
 // Parses the given files and folders (folders recursively, entries in byte-wise sorted
-// order). A folder argument is the root that its symlinks may not escape.
+// order). A folder argument is the root that its symlinks may not escape; a file named
+// directly is read where it (or its symlink) points. Per-file problems become Failures
+// and never stop the rest.
 ParseResult parse_paths(const std::vector<std::string>& paths, const Options& options = {});
 
 // Parses bytes already in memory (`name` is used for format hints and messages).

@@ -53,7 +53,7 @@ long peak_rss_kb() {
   return -1;
 }
 
-class BadInputTest : public ::testing::Test {
+class IngestBadInputTest : public ::testing::Test {
  protected:
   void SetUp() override {
     outside_ = fs::temp_directory_path() / ("fgraph_outside_" + std::to_string(::getpid()));
@@ -103,7 +103,7 @@ class BadInputTest : public ::testing::Test {
   fs::path drop_, outside_;
 };
 
-TEST_F(BadInputTest, EachBadFileFailsAloneAndGoodFilesParse) {
+TEST_F(IngestBadInputTest, EachBadFileFailsAloneAndGoodFilesParse) {
   DenyingLister lister("locked");
   internal::DirLister& used = ::geteuid() == 0 ? static_cast<internal::DirLister&>(lister)
                                                : internal::system_dir_lister();
@@ -148,7 +148,7 @@ TEST_F(BadInputTest, EachBadFileFailsAloneAndGoodFilesParse) {
   EXPECT_EQ(r.documents[2].text, "Plain text filing.\nSecond line.");
 }
 
-TEST_F(BadInputTest, SymlinkInsideTheDropIsFollowed) {
+TEST_F(IngestBadInputTest, SymlinkInsideTheDropIsFollowed) {
   fs::create_symlink(drop_ / "a_good.html", drop_ / "b_alias.html");
   ParseResult r = parse_paths({drop_.string()});
   int count = 0;
@@ -156,7 +156,7 @@ TEST_F(BadInputTest, SymlinkInsideTheDropIsFollowed) {
   EXPECT_EQ(count, 2);
 }
 
-TEST_F(BadInputTest, SymlinkToEnclosingFolderIsALoop) {
+TEST_F(IngestBadInputTest, SymlinkToEnclosingFolderIsALoop) {
   fs::create_symlink(drop_, drop_ / "sub" / "up");
   ParseResult r = parse_paths({(drop_ / "sub").string(), drop_.string()});
   int loops = 0;
@@ -164,13 +164,13 @@ TEST_F(BadInputTest, SymlinkToEnclosingFolderIsALoop) {
   EXPECT_GE(loops, 1);
 }
 
-TEST_F(BadInputTest, MissingPathIsNotFound) {
+TEST_F(IngestBadInputTest, MissingPathIsNotFound) {
   ParseResult r = parse_paths({(drop_ / "nope.txt").string()});
   ASSERT_EQ(r.failures.size(), 1u);
   EXPECT_EQ(r.failures[0].reason_code, "not_found");
 }
 
-TEST_F(BadInputTest, FifoIsUnreadable) {
+TEST_F(IngestBadInputTest, FifoIsUnreadable) {
   ASSERT_EQ(::mkfifo((drop_ / "pipe").c_str(), 0600), 0);
   ParseResult r = parse_paths({drop_.string()});
   bool found = false;
@@ -183,14 +183,14 @@ TEST_F(BadInputTest, FifoIsUnreadable) {
   EXPECT_TRUE(found);
 }
 
-TEST_F(BadInputTest, MarkupWithoutTextIsNoText) {
+TEST_F(IngestBadInputTest, MarkupWithoutTextIsNoText) {
   write(drop_ / "blank.html", "<html><body><img src=x.jpg><div> </div></body></html>");
   ParseResult r = parse_file((drop_ / "blank.html").string());
   ASSERT_EQ(r.failures.size(), 1u);
   EXPECT_EQ(r.failures[0].reason_code, "no_text");
 }
 
-TEST_F(BadInputTest, UnreadableFileIsPermissionDeniedOrReadAsRoot) {
+TEST_F(IngestBadInputTest, UnreadableFileIsPermissionDeniedOrReadAsRoot) {
   // A mode-000 file: EACCES for a normal user; root reads it, which the test checks too.
   write(drop_ / "noread.txt", "secret words\n");
   fs::permissions(drop_ / "noread.txt", fs::perms::none);
@@ -221,7 +221,7 @@ CliRun run_cli(const std::string& args) {
   return run;
 }
 
-TEST_F(BadInputTest, CliPrintsOneJsonLinePerDocumentOrErrorAndExitsOne) {
+TEST_F(IngestBadInputTest, CliPrintsOneJsonLinePerDocumentOrErrorAndExitsOne) {
   CliRun run = run_cli("parse --json " + (drop_ / "a_good.html").string() + " " +
                     (drop_ / "empty.txt").string() + " " + (drop_ / "random.bin").string());
   EXPECT_EQ(run.exit_code, 1);
@@ -248,7 +248,7 @@ TEST_F(BadInputTest, CliPrintsOneJsonLinePerDocumentOrErrorAndExitsOne) {
   EXPECT_EQ(errors, 2);
 }
 
-TEST_F(BadInputTest, CliExitCodes) {
+TEST_F(IngestBadInputTest, CliExitCodes) {
   CliRun good = run_cli("parse --json --text " + (drop_ / "a_good.html").string());
   EXPECT_EQ(good.exit_code, 0);
   EXPECT_EQ(nlohmann::json::parse(good.out)["text"], "Acme Corp reports record results.");
