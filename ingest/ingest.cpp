@@ -154,7 +154,9 @@ Result<Content> parse_content(std::string_view bytes, const std::string& name) {
   Content c;
   std::string tag = first_tag(d.utf8);
   // EDGAR ASCII documents open with "<PAGE>" and similar markers, not markup.
-  if (tag.empty() || tag == "page" || tag == "s" || tag == "c" || tag == "caption" || tag == "fn") {
+  std::size_t lead = d.utf8.find_first_not_of(" \t\r\n");
+  bool markup = lead != std::string::npos && d.utf8[lead] == '<';
+  if (!markup || tag == "page" || tag == "s" || tag == "c" || tag == "caption" || tag == "fn") {
     c = plain_text(d.utf8);
   } else if (html_tag(tag)) {
     auto h = internal::html_to_text(d.utf8, name);

@@ -40,6 +40,8 @@
 
 namespace fgraph::ingest {
 
+// kSecSubmission names the container format; a Document never carries it, because each
+// <DOCUMENT> of a submission is reported with the format of its own content.
 enum class Format { kSecSubmission, kHtml, kIxbrl, kXml, kXbrl, kText };
 // "sec-submission" | "html" | "ixbrl" | "xml" | "xbrl" | "text"
 std::string_view to_string(Format f);
@@ -96,7 +98,9 @@ struct Failure {
   //   "truncated_submission" an SGML header or <DOCUMENT> never closed
   //   "no_text"              parsed, but no text content at all
   //   "unreadable"           other I/O errors, or not a regular file
-  //   "parse_error"          libxml2 could not build a tree
+  //   "parse_error"          libxml2 could not build a tree (it recovers from any
+  //                          malformed markup; in practice only buffers over 2 GiB,
+  //                          which a sane max_file_bytes refuses first)
   std::string reason_code;
 };
 
@@ -115,7 +119,9 @@ struct ParseResult {
 ParseResult parse_file(const std::string& path, const Options& options = {});
 
 // Parses the given files and folders (folders recursively, entries in byte-wise sorted
-// order). A folder argument is the root that its symlinks may not escape.
+// order). A folder argument is the root that its symlinks may not escape; a file named
+// directly is read where it (or its symlink) points. Per-file problems become Failures
+// and never stop the rest.
 ParseResult parse_paths(const std::vector<std::string>& paths, const Options& options = {});
 
 // Parses bytes already in memory (`name` is used for format hints and messages).

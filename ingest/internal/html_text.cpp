@@ -44,16 +44,24 @@ Kind classify_dart(std::string_view n) {
   return Kind::kParagraph;
 }
 
+// style="... display : none ..." (any case, any spacing), read without copying.
 bool hidden_by_style(const xmlNode* node) {
-  std::string style = attribute(node, "style");
-  if (style.empty()) return false;
-  std::string compact;
-  compact.reserve(style.size());
-  for (char c : style) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
-    compact.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  std::string_view style = attribute_view(node, "style");
+  if (style.size() < 12) return false;
+  constexpr std::string_view kWant = "display:none";
+  for (std::size_t i = 0; i + 7 <= style.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(style[i])) != 'd') continue;
+    std::size_t j = i, k = 0;
+    while (j < style.size() && k < kWant.size()) {
+      char c = static_cast<char>(std::tolower(static_cast<unsigned char>(style[j])));
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') { ++j; continue; }
+      if (c != kWant[k]) break;
+      ++j;
+      ++k;
+    }
+    if (k == kWant.size()) return true;
   }
-  return compact.find("display:none") != std::string::npos;
+  return false;
 }
 
 // ix:header (2.9 names it "header", colliding with HTML5 <header>): recognised by its
@@ -65,6 +73,29 @@ bool is_ix_header(const xmlNode* node) {
     if (n == "hidden" || n == "references" || n == "resources") return true;
   }
   return false;
+}
+
+// A block that holds nothing but a short in-page link ("<h5><a href="#toc">Table of
+// Contents</a></h5>", repeated on every page of EDGAR 10-Ks): navigation, not text.
+bool is_backlink_block(const xmlNode* node) {
+  const xmlNode* link = nullptr;
+  for (const xmlNode* c = node->children; c != nullptr; c = c->next) {
+    if (c->type == XML_COMMENT_NODE) continue;
+    if (c->type == XML_TEXT_NODE) {
+      for (const xmlChar* p = c->content; p != nullptr && *p != 0; ++p) {
+        if (!std::isspace(*p)) return false;
+      }
+      continue;
+    }
+    if (c->type != XML_ELEMENT_NODE || link != nullptr) return false;
+    link = c;
+  }
+  if (link == nullptr) return false;
+  char buf[40];
+  if (local_name_into(link, buf) != "a") return false;
+  std::string_view href = attribute_view(link, "href");
+  if (href.empty() || href.front() != '#') return false;
+  return collapse_spaces(text_content(link)).size() <= 40;
 }
 
 void append_pre(std::string_view text, TextBuilder& out) {
@@ -95,7 +126,8 @@ struct Walker {
         continue;
       }
       if (c->type != XML_ELEMENT_NODE) continue;  // comments, PIs, DTD nodes
-      std::string name = local_name(c);
+      char buf[40];
+      std::string_view name = local_name_into(c, buf);
       Kind kind = layout == Layout::kHtml ? classify_html(name) : classify_dart(name);
       if (kind == Kind::kSkip) continue;
       if (name == "header" && is_ix_header(c)) continue;
@@ -105,6 +137,7 @@ struct Walker {
         case Kind::kBreak: out.line_break(); break;
         case Kind::kRule: out.paragraph_break(); break;
         case Kind::kParagraph:
+          if (layout == Layout::kHtml && is_backlink_block(c)) break;
           out.paragraph_break();
           walk(c);
           out.paragraph_break();
@@ -166,7 +199,8 @@ struct FactCollector {
   void visit(const xmlNode* parent) {
     for (const xmlNode* c = parent->children; c != nullptr; c = c->next) {
       if (c->type != XML_ELEMENT_NODE) continue;
-      std::string n = local_name(c);
+      char buf[40];
+      std::string_view n = local_name_into(c, buf);
       if (n == "nonnumeric" || n == "nonfraction") {
         ixbrl = true;
         std::string concept_name = attribute(c, "name");

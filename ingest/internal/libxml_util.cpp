@@ -53,6 +53,40 @@ std::string local_name(const xmlNode* node) {
   return out;
 }
 
+std::string_view local_name_into(const xmlNode* node, char (&buf)[40]) {
+  if (node == nullptr || node->name == nullptr) return {};
+  const char* n = reinterpret_cast<const char*>(node->name);
+  const char* start = n;
+  for (const char* p = n; *p != '\0'; ++p) {
+    if (*p == ':') start = p + 1;
+  }
+  std::size_t len = 0;
+  for (const char* p = start; *p != '\0'; ++p) {
+    if (len + 1 >= sizeof buf) return {};
+    buf[len++] = static_cast<char>(std::tolower(static_cast<unsigned char>(*p)));
+  }
+  return std::string_view(buf, len);
+}
+
+namespace {
+bool same_name_ci(const char* a, const char* b) {
+  for (; *a != '\0' && *b != '\0'; ++a, ++b) {
+    if (std::tolower(static_cast<unsigned char>(*a)) != std::tolower(static_cast<unsigned char>(*b))) return false;
+  }
+  return *a == *b;
+}
+}  // namespace
+
+std::string_view attribute_view(const xmlNode* node, const char* name) {
+  for (const xmlAttr* a = node->properties; a != nullptr; a = a->next) {
+    if (!same_name_ci(reinterpret_cast<const char*>(a->name), name)) continue;
+    const xmlNode* c = a->children;
+    if (c == nullptr || c->next != nullptr || c->content == nullptr) return {};
+    return reinterpret_cast<const char*>(c->content);
+  }
+  return {};
+}
+
 std::string attribute(const xmlNode* node, const char* name) {
   for (const xmlAttr* a = node->properties; a != nullptr; a = a->next) {
     const char* an = reinterpret_cast<const char*>(a->name);

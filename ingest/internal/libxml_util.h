@@ -37,6 +37,14 @@ XmlDocPtr parse_xml(std::string_view utf8, const char* url);
 // Lower-cased element name after its last ':' ("ix:nonNumeric" -> "nonnumeric").
 std::string local_name(const xmlNode* node);
 
+// Allocation-free variant for hot loops: the lower-cased local name written into `buf`
+// (names of 40 bytes or more yield "").
+std::string_view local_name_into(const xmlNode* node, char (&buf)[40]);
+
+// The raw text of an attribute (case-insensitive name), without copying; "" if absent
+// or not a single text node.
+std::string_view attribute_view(const xmlNode* node, const char* name);
+
 // An attribute's value ("" when absent). Tries the exact name, then lower case (the HTML
 // parser lowercases attribute names).
 std::string attribute(const xmlNode* node, const char* name);

@@ -184,6 +184,7 @@ std::string unwrap_payload(std::string_view payload) {
     std::string close = "</" + std::string(tag) + ">";
     if (starts_with_ci(p, open)) {
       p.remove_prefix(open.size());
+      while (!p.empty() && std::isspace(static_cast<unsigned char>(p.front()))) p.remove_prefix(1);
       std::string_view tail = trim(p);
       if (tail.size() >= close.size() && starts_with_ci(tail.substr(tail.size() - close.size()), close)) {
         std::size_t end = p.rfind(close);

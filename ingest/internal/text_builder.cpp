@@ -9,13 +9,23 @@ void TextBuilder::emit_pending() {
     out_.append(static_cast<std::size_t>(pending_breaks_), '\n');
     line_has_text_ = false;
   } else if (pending_cell_sep_ && line_has_text_) {
-    out_ += " | ";
+    if (glue_next_) {
+      glue_next_ = false;
+    } else {
+      cell_sep_pos_ = out_.size();
+      out_ += " | ";
+    }
   } else if (pending_space_ && line_has_text_) {
     out_.push_back(' ');
   }
   pending_breaks_ = 0;
   pending_space_ = false;
   pending_cell_sep_ = false;
+}
+
+void TextBuilder::before_text() {
+  emit_pending();
+  if (cell_open_ && cell_content_start_ == std::string::npos) cell_content_start_ = out_.size();
 }
 
 void TextBuilder::append(std::string_view s) {
@@ -30,7 +40,7 @@ void TextBuilder::append(std::string_view s) {
         continue;
       }
       // Copy a run of plain ASCII in one go.
-      emit_pending();
+      before_text();
       std::size_t j = i + 1;
       while (j < n && p[j] > 0x20 && p[j] < 0x7F) ++j;
       out_.append(s.data() + i, j - i);
@@ -53,7 +63,7 @@ void TextBuilder::append(std::string_view s) {
     if (cp >= 0x80 && cp <= 0x9F) {
       char32_t mapped = cp1252_c1(static_cast<unsigned char>(cp));
       if (mapped == 0) { pending_space_ = true; continue; }
-      emit_pending();
+      before_text();
       append_utf8(out_, mapped);
       line_has_text_ = true;
       if (cell_depth_ > 0) row_has_text_ = true;
@@ -65,7 +75,7 @@ void TextBuilder::append(std::string_view s) {
     bool invisible = cp == 0xAD || cp == 0x200B || cp == 0x200C || cp == 0x200D || cp == 0x2060 ||
                      cp == 0xFEFF;
     if (invisible) continue;
-    emit_pending();
+    before_text();
     out_.append(s.data() + start, len);
     line_has_text_ = true;
     if (cell_depth_ > 0) row_has_text_ = true;
@@ -88,6 +98,7 @@ void TextBuilder::begin_row() {
   if (cell_depth_ > 0) { pending_space_ = true; return; }
   line_break();
   row_has_text_ = false;
+  glue_next_ = false;
 }
 
 void TextBuilder::end_row() {
@@ -95,16 +106,32 @@ void TextBuilder::end_row() {
   line_break();
   row_has_text_ = false;
   pending_cell_sep_ = false;
+  glue_next_ = false;
 }
 
 void TextBuilder::begin_cell() {
-  if (cell_depth_ == 0 && row_has_text_) pending_cell_sep_ = true;
+  if (cell_depth_ == 0) {
+    if (row_has_text_) pending_cell_sep_ = true;
+    cell_open_ = true;
+    cell_content_start_ = std::string::npos;
+    cell_sep_pos_ = std::string::npos;
+  }
   ++cell_depth_;
 }
 
 void TextBuilder::end_cell() {
   if (cell_depth_ > 0) --cell_depth_;
   pending_space_ = pending_space_ && cell_depth_ > 0;
+  if (cell_depth_ > 0 || !cell_open_) return;
+  cell_open_ = false;
+  if (cell_content_start_ == std::string::npos) return;
+  std::string_view content(out_.data() + cell_content_start_, out_.size() - cell_content_start_);
+  if (content == "$") {
+    glue_next_ = true;
+  } else if ((content == "%" || content == ")" || content == "%)" || content == ")%") &&
+             cell_sep_pos_ != std::string::npos && cell_sep_pos_ + 3 == cell_content_start_) {
+    out_.erase(cell_sep_pos_, 3);
+  }
 }
 
 std::string TextBuilder::finish() { return std::move(out_); }

@@ -24,7 +24,9 @@ class TextBuilder {
   // Ends the current paragraph: the next text starts after one blank line.
   void paragraph_break();
   // Table layout. Inside a cell, line and paragraph breaks become spaces so that a row
-  // stays on one line; empty cells leave no separator.
+  // stays on one line; empty cells leave no separator. A cell holding only "$" is glued
+  // to the next cell and one holding only "%", ")", "%)" or ")%" to the previous one, so that
+  // EDGAR's split amounts read "$391,035" and "(4)%".
   void begin_row();
   void end_row();
   void begin_cell();
@@ -36,6 +38,7 @@ class TextBuilder {
 
  private:
   void emit_pending();
+  void before_text();
   std::string out_;
   int pending_breaks_ = 0;       // 0 none, 1 newline, 2 blank line
   bool pending_space_ = false;
@@ -43,6 +46,10 @@ class TextBuilder {
   int cell_depth_ = 0;
   bool row_has_text_ = false;
   bool pending_cell_sep_ = false;
+  bool cell_open_ = false;                 // inside an outermost cell
+  std::size_t cell_content_start_ = 0;     // where the open cell's text starts, or npos
+  std::size_t cell_sep_pos_ = 0;           // where its " | " starts, or npos
+  bool glue_next_ = false;                 // the previous cell was "$"
 };
 
 }  // namespace fgraph::ingest::internal

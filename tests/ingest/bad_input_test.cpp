@@ -1,0 +1,260 @@
+// Bad input: every kind of broken file in one drop yields its own failure, and the good
+// files of the same call are still parsed. Also drives the real `fgraph parse` binary.
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "ingest/ingest.h"
+#include "ingest/internal/drop_scan.h"
+#include "ingest/internal/encoding.h"
+
+namespace fs = std::filesystem;
+
+namespace fgraph::ingest {
+namespace {
+
+void write(const fs::path& p, std::string_view bytes) {
+  std::ofstream out(p, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Denies listing folders whose name is `denied`, as the kernel would for a non-root
+// process on a mode-000 folder. Used only when the tests run as root, where the real
+// permission check never fires; otherwise the real lister meets the real EACCES.
+class DenyingLister final : public internal::DirLister {
+ public:
+  explicit DenyingLister(std::string denied) : denied_(std::move(denied)) {}
+  int list(const std::string& dir, std::vector<std::string>& names) override {
+    if (fs::path(dir).filename() == denied_) return EACCES;
+    return internal::system_dir_lister().list(dir, names);
+  }
+
+ private:
+  std::string denied_;
+};
+
+long peak_rss_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+class IngestBadInputTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    outside_ = fs::temp_directory_path() / ("fgraph_outside_" + std::to_string(::getpid()));
+    drop_ = fs::temp_directory_path() / ("fgraph_drop_" + std::to_string(::getpid()));
+    fs::remove_all(drop_);
+    fs::create_directories(drop_);
+    fs::create_directories(outside_);
+    write(outside_ / "secret.txt", "outside the drop\n");
+
+    write(drop_ / "a_good.html",
+          "<html><body><p>Acme Corp reports <b>record</b> results.</p></body></html>");
+    write(drop_ / "empty.txt", "");
+    std::mt19937 rng(42);
+    std::string noise(4096, '\0');
+    for (auto& c : noise) c = static_cast<char>(rng() & 0xFF);
+    write(drop_ / "random.bin", noise);
+    fs::copy_file("/bin/true", drop_ / "program");
+    // Header cut mid-line: no </SEC-HEADER>, no </DOCUMENT>.
+    write(drop_ / "truncated_header.txt",
+          "<SEC-DOCUMENT>0000000000-24-000001.txt : 20240101\n<SEC-HEADER>0000000000-24-000001.hdr.sgml\n"
+          "ACCESSION NUMBER:\t\t0000000000-24-000001\nCONFORMED SUBMISSION TY");
+    write(drop_ / "truncated_document.txt",
+          "<SEC-DOCUMENT>x\n<SEC-HEADER>x\nACCESSION NUMBER:\t0000000000-24-000002\n</SEC-HEADER>\n"
+          "<DOCUMENT>\n<TYPE>8-K\n<SEQUENCE>1\n<TEXT>\n<html><body><p>cut here");
+    // Valid UTF-8 around two bytes that are not UTF-8.
+    write(drop_ / "bad_utf8.html",
+          "<html><head><meta charset=\"utf-8\"></head><body><p>Caf\xC3\xA9 one.</p>"
+          "<p>Broken \xFF\xFE here.</p><p>Na\xC3\xAFve two.</p></body></html>");
+    {
+      std::ofstream(drop_ / "huge.txt").put('x');
+      fs::resize_file(drop_ / "huge.txt", 200ull << 20);  // sparse: truncate(2)
+    }
+    fs::create_symlink(outside_ / "secret.txt", drop_ / "link_outside");
+    fs::create_symlink(drop_ / "loop_b", drop_ / "loop_a");
+    fs::create_symlink(drop_ / "loop_a", drop_ / "loop_b");
+    fs::create_directories(drop_ / "locked");
+    write(drop_ / "locked" / "inside.txt", "hidden text\n");
+    fs::permissions(drop_ / "locked", fs::perms::none);
+    fs::create_directories(drop_ / "sub");
+    write(drop_ / "sub" / "z_good.txt", "Plain text filing.\nSecond line.\n");
+  }
+  void TearDown() override {
+    fs::permissions(drop_ / "locked", fs::perms::owner_all);
+    fs::remove_all(drop_);
+    fs::remove_all(outside_);
+  }
+  fs::path drop_, outside_;
+};
+
+TEST_F(IngestBadInputTest, EachBadFileFailsAloneAndGoodFilesParse) {
+  DenyingLister lister("locked");
+  internal::DirLister& used = ::geteuid() == 0 ? static_cast<internal::DirLister&>(lister)
+                                               : internal::system_dir_lister();
+  long rss_before = peak_rss_kb();
+  ParseResult r = internal::parse_paths_with({drop_.string()}, Options{}, used);
+  long rss_after = peak_rss_kb();
+
+  std::map<std::string, std::string> codes;  // file name -> reason code
+  for (const auto& f : r.failures) codes[fs::path(f.source).filename().string()] = f.reason_code;
+  EXPECT_EQ(codes["empty.txt"], "empty_file");
+  EXPECT_EQ(codes["random.bin"], "binary_file");
+  EXPECT_EQ(codes["program"], "binary_file");
+  EXPECT_EQ(codes["truncated_header.txt"], "truncated_submission");
+  EXPECT_EQ(codes["truncated_document.txt"], "truncated_submission");
+  EXPECT_EQ(codes["huge.txt"], "too_large");
+  EXPECT_EQ(codes["link_outside"], "outside_drop");
+  EXPECT_EQ(codes["loop_a"], "symlink_loop");
+  EXPECT_EQ(codes["loop_b"], "symlink_loop");
+  EXPECT_EQ(codes["locked"], "permission_denied");
+  EXPECT_EQ(r.failures.size(), 10u);
+  // The size limit refuses the 200 MB file unread.
+  EXPECT_LT(rss_after - rss_before, 50 * 1024);
+  for (const auto& f : r.failures) {
+    if (f.reason_code == "too_large") {
+      EXPECT_NE(f.error.message.find("200.0 MB"), std::string::npos);
+    }
+    if (f.reason_code == "binary_file" && fs::path(f.source).filename() == "program") {
+      EXPECT_NE(f.error.message.find("ELF"), std::string::npos);
+    }
+  }
+
+  ASSERT_EQ(r.documents.size(), 3u);
+  EXPECT_EQ(fs::path(r.documents[0].source).filename(), "a_good.html");
+  EXPECT_EQ(r.documents[0].text, "Acme Corp reports record results.");
+  EXPECT_EQ(fs::path(r.documents[1].source).filename(), "bad_utf8.html");
+  const Document& bad = r.documents[1];
+  EXPECT_TRUE(internal::is_valid_utf8(bad.text));
+  EXPECT_EQ(bad.text, "Caf\xC3\xA9 one.\n\nBroken \xEF\xBF\xBD\xEF\xBF\xBD here.\n\nNa\xC3\xAFve two.");
+  ASSERT_EQ(bad.warnings.size(), 1u);
+  EXPECT_EQ(bad.warnings[0], "replaced 2 undecodable bytes");
+  EXPECT_EQ(fs::path(r.documents[2].source).filename(), "z_good.txt");
+  EXPECT_EQ(r.documents[2].text, "Plain text filing.\nSecond line.");
+}
+
+TEST_F(IngestBadInputTest, SymlinkInsideTheDropIsFollowed) {
+  fs::create_symlink(drop_ / "a_good.html", drop_ / "b_alias.html");
+  ParseResult r = parse_paths({drop_.string()});
+  int count = 0;
+  for (const auto& d : r.documents) count += d.text == "Acme Corp reports record results." ? 1 : 0;
+  EXPECT_EQ(count, 2);
+}
+
+TEST_F(IngestBadInputTest, SymlinkToEnclosingFolderIsALoop) {
+  fs::create_symlink(drop_, drop_ / "sub" / "up");
+  ParseResult r = parse_paths({(drop_ / "sub").string(), drop_.string()});
+  int loops = 0;
+  for (const auto& f : r.failures) loops += f.source.ends_with("sub/up") && f.reason_code == "symlink_loop";
+  EXPECT_GE(loops, 1);
+}
+
+TEST_F(IngestBadInputTest, MissingPathIsNotFound) {
+  ParseResult r = parse_paths({(drop_ / "nope.txt").string()});
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_EQ(r.failures[0].reason_code, "not_found");
+}
+
+TEST_F(IngestBadInputTest, FifoIsUnreadable) {
+  ASSERT_EQ(::mkfifo((drop_ / "pipe").c_str(), 0600), 0);
+  ParseResult r = parse_paths({drop_.string()});
+  bool found = false;
+  for (const auto& f : r.failures) {
+    if (fs::path(f.source).filename() == "pipe") {
+      found = true;
+      EXPECT_EQ(f.reason_code, "unreadable");
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(IngestBadInputTest, MarkupWithoutTextIsNoText) {
+  write(drop_ / "blank.html", "<html><body><img src=x.jpg><div> </div></body></html>");
+  ParseResult r = parse_file((drop_ / "blank.html").string());
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_EQ(r.failures[0].reason_code, "no_text");
+}
+
+TEST_F(IngestBadInputTest, UnreadableFileIsPermissionDeniedOrReadAsRoot) {
+  // A mode-000 file: EACCES for a normal user; root reads it, which the test checks too.
+  write(drop_ / "noread.txt", "secret words\n");
+  fs::permissions(drop_ / "noread.txt", fs::perms::none);
+  ParseResult r = parse_file((drop_ / "noread.txt").string());
+  if (::geteuid() == 0) {
+    ASSERT_EQ(r.documents.size(), 1u);
+  } else {
+    ASSERT_EQ(r.failures.size(), 1u);
+    EXPECT_EQ(r.failures[0].reason_code, "permission_denied");
+  }
+}
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+};
+
+CliRun run_cli(const std::string& args) {
+  CliRun run;
+  std::string cmd = std::string(FGRAPH_BINARY) + " " + args + " 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return run;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, n);
+  int status = ::pclose(p);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+TEST_F(IngestBadInputTest, CliPrintsOneJsonLinePerDocumentOrErrorAndExitsOne) {
+  CliRun run = run_cli("parse --json " + (drop_ / "a_good.html").string() + " " +
+                    (drop_ / "empty.txt").string() + " " + (drop_ / "random.bin").string());
+  EXPECT_EQ(run.exit_code, 1);
+  std::istringstream lines(run.out);
+  std::string line;
+  int docs = 0, errors = 0;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("error")) {
+      ++errors;
+      EXPECT_TRUE(j["error"].contains("code"));
+      EXPECT_TRUE(j["error"].contains("message"));
+      EXPECT_TRUE(j.contains("source"));
+    } else {
+      ++docs;
+      for (const char* k : {"doc_id", "source", "part", "format", "form_type", "cik", "company",
+                            "accession", "filed_at", "chars", "warnings"})
+        EXPECT_TRUE(j.contains(k)) << k;
+      EXPECT_FALSE(j.contains("text"));
+      EXPECT_EQ(j["chars"], 33);
+    }
+  }
+  EXPECT_EQ(docs, 1);
+  EXPECT_EQ(errors, 2);
+}
+
+TEST_F(IngestBadInputTest, CliExitCodes) {
+  CliRun good = run_cli("parse --json --text " + (drop_ / "a_good.html").string());
+  EXPECT_EQ(good.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(good.out)["text"], "Acme Corp reports record results.");
+  EXPECT_EQ(run_cli("parse").exit_code, 2);
+  EXPECT_EQ(run_cli("parse --no-such-flag x").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace fgraph::ingest
