@@ -25,7 +25,7 @@ class OwnNeo4j {
   OwnNeo4j() {
     std::string env_file = FGRAPH_NEO4J_TEST_ENV;
     home_ = env_file.substr(0, env_file.rfind('/')) + "-crash";
-    prefix_cmd_ = "FGRAPH_HOME='" + home_ + "' FGRAPH_NEO4J_PORT=0 FGRAPH_NEO4J_BOLT_PORT=0 " +
+    prefix_cmd_ = "FGRAPH_HOME='" + home_ + "' FGRAPH_NEO4J_PORT=0 FGRAPH_NEO4J_BOLT_PORT=0 FGRAPH_NEO4J_START_TIMEOUT=600 " +
                   "FGRAPH_NEO4J_PASSWORD=fgraph-crash-password '" + FGRAPH_SOURCE_DIR + "/tools/neo4j' ";
   }
   ~OwnNeo4j() { (void)std::system((prefix_cmd_ + "stop >/dev/null 2>&1").c_str()); }

@@ -6,6 +6,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 action="$1"
 export FGRAPH_HOME="$2"
 export FGRAPH_NEO4J_PORT=0 FGRAPH_NEO4J_BOLT_PORT=0
+# A loaded CI machine can take minutes to start the JVM.
+export FGRAPH_NEO4J_START_TIMEOUT="${FGRAPH_NEO4J_START_TIMEOUT:-600}"
 export FGRAPH_NEO4J_PASSWORD="${FGRAPH_TEST_NEO4J_PASSWORD:-fgraph-test-password}"
 mkdir -p "$FGRAPH_HOME"
 case "$action" in

@@ -1,0 +1,220 @@
+// graph_bench: staging throughput against a real Neo4j (tools/neo4j start).
+//
+//   FGRAPH_NEO4J_URL=... FGRAPH_NEO4J_PASSWORD=... build/bench/graph_bench [DOCS] [NAIVE_DOCS]
+//
+// Stages DOCS documents (default 2000) of 8 entities and 10 relations each:
+//   (a) our way: GraphClient::stage_document, one explicit transaction per document;
+//   (b) naive: one auto-commit request per fact (on NAIVE_DOCS documents, default 200:
+//       the rate is per fact, and the full set would take minutes);
+//   (c) upper bound: one large UNWIND per type in a single transaction.
+// Prints facts per second and the ratios a/b and a/c, measured in the same run.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/graph.h"
+
+using namespace fgraph;
+using namespace fgraph::graph;
+using nlohmann::json;
+
+namespace {
+
+struct Doc {
+  DocumentNode doc;
+  std::vector<EntityNode> entities;
+  std::vector<RelationEdge> relations;
+};
+
+const char* kRelTypes[] = {"SUBSIDIARY_OF", "OFFICER_OF", "DIRECTOR_OF", "HOLDS", "AUDITED_BY",
+                           "ISSUER_OF", "ACQUIRED", "AGREEMENT_WITH", "LISTED_ON", "INCORPORATED_IN"};
+
+std::vector<Doc> make_docs(const std::string& prefix, const std::string& run_id, int n) {
+  std::vector<Doc> docs;
+  for (int i = 0; i < n; ++i) {
+    Doc d;
+    std::string doc_id = prefix + "doc" + std::to_string(i);
+    d.doc = {doc_id, "0000-" + std::to_string(i), "10-K", "320193", "Filer", "2026-11-01", "drop/x.txt"};
+    for (int k = 0; k < 8; ++k) {
+      // Entities overlap between neighbouring documents, as real filers and officers do.
+      int id = (i * 6 + k);
+      EntityNode e;
+      e.entity_id = prefix + "e" + std::to_string(id);
+      e.type = id % 3 == 0 ? "PERSON" : "COMPANY";
+      e.name = "Entity " + std::to_string(id);
+      d.entities.push_back(e);
+    }
+    for (int j = 0; j < 10; ++j) {
+      RelationEdge r;
+      r.type = kRelTypes[j];
+      r.source_entity_id = d.entities[j % 8].entity_id;
+      r.target_entity_id = d.entities[(j + 3) % 8].entity_id;
+      r.run_id = run_id;
+      r.doc_id = doc_id;
+      r.evidence = "The evidence sentence number " + std::to_string(j) + " of document " + doc_id +
+                   " states the relation plainly.";
+      r.char_start = 100 * j;
+      r.char_end = 100 * j + static_cast<std::int64_t>(r.evidence.size());
+      r.fact_id = make_fact_id(r.doc_id, r.type, r.source_entity_id, r.target_entity_id, r.evidence);
+      d.relations.push_back(r);
+    }
+    docs.push_back(std::move(d));
+  }
+  return docs;
+}
+
+json entity_row(const EntityNode& e) {
+  return {{"entity_id", e.entity_id}, {"props", {{"entity_id", e.entity_id}, {"name", e.name}}}};
+}
+json rel_props(const RelationEdge& r) {
+  return {{"fact_id", r.fact_id}, {"run_id", r.run_id}, {"doc_id", r.doc_id},
+          {"evidence", r.evidence}, {"char_start", r.char_start}, {"char_end", r.char_end}};
+}
+
+void cleanup(GraphClient& client, const std::string& prefix) {
+  for (;;) {
+    auto r = client.run_auto_commit(
+        {"MATCH (n) WHERE coalesce(n.entity_id, n.doc_id, n.run_id) STARTS WITH $p "
+         "WITH n LIMIT 5000 DETACH DELETE n RETURN count(*)",
+         json{{"p", prefix}}.dump()});
+    if (!r || r->rows_json.empty() || json::parse(r->rows_json[0])[0].get<int>() == 0) return;
+  }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int n_docs = argc > 1 ? std::atoi(argv[1]) : 2000;
+  const int n_naive = argc > 2 ? std::atoi(argv[2]) : 200;
+  const char* url = std::getenv("FGRAPH_NEO4J_URL");
+  const char* password = std::getenv("FGRAPH_NEO4J_PASSWORD");
+  if (!url || !password) {
+    std::fprintf(stderr, "set FGRAPH_NEO4J_URL and FGRAPH_NEO4J_PASSWORD (eval \"$(tools/neo4j env)\")\n");
+    return 2;
+  }
+  init_logging({"warn"});
+  auto schema = load_graph_schema(std::string(FGRAPH_SOURCE_DIR) + "/schemas/extraction.v1.json");
+  if (!schema) return 2;
+  Neo4jOptions options;
+  options.url = url;
+  options.password = password;
+  SystemClock clock;
+  auto transport = make_curl_transport();
+  GraphClient client(options, *schema, *transport, clock);
+  auto info = client.connect();
+  if (!info) {
+    std::fprintf(stderr, "neo4j: %s\n", info.error().describe().c_str());
+    return 3;
+  }
+  if (auto s = client.bootstrap_schema(); !s) return 3;
+  const std::string tag = "bench" + random_hex(3) + "-";
+
+  // (a) our way.
+  const std::string pa = tag + "a-";
+  RunInfo run_a{pa + "run", "local", "m", "p1", "v1", "2026-11-23T00:00:00Z"};
+  auto docs_a = make_docs(pa, run_a.run_id, n_docs);
+  auto t0 = std::chrono::steady_clock::now();
+  for (const auto& d : docs_a) {
+    auto r = client.stage_document(run_a, d.doc, d.entities, d.relations);
+    if (!r) {
+      std::fprintf(stderr, "stage failed: %s\n", r.error().describe().c_str());
+      return 1;
+    }
+  }
+  const double secs_a = seconds_since(t0);
+  const double facts_a = 10.0 * n_docs;
+  cleanup(client, pa);
+
+  // (b) naive: one auto-commit request per fact.
+  const std::string pb = tag + "b-";
+  auto docs_b = make_docs(pb, pb + "run", n_naive);
+  std::map<std::string, std::string> type_of;
+  t0 = std::chrono::steady_clock::now();
+  for (const auto& d : docs_b) {
+    for (const auto& e : d.entities) type_of[e.entity_id] = entity_label(e.type);
+    for (const auto& r : d.relations) {
+      const std::string cypher =
+          "MERGE (d:Document {doc_id: $doc.doc_id}) ON CREATE SET d += $doc "
+          "MERGE (a:Entity {entity_id: $a}) ON CREATE SET a:`" + type_of[r.source_entity_id] +
+          "`, a.name = $an MERGE (b:Entity {entity_id: $b}) ON CREATE SET b:`" +
+          type_of[r.target_entity_id] + "`, b.name = $bn "
+          "MERGE (a)-[:MENTIONED_IN {run_id: $run}]->(d) MERGE (b)-[:MENTIONED_IN {run_id: $run}]->(d) "
+          "MERGE (a)-[x:`" + r.type + "` {fact_id: $props.fact_id, run_id: $run}]->(b) "
+          "ON CREATE SET x += $props";
+      json p = {{"doc", {{"doc_id", d.doc.doc_id}, {"form_type", d.doc.form_type}}},
+                {"a", r.source_entity_id}, {"an", "n"}, {"b", r.target_entity_id}, {"bn", "n"},
+                {"run", r.run_id}, {"props", rel_props(r)}};
+      auto res = client.run_auto_commit({cypher, p.dump()});
+      if (!res) {
+        std::fprintf(stderr, "naive failed: %s\n", res.error().describe().c_str());
+        return 1;
+      }
+    }
+  }
+  const double secs_b = seconds_since(t0);
+  const double facts_b = 10.0 * n_naive;
+  cleanup(client, pb);
+
+  // (c) one large UNWIND per type in one transaction.
+  const std::string pc = tag + "c-";
+  auto docs_c = make_docs(pc, pc + "run", n_docs);
+  t0 = std::chrono::steady_clock::now();
+  {
+    std::vector<Statement> st;
+    json docs = json::array();
+    std::map<std::string, json> by_label;
+    std::map<std::string, json> by_type;
+    for (const auto& d : docs_c) {
+      docs.push_back({{"doc_id", d.doc.doc_id}, {"form_type", d.doc.form_type}});
+      for (const auto& e : d.entities) {
+        json row = entity_row(e);
+        row["doc_id"] = d.doc.doc_id;
+        by_label[entity_label(e.type)].push_back(row);
+      }
+      for (const auto& r : d.relations) {
+        by_type[r.type].push_back({{"source", r.source_entity_id}, {"target", r.target_entity_id},
+                                   {"fact_id", r.fact_id}, {"props", rel_props(r)}});
+      }
+    }
+    st.push_back({"MERGE (r:Run {run_id: $run}) WITH r UNWIND $docs AS row "
+                  "MERGE (d:Document {doc_id: row.doc_id}) ON CREATE SET d += row MERGE (d)-[:STAGED_BY]->(r)",
+                  json{{"run", pc + "run"}, {"docs", docs}}.dump()});
+    for (const auto& [label, rows] : by_label) {
+      st.push_back({"UNWIND $rows AS row MATCH (d:Document {doc_id: row.doc_id}) "
+                    "MERGE (e:Entity {entity_id: row.entity_id}) ON CREATE SET e:`" + label +
+                        "`, e += row.props MERGE (e)-[:MENTIONED_IN {run_id: $run}]->(d)",
+                    json{{"rows", rows}, {"run", pc + "run"}}.dump()});
+    }
+    for (const auto& [type, rows] : by_type) {
+      st.push_back({"UNWIND $rows AS row MATCH (a:Entity {entity_id: row.source}) "
+                    "MATCH (b:Entity {entity_id: row.target}) MERGE (a)-[x:`" + type +
+                        "` {fact_id: row.fact_id, run_id: $run}]->(b) ON CREATE SET x += row.props",
+                    json{{"rows", rows}, {"run", pc + "run"}}.dump()});
+    }
+    auto r = client.run_transaction(st);
+    if (!r) {
+      std::fprintf(stderr, "bulk failed: %s\n", r.error().describe().c_str());
+      return 1;
+    }
+  }
+  const double secs_c = seconds_since(t0);
+  const double facts_c = 10.0 * n_docs;
+  cleanup(client, pc);
+
+  const double rate_a = facts_a / secs_a, rate_b = facts_b / secs_b, rate_c = facts_c / secs_c;
+  std::printf("neo4j %s (%s), api %s\n", info->version.c_str(), info->edition.c_str(),
+              info->api_in_use == Neo4jApi::kQueryV2 ? "query/v2" : "legacy tx");
+  std::printf("(a) per-document tx : %6d docs %7.0f facts in %7.2f s = %8.0f facts/s\n", n_docs, facts_a, secs_a, rate_a);
+  std::printf("(b) auto-commit/fact: %6d docs %7.0f facts in %7.2f s = %8.0f facts/s\n", n_naive, facts_b, secs_b, rate_b);
+  std::printf("(c) one bulk tx     : %6d docs %7.0f facts in %7.2f s = %8.0f facts/s\n", n_docs, facts_c, secs_c, rate_c);
+  std::printf("a/b = %.1fx (target >= 10x), a/c = %.2f (target >= 0.5)\n", rate_a / rate_b, rate_a / rate_c);
+  return 0;
+}
