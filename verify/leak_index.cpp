@@ -10,30 +10,15 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "verify/internal/anchors.h"
 #include "verify/verify.h"
 
 namespace fgraph::verify {
 namespace {
 
-constexpr std::size_t kGram = 8;
-constexpr std::uint64_t kAnchorModulus = 16;
-
-std::uint64_t load_gram(const char* p) {
-  std::uint64_t g = 0;
-  std::memcpy(&g, p, kGram);
-  return g;
-}
-
-std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
-bool is_anchor(std::uint64_t gram) { return mix(gram) % kAnchorModulus == 0; }
+using internal::is_anchor;
+using internal::kGram;
+using internal::load_gram;
 
 }  // namespace
 

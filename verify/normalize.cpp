@@ -4,6 +4,7 @@
 
 #include <utf8proc.h>
 
+#include "verify/internal/anchors.h"
 #include "verify/verify.h"
 
 namespace fgraph::verify {
@@ -63,6 +64,21 @@ class Builder {
     if (map_ != nullptr) {
       map_->char_begin.push_back(begin);
       map_->char_end.push_back(end);
+    }
+  }
+
+  // `len` visible ASCII characters, the first being source code point `first`.
+  void ascii_run(const char* p, std::size_t len, std::uint32_t first) {
+    flush_space();
+    out_.append(p, len);
+    if (map_ != nullptr) {
+      std::size_t old = map_->char_begin.size();
+      map_->char_begin.resize(old + len);
+      map_->char_end.resize(old + len);
+      for (std::size_t k = 0; k < len; ++k) {
+        map_->char_begin[old + k] = first + static_cast<std::uint32_t>(k);
+        map_->char_end[old + k] = first + static_cast<std::uint32_t>(k) + 1;
+      }
     }
   }
 
@@ -128,11 +144,17 @@ void run(std::string_view input, std::string& out, NormalizedText* map) {
     if (c < 0x80 && (i + 1 == n || s[i + 1] < 0x80)) {
       if (is_space(c)) {
         b.space(cp_index, cp_index + 1);
-      } else {
-        b.ascii(static_cast<char>(c), cp_index, cp_index + 1);
+        ++i;
+        ++cp_index;
+        continue;
       }
-      ++i;
-      ++cp_index;
+      // A run of such characters; one followed by a non-ASCII byte is left to the
+      // cluster path below, since a combining mark may follow it.
+      std::size_t j = i + 1;
+      while (j < n && s[j] < 0x80 && !is_space(s[j]) && (j + 1 == n || s[j + 1] < 0x80)) ++j;
+      b.ascii_run(reinterpret_cast<const char*>(s + i), j - i, cp_index);
+      cp_index += static_cast<std::uint32_t>(j - i);
+      i = j;
       continue;
     }
     // One extended grapheme cluster, normalised on its own so that offsets stay exact.
@@ -207,10 +229,17 @@ std::optional<CharSpan> PreparedDocument::find_normalized(
   if (normalized_quote.empty() || normalized_quote.size() > normalized.text.size()) {
     return std::nullopt;
   }
-  const void* hit = ::memmem(normalized.text.data(), normalized.text.size(),
-                             normalized_quote.data(), normalized_quote.size());
-  if (hit == nullptr) return std::nullopt;
-  std::size_t begin = static_cast<const char*>(hit) - normalized.text.data();
+  std::size_t begin = 0;
+  if (index != nullptr) {
+    auto at = index->find_first(normalized.text, normalized_quote);
+    if (!at) return std::nullopt;
+    begin = *at;
+  } else {
+    const void* hit = ::memmem(normalized.text.data(), normalized.text.size(),
+                               normalized_quote.data(), normalized_quote.size());
+    if (hit == nullptr) return std::nullopt;
+    begin = static_cast<std::size_t>(static_cast<const char*>(hit) - normalized.text.data());
+  }
   std::size_t last = begin + normalized_quote.size() - 1;
   return CharSpan{normalized.char_begin[begin], normalized.char_end[last]};
 }
@@ -274,6 +303,7 @@ PreparedDocument prepare_document(const ingest::Document& document,
   PreparedDocument p;
   p.doc_id = document.doc_id;
   p.normalized = normalize_with_offsets(document.text);
+  p.index = std::make_shared<const internal::AnchorIndex>(p.normalized.text);
   auto add_key = [&p](const std::string& name) {
     std::string k = subject_key(name);
     if (k.empty()) return;

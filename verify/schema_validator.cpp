@@ -87,7 +87,7 @@ Result<std::shared_ptr<const SchemaValidator>> SchemaValidator::compile(
   return std::shared_ptr<const SchemaValidator>(std::move(v));
 }
 
-SchemaCheck SchemaValidator::validate(std::string_view instance_text) const {
+SchemaCheck SchemaValidator::validate_text(std::string_view instance_text) const {
   nlohmann::json doc = nlohmann::json::parse(instance_text, nullptr, false);
   if (doc.is_discarded()) {
     SchemaCheck c;

@@ -39,6 +39,9 @@ class Store;
 }
 
 namespace fgraph::verify {
+namespace internal {
+class AnchorIndex;
+}
 
 // ---------------------------------------------------------------------------------
 // Drop reasons: a closed set. Every dropped fact carries exactly one.
@@ -100,6 +103,9 @@ struct PreparedDocument {
   // Options::subject_roles): case-folded alphanumerics without legal-form suffixes.
   std::vector<std::string> subject_keys;
   std::vector<std::string> subject_ciks;  // digits without leading zeros
+  // Anchor index over normalized.text (built by prepare_document; searches fall back to a
+  // plain scan without it).
+  std::shared_ptr<const internal::AnchorIndex> index;
 
   // The first occurrence of the normalised `quote` (already normalised by the caller),
   // mapped back to code-point offsets of the source text; nullopt when absent or empty.

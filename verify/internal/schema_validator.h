@@ -29,7 +29,7 @@ class SchemaValidator {
   ~SchemaValidator();
 
   // Validates one instance given as JSON text.
-  SchemaCheck validate(std::string_view instance_text) const;
+  SchemaCheck validate_text(std::string_view instance_text) const;
   // Validates an instance already parsed (parsed is true in the answer).
   SchemaCheck validate(const nlohmann::json& instance) const;
 
