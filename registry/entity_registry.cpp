@@ -3,6 +3,8 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -203,15 +205,43 @@ bool legal_compatible(const std::string& a, const std::string& b) {
   return a.empty() || b.empty() || a == b;
 }
 
-// "(\"abc\" AND \"bcd\") OR (...)": the trigrams split into groups so that any name
+// Trigrams of words that many company names share. They go last when the query's
+// trigrams are dealt into groups, so that every group holds a distinctive trigram and
+// each AND group stays selective. Only speed depends on this list, never the result.
+const std::unordered_set<std::uint64_t>& common_trigrams() {
+  static const std::unordered_set<std::uint64_t> kCommon = [] {
+    const char* words[] = {
+        "capital", "holdings", "holding", "group", "partners", "financial", "technologies",
+        "technology", "systems", "international", "global", "pharmaceuticals", "bank",
+        "trust", "resources", "industries", "services", "management", "investment",
+        "investments", "realty", "media", "energy", "american", "america", "national",
+        "first", "united", "general", "fund", "funds", "securities", "insurance",
+        "properties", "operations", "limited", "company", "corporation", "incorporated",
+        "association", "enterprises", "solutions", "products", "development", "communications",
+        "healthcare", "health", "medical", "bancorp", "advisors", "equity", "finance",
+        "acquisition", "ventures", "trading", "exploration", "production", "petroleum",
+        "chemical", "marketing", "north", "south", "east", "west", "new", "the", "and", "of"};
+    std::unordered_set<std::uint64_t> set;
+    for (const char* w : words) {
+      for (auto k : internal::trigram_keys(w)) set.insert(k);
+    }
+    return set;
+  }();
+  return kCommon;
+}
+
+// "(\"abc\" AND \"bcd\") OR (...)": the trigrams dealt into groups so that any name
 // sharing at least `min_shared` of them contains every trigram of some group
-// (pigeonhole), so the FTS query finds every candidate that could reach the threshold.
-std::string fuzzy_query(const std::vector<std::uint64_t>& keys, double threshold) {
+// (pigeonhole), so the FTS query finds every name that could reach the threshold.
+std::string fuzzy_query(std::vector<std::uint64_t> keys, double threshold) {
   const double n = static_cast<double>(keys.size());
   // Dice >= t with a set of any size needs shared >= t*n/(2-t).
   auto min_shared = static_cast<std::size_t>(std::ceil(threshold * n / (2.0 - threshold) - 1e-9));
   min_shared = std::clamp<std::size_t>(min_shared, 1, keys.size());
   std::size_t groups = keys.size() - min_shared + 1;
+  const auto& common = common_trigrams();
+  std::stable_partition(keys.begin(), keys.end(),
+                        [&](std::uint64_t k) { return common.count(k) == 0; });
   std::vector<std::vector<std::string>> parts(groups);
   for (std::size_t i = 0; i < keys.size(); ++i) {
     std::string t = internal::trigram_text(keys[i]);
@@ -253,6 +283,21 @@ struct EntityRegistry::Impl {
   Impl(Store& s, RegistryOptions o, Clock* c)
       : store(s), options(std::move(o)), clock(c != nullptr ? c : &system_clock) {}
 
+  // Prepared statements by SQL text; hashed, because Store's ordered cache compares
+  // long common prefixes on every lookup, which showed up first in profiles.
+  std::unordered_map<std::string, Statement*> statements;
+  Result<Statement*> cached(const std::string& sql) {
+    auto it = statements.find(sql);
+    if (it != statements.end()) {
+      it->second->reset();
+      return it->second;
+    }
+    auto st = store.cached(sql);
+    if (!st) return st.error();
+    statements.emplace(sql, *st);
+    return *st;
+  }
+
   template <typename F>
   Status write(F&& body) {
     return with_retry(options.retry, *clock, [&]() -> Status { return store.transaction(body); });
@@ -260,7 +305,7 @@ struct EntityRegistry::Impl {
 
   // ---- reads -------------------------------------------------------------------
   Result<std::optional<EntityRow>> load(std::string_view entity_id) {
-    auto st = store.cached(std::string("SELECT ") + kEntityColumns +
+    auto st = cached(std::string("SELECT ") + kEntityColumns +
                            " FROM entities WHERE entity_id = ?");
     if (!st) return st.error();
     (*st)->bind(1, entity_id);
@@ -271,7 +316,7 @@ struct EntityRegistry::Impl {
   }
 
   Result<std::optional<EntityRow>> load_rid(std::int64_t rid) {
-    auto st = store.cached(std::string("SELECT ") + kEntityColumns + " FROM entities WHERE rid = ?");
+    auto st = cached(std::string("SELECT ") + kEntityColumns + " FROM entities WHERE rid = ?");
     if (!st) return st.error();
     (*st)->bind(1, rid);
     auto row = (*st)->step();
@@ -316,7 +361,7 @@ struct EntityRegistry::Impl {
   }
 
   Result<std::vector<EntityRow>> by_identifier(const char* column, const std::string& value) {
-    auto st = store.cached(std::string("SELECT ") + kEntityColumns + " FROM entities WHERE " +
+    auto st = cached(std::string("SELECT ") + kEntityColumns + " FROM entities WHERE " +
                            column + " = ? ORDER BY rid");
     if (!st) return st.error();
     (*st)->bind(1, value);
@@ -324,7 +369,7 @@ struct EntityRegistry::Impl {
   }
 
   Result<std::vector<EntityRow>> by_norm(const std::string& type, const std::string& norm) {
-    auto st = store.cached(std::string("SELECT ") + kEntityColumns +
+    auto st = cached(std::string("SELECT ") + kEntityColumns +
                            " FROM entities WHERE type = ? AND norm_name = ? ORDER BY rid");
     if (!st) return st.error();
     (*st)->bind(1, type).bind(2, norm);
@@ -332,7 +377,7 @@ struct EntityRegistry::Impl {
   }
 
   Result<std::vector<EntityRow>> by_norm_any_type(const std::string& norm) {
-    auto st = store.cached(std::string("SELECT ") + kEntityColumns +
+    auto st = cached(std::string("SELECT ") + kEntityColumns +
                            " FROM entities WHERE norm_name = ? ORDER BY rid");
     if (!st) return st.error();
     (*st)->bind(1, norm);
@@ -340,7 +385,7 @@ struct EntityRegistry::Impl {
   }
 
   Result<std::vector<EntityRow>> by_alias(const std::string& norm) {
-    auto st = store.cached(std::string("SELECT ") + kEntityColumns +
+    auto st = cached(std::string("SELECT ") + kEntityColumns +
                            " FROM entities WHERE entity_id IN (SELECT entity_id FROM"
                            " entity_aliases WHERE norm = ?) ORDER BY rid");
     if (!st) return st.error();
@@ -348,14 +393,17 @@ struct EntityRegistry::Impl {
     return survivors_of(**st);
   }
 
-  // FTS candidates scoring at least `threshold` against `core`, best first (ties by
-  // creation order), resolved to survivors and deduplicated.
+  // FTS candidates scoring at least `threshold` against `core` that `keep` accepts,
+  // resolved to survivors and deduplicated, best first (ties by creation order), at
+  // most `max_results`. Every name that can score >= threshold is among the FTS rows
+  // (see fuzzy_query), up to max_fuzzy_rows.
+  template <typename Keep>
   Result<std::vector<Scored>> fuzzy(const std::string& core, double threshold,
-                                    const std::optional<std::string>& type) {
+                                    std::size_t max_results, Keep&& keep) {
     std::vector<Scored> out;
     auto keys = internal::trigram_keys(core);
     if (keys.empty() || keys.size() > options.max_fuzzy_trigrams) return out;
-    auto st = store.cached("SELECT rowid, core_name FROM entity_fts WHERE entity_fts MATCH ? LIMIT ?");
+    auto st = cached("SELECT rowid, core_name FROM entity_fts WHERE entity_fts MATCH ? LIMIT ?");
     if (!st) return st.error();
     (*st)->bind(1, fuzzy_query(keys, threshold))
         .bind(2, static_cast<std::int64_t>(options.max_fuzzy_rows));
@@ -370,25 +418,31 @@ struct EntityRegistry::Impl {
     std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
       return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
+    std::unordered_set<std::string> seen;
     for (const auto& [score, rid] : hits) {
+      if (out.size() >= max_results) break;
       auto row = load_rid(rid);
       if (!row) return row.error();
       if (!row->has_value()) continue;
       auto s = survivor(std::move(**row));
       if (!s) return s.error();
-      if (type && s->type != *type) continue;
-      bool seen = std::any_of(out.begin(), out.end(),
-                              [&](const Scored& o) { return o.entity.entity_id == s->entity_id; });
-      if (!seen) out.push_back({std::move(*s), score});
+      if (!keep(*s) || !seen.insert(s->entity_id).second) continue;
+      out.push_back({std::move(*s), score});
     }
     return out;
+  }
+
+  // The fuzzy step's candidate threshold: low enough that the runner-up within the
+  // margin and every reviewable candidate are always found, whatever the FTS grouping.
+  double fuzzy_floor() const {
+    return std::min(options.fuzzy_review, options.fuzzy_accept - options.fuzzy_margin);
   }
 
   // ---- writes (inside a transaction) -------------------------------------------
   Status journal(const std::string& run_id, const char* op, const std::string& entity_id,
                  const std::optional<std::string>& target, std::optional<std::int64_t> ref,
                  const json& before, const json& after) {
-    auto st = store.cached(std::string("INSERT INTO registry_journal(run_id, op, entity_id, target,"
+    auto st = cached(std::string("INSERT INTO registry_journal(run_id, op, entity_id, target,"
                                        " ref, before_json, after_json, at) VALUES(?,?,?,?,?,?,?,") +
                            kNow + ")");
     if (!st) return st.error();
@@ -406,7 +460,7 @@ struct EntityRegistry::Impl {
   Status add_alias(const EntityRow& e, const std::string& raw, const std::string& norm,
                    const std::string& method, const std::string& doc_id,
                    const std::string& run_id) {
-    auto st = store.cached(
+    auto st = cached(
         "INSERT INTO entity_aliases(entity_id, raw, norm, method, doc_id, run_id)"
         " VALUES(?,?,?,?,?,?) ON CONFLICT(entity_id, raw) DO NOTHING");
     if (!st) return st.error();
@@ -421,7 +475,7 @@ struct EntityRegistry::Impl {
 
   Status add_mention(const EntityRow& e, const EntityInput& in) {
     if (in.doc_id.empty()) return ok();
-    auto st = store.cached("INSERT OR IGNORE INTO entity_mentions(entity_id, doc_id, run_id)"
+    auto st = cached("INSERT OR IGNORE INTO entity_mentions(entity_id, doc_id, run_id)"
                            " VALUES(?,?,?)");
     if (!st) return st.error();
     (*st)->bind(1, e.entity_id).bind(2, in.doc_id).bind(3, in.run_id);
@@ -442,7 +496,7 @@ struct EntityRegistry::Impl {
     }
     json before_image = identity_image(e), after_image = identity_image(after);
     if (before_image == after_image) return ok();
-    auto st = store.cached(
+    auto st = cached(
         "UPDATE entities SET name = ?, cik = ?, ticker = ?, lei = ?, jurisdiction = ?,"
         " authoritative = ? WHERE rid = ?");
     if (!st) return st.error();
@@ -466,7 +520,7 @@ struct EntityRegistry::Impl {
     }
     std::string id = base;
     for (int n = 2;; ++n) {
-      auto st = store.cached("SELECT 1 FROM entities WHERE entity_id = ?");
+      auto st = cached("SELECT 1 FROM entities WHERE entity_id = ?");
       if (!st) return st.error();
       (*st)->bind(1, id);
       auto row = (*st)->step();
@@ -480,7 +534,7 @@ struct EntityRegistry::Impl {
     auto id = new_entity_id(p);
     if (!id) return id.error();
     const EntityInput& in = *p.in;
-    auto st = store.cached(
+    auto st = cached(
         "INSERT INTO entities(entity_id, type, name, norm_name, core_name, legal_form, cik,"
         " ticker, lei, jurisdiction, authoritative, possible_duplicate_of, created_run,"
         " created_doc) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -508,7 +562,7 @@ struct EntityRegistry::Impl {
     e.possible_duplicate_of = dup_of;
     e.created_run = non_empty(in.run_id);
     e.created_doc = non_empty(in.doc_id);
-    auto fts = store.cached("INSERT INTO entity_fts(rowid, core_name) VALUES(?, ?)");
+    auto fts = cached("INSERT INTO entity_fts(rowid, core_name) VALUES(?, ?)");
     if (!fts) return fts.error();
     (*fts)->bind(1, e.rid).bind(2, p.core);
     if (auto r = (*fts)->run(); !r) return r.error();
@@ -582,9 +636,10 @@ struct EntityRegistry::Impl {
     }
     // 4. Fuzzy candidates.
     if (!ambiguous_with) {
-      auto scored = fuzzy(p.core, options.fuzzy_review, p.in->type);
+      auto scored = fuzzy(p.core, fuzzy_floor(), 2, [&](const EntityRow& e) {
+        return e.type == p.in->type && !conflicts(e, p);
+      });
       if (!scored) return scored.error();
-      std::erase_if(*scored, [&](const Scored& s) { return conflicts(s.entity, p); });
       if (!scored->empty()) {
         const Scored& best = scored->front();
         double runner_up = scored->size() > 1 ? (*scored)[1].score : 0.0;
@@ -594,7 +649,7 @@ struct EntityRegistry::Impl {
             number_tokens(best.entity.core_name) == number_tokens(p.core)) {
           return finish_match(best.entity, p, "fuzzy", best.score);
         }
-        ambiguous_with = best.entity.entity_id;
+        if (best.score >= options.fuzzy_review) ambiguous_with = best.entity.entity_id;
       }
     }
     // 5. A new entity.
@@ -610,7 +665,7 @@ struct EntityRegistry::Impl {
 
   // ---- merges ------------------------------------------------------------------
   Result<std::optional<AliasRecord>> alias_by_id(std::int64_t alias_id) {
-    auto st = store.cached("SELECT alias_id, raw, norm, method, doc_id, run_id FROM"
+    auto st = cached("SELECT alias_id, raw, norm, method, doc_id, run_id FROM"
                            " entity_aliases WHERE alias_id = ?");
     if (!st) return st.error();
     (*st)->bind(1, alias_id);
@@ -891,7 +946,10 @@ Result<std::vector<Candidate>> EntityRegistry::find(std::string_view text,
     if (auto s = offer_all(impl_->by_alias(norm), "alias", t); !s) return s.error();
     std::string core = core_name(norm);
     auto keys = internal::trigram_keys(core);
-    if (!keys.empty() && keys.size() <= impl_->options.max_fuzzy_trigrams) {
+    // A phrase over a very long text costs quadratic time in FTS5; exact covers those.
+    bool short_enough =
+        internal::decode_utf8(core).size() <= impl_->options.max_fuzzy_trigrams + 2;
+    if (!keys.empty() && short_enough) {
       // Names that contain the text (FTS5 trigram phrase = substring).
       std::string phrase = "\"";
       for (char c : core) {
@@ -899,7 +957,7 @@ Result<std::vector<Candidate>> EntityRegistry::find(std::string_view text,
         if (c == '"') phrase += '"';
       }
       phrase += '"';
-      auto st = impl_->store.cached(
+      auto st = impl_->cached(
           "SELECT rowid, core_name FROM entity_fts WHERE entity_fts MATCH ? LIMIT ?");
       if (!st) return st.error();
       (*st)->bind(1, phrase).bind(2, static_cast<std::int64_t>(kFindSubstringRows));
@@ -923,7 +981,9 @@ Result<std::vector<Candidate>> EntityRegistry::find(std::string_view text,
         if (!s) return s.error();
         offer(*s, "substring", score, t);
       }
-      auto fuzzy = impl_->fuzzy(core, impl_->options.fuzzy_review, type);
+      auto fuzzy = impl_->fuzzy(core, impl_->fuzzy_floor(), limit, [&](const EntityRow& e) {
+        return !type || e.type == *type;
+      });
       if (!fuzzy) return fuzzy.error();
       for (const auto& f : *fuzzy) offer(f.entity, "fuzzy", f.score, t);
     }
@@ -1031,7 +1091,7 @@ Result<MergeRecord> EntityRegistry::merge(std::string_view a, std::string_view b
     if (!next) return next.error();
     std::int64_t seq = std::get<std::int64_t>((*next)[0][0]);
     std::optional<std::int64_t> alias_id;
-    auto ins = store.cached(
+    auto ins = impl_->cached(
         "INSERT INTO entity_aliases(entity_id, raw, norm, method, doc_id, run_id)"
         " VALUES(?,?,?,'merge',NULL,?) ON CONFLICT(entity_id, raw) DO NOTHING");
     if (!ins) return ins.error();

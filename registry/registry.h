@@ -174,11 +174,11 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 //   4. "fuzzy": the best candidate from the FTS5 trigram index, scored by the Dice
 //      coefficient over distinct character trigrams of the *core* names (normalised name
 //      without legal-form tokens), accepted only when ALL hold: same type, score >=
-//      RegistryOptions::fuzzy_accept (0.88), score - runner-up >= fuzzy_margin (0.05),
+//      RegistryOptions::fuzzy_accept (0.85), score - runner-up >= fuzzy_margin (0.05),
 //      legal forms compatible (equal, or one side has none), the same tokens with digits
 //      ("Block 15" is not "Block 17"), no conflicting identifier.
 //   5. "new": otherwise a new entity. When step 2 or 3 is ambiguous (several live
-//      entities), or the best fuzzy candidate scored >= fuzzy_review (0.70) without being
+//      entities), or the best fuzzy candidate scored >= fuzzy_review (0.75) without being
 //      accepted, the new entity is flagged `possible_duplicate_of` that candidate and the
 //      method is "new_possible_duplicate". Nothing is ever merged silently.
 // Steps 2-4 skip a candidate whose CIK or LEI differs from the input's. A merged entity
@@ -269,11 +269,15 @@ struct EntityDetails {
 };
 
 struct RegistryOptions {
-  double fuzzy_accept = 0.88;  // minimum Dice score for a fuzzy match
+  double fuzzy_accept = 0.85;  // minimum Dice score for a fuzzy match
   double fuzzy_margin = 0.05;  // minimum lead of the best fuzzy candidate over the runner-up
-  double fuzzy_review = 0.70;  // a new entity is flagged possible_duplicate_of above this
-  std::size_t max_fuzzy_trigrams = 256;  // longer core names skip fuzzy matching
-  std::size_t max_fuzzy_rows = 5000;     // FTS rows scored per fuzzy lookup at most
+  double fuzzy_review = 0.75;  // a new entity is flagged possible_duplicate_of from this
+                               // score (among candidates >= min(review, accept - margin),
+                               // which the FTS query always finds)
+  std::size_t max_fuzzy_trigrams = 256;  // core names with more trigrams (or find texts
+                                         // longer than this) skip fuzzy/substring matching
+  std::size_t max_fuzzy_rows = 256;      // FTS rows scored per fuzzy lookup at most; bounds
+                                         // the cost when many names share trigrams
   RetryPolicy retry;  // for SQLITE_BUSY (kTransient) around each write transaction
 };
 
