@@ -90,7 +90,7 @@ class ExtractLanesTest : public ::testing::Test {
   }
   void TearDown() override {
     std::error_code ec;
-    fs::remove_all(work_dir_, ec);
+    if (std::getenv("FGRAPH_KEEP_TEST_DIR") == nullptr) fs::remove_all(work_dir_, ec);
   }
 
   ExtractorOptions options(LaneKind lane) {
@@ -280,6 +280,59 @@ TEST_F(ExtractLanesTest, HonoursRetryAfterOn429WithoutWallTime) {
   const auto& sleeps = clock_.sleeps();
   EXPECT_EQ(std::count(sleeps.begin(), sleeps.end(), std::chrono::milliseconds(3000)), 2);
   EXPECT_EQ(stats()["faults_injected"]["429"], 2);
+}
+
+TEST_F(ExtractLanesTest, RetriesServerErrorsOnUploadAndCreate) {
+  ASSERT_EQ(emu_->configure(R"({"http_500":{"count":2,"paths":["/v1/files","/v1/batches"],"methods":["POST"]}})"), 200);
+  auto r = run(options(LaneKind::kOpenAiBatch), "run-500", make_docs(2));
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  EXPECT_EQ(r->completed, 2);
+  EXPECT_EQ(stats()["faults_injected"]["500"], 2);
+  EXPECT_EQ(stats()["batches_created"]["openai"], 1);
+}
+
+TEST_F(ExtractLanesTest, SlowValidatingAndFinalisingArePolledWithCappedBackoff) {
+  ASSERT_EQ(emu_->configure(R"({"validating_polls":2,"polls_to_complete":2,"finalizing_polls":3})"), 200);
+  auto r = run(options(LaneKind::kOpenAiBatch), "run-slow", make_docs(2));
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  EXPECT_EQ(r->completed, 2);
+  using std::chrono::milliseconds;
+  std::vector<milliseconds> expected = {milliseconds(1000), milliseconds(2000), milliseconds(4000),
+                                        milliseconds(8000), milliseconds(8000), milliseconds(8000),
+                                        milliseconds(8000), milliseconds(8000)};
+  // One wait after creation, then one after each of the 7 polls before 'completed'
+  // (2 validating, 2 in progress, 3 finalizing): doubling from poll_initial, capped.
+  EXPECT_EQ(clock_.sleeps(), expected);
+}
+
+TEST_F(ExtractLanesTest, ConcatenatingProviderLeavesEvidenceOutsideItsOwnDocument) {
+  // The provider that merged documents: row i is answered from row i+1's document. The
+  // extract stage records each row under its own custom_id and document, which is what
+  // the verify stage's leak check needs to flag it (evidence absent from its own
+  // document, present in a sibling's).
+  ASSERT_EQ(emu_->configure(R"({"mode":"concatenating"})"), 200);
+  auto docs = make_docs(4);
+  auto r = run(options(LaneKind::kOpenAiBatch), "run-concat", docs);
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  auto reqs = run_requests(*store_, "run-concat");
+  ASSERT_TRUE(reqs.has_value());
+  int leaked = 0;
+  for (const RunRequest& q : *reqs) {
+    auto content = stored_result(*store_, q.custom_id);
+    ASSERT_TRUE(content.has_value());
+    const auto& own = std::find_if(docs.begin(), docs.end(), [&](auto& d) { return d.doc_id == q.doc_id; })->text;
+    const json out = json::parse(*content);
+    for (const json& e : out["entities"]) {
+      const std::string ev = e["evidence"];
+      if (own.find(ev) != std::string::npos) continue;
+      bool in_sibling = false;
+      for (const auto& d : docs) in_sibling = in_sibling || (d.doc_id != q.doc_id && d.text.find(ev) != std::string::npos);
+      EXPECT_TRUE(in_sibling);
+      ++leaked;
+
+    }
+  }
+  EXPECT_GT(leaked, 0);
 }
 
 TEST_F(ExtractLanesTest, ResumesPollingAfterACrashWithoutSubmittingTwice) {
