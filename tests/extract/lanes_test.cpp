@@ -516,6 +516,21 @@ TEST_F(ExtractLanesTest, LocalLaneAgainstAnOpenAiCompatibleServer) {
   expect_results_from_own_documents("run-local-emu", docs);
 }
 
+TEST_F(ExtractLanesTest, RejectedCredentialsArePermanentAndLeaveRowsPending) {
+  ASSERT_EQ(emu_->configure(R"({"http_401":{"count":null,"paths":["/v1/files"]}})"), 200);
+  auto r = run(options(LaneKind::kOpenAiBatch), "run-401", make_docs(2));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kPermanent);
+  EXPECT_EQ(stats()["batches_created"]["openai"], 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM attempts"), 0);  // no row burned a strike
+  // The batch stays recorded as 'uploading'; once credentials work, the next run resumes it.
+  ASSERT_EQ(emu_->configure(R"({"http_401":null})"), 200);
+  auto again = run(options(LaneKind::kOpenAiBatch), "run-401", make_docs(2));
+  ASSERT_TRUE(again.has_value()) << again.error().describe();
+  EXPECT_EQ(again->completed, 2);
+  EXPECT_EQ(stats()["batches_created"]["openai"], 1);
+}
+
 TEST_F(ExtractLanesTest, MissingKeysAreAConfigurationError) {
   auto o = options(LaneKind::kOpenAiBatch);
   o.providers.openai_api_key.clear();
