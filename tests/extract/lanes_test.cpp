@@ -467,6 +467,21 @@ TEST_F(ExtractLanesTest, AnthropicBatchCompletesRetriesAndDeadLetters) {
   EXPECT_GT(r->usage[0].output_tokens, 0);
 }
 
+TEST_F(ExtractLanesTest, AnthropicBatchWhoseCreationWasLostIsFoundAgain) {
+  auto docs = make_docs(3);
+  losing_->lose("POST", "/v1/messages/batches", 1, true);
+  auto o = options(LaneKind::kAnthropicBatch);
+  o.http_retry.max_attempts = 1;
+  ASSERT_FALSE(run(o, "run-anth-lost", docs).has_value());
+  EXPECT_EQ(stats()["batches_created"]["anthropic"], 1);
+  auto again = run(o, "run-anth-lost", docs);
+  ASSERT_TRUE(again.has_value()) << again.error().describe();
+  EXPECT_EQ(again->completed, 3);
+  expect_accounted(*again);
+  EXPECT_EQ(stats()["batches_created"]["anthropic"], 1);
+  EXPECT_EQ(stats()["answered_max"], 1);
+}
+
 TEST_F(ExtractLanesTest, AnthropicInvalidRequestRowsAreInvalidRequest) {
   auto docs = make_docs(2);
   json cfg{{"error_rows", json::array({json{{"contains", docs[0].text.substr(0, 20)}, {"status_code", 400}}})}};
