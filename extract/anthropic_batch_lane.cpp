@@ -147,8 +147,11 @@ class AnthropicBatchLane final : public Lane {
     for (const auto& row : *known) {
       if (const auto* s = std::get_if<std::string>(&row[0])) seen[*s] = true;
     }
-    auto created = ctx_.ledger->store().query("SELECT created_at FROM remote_objects WHERE obj_key=?", {obj.key});
-    if (!created || created->empty()) return std::string();
+    // Ten minutes of slack for a provider clock behind ours.
+    auto created = ctx_.ledger->store().query(
+        "SELECT strftime('%Y-%m-%dT%H:%M:%S', created_at, '-10 minutes') FROM remote_objects WHERE obj_key=?",
+        {obj.key});
+    if (!created || created->empty() || !std::holds_alternative<std::string>((*created)[0][0])) return std::string();
     const std::string since = std::get<std::string>((*created)[0][0]);
     auto r = http_.send_json("GET", "/v1/messages/batches?limit=100", "");
     if (!r) return r.error();

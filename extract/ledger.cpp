@@ -54,12 +54,19 @@ RequestRow request_from(const std::vector<SqlValue>& row) {
 }  // namespace
 
 Result<std::optional<RequestRow>> Ledger::find_request(const std::string& custom_id) {
-  auto rows = store_.query(std::string("SELECT ") + kRequestColumns +
-                               " FROM requests r WHERE r.custom_id = ?",
-                           {custom_id});
-  if (!rows) return rows.error();
-  if (rows->empty()) return std::optional<RequestRow>{};
-  return std::optional<RequestRow>(request_from(rows->front()));
+  auto st = store_.cached(std::string("SELECT ") + kRequestColumns +
+                          " FROM requests r WHERE r.custom_id = ?");
+  if (!st) return st.error();
+  Statement& q = **st;
+  q.reset();
+  q.bind(1, custom_id);
+  auto has = q.step();
+  if (!has) return has.error();
+  if (!*has) return std::optional<RequestRow>{};
+  std::vector<SqlValue> row;
+  for (int i = 0; i < q.column_count(); ++i) row.push_back(q.column_value(i));
+  q.reset();
+  return std::optional<RequestRow>(request_from(row));
 }
 
 Status Ledger::record_plan(const std::string& run_id, const std::vector<ExtractionRequest>& unique,

@@ -252,9 +252,11 @@ std::string render_body(const ExtractionRequest& request, std::string_view chunk
   const PromptBundle& prompt = options.prompt != nullptr ? *options.prompt : bundled_prompt();
   // The schema is parsed once per process: it is sent as the same JSON every time.
   static const json kSchema = json::parse(bundled_prompt().schema_json);
-  const json schema = options.prompt != nullptr && options.prompt != &bundled_prompt()
-                          ? json::parse(prompt.schema_json, nullptr, false)
-                          : kSchema;
+  json custom;
+  if (options.prompt != nullptr && options.prompt != &bundled_prompt()) {
+    custom = json::parse(prompt.schema_json, nullptr, false);
+  }
+  const json& schema = custom.is_null() ? kSchema : custom;
   std::string user;
   user.reserve(chunk_text.size() + kOpen.size() + kClose.size());
   user.append(kOpen).append(chunk_text).append(kClose);

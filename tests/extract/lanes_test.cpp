@@ -90,7 +90,7 @@ class ExtractLanesTest : public ::testing::Test {
   }
   void TearDown() override {
     std::error_code ec;
-    fs::remove_all(work_dir_, ec);
+    if (std::getenv("FGRAPH_KEEP_TEST_DIR") == nullptr) fs::remove_all(work_dir_, ec);
   }
 
   ExtractorOptions options(LaneKind lane) {
@@ -282,6 +282,59 @@ TEST_F(ExtractLanesTest, HonoursRetryAfterOn429WithoutWallTime) {
   EXPECT_EQ(stats()["faults_injected"]["429"], 2);
 }
 
+TEST_F(ExtractLanesTest, RetriesServerErrorsOnUploadAndCreate) {
+  ASSERT_EQ(emu_->configure(R"({"http_500":{"count":2,"paths":["/v1/files","/v1/batches"],"methods":["POST"]}})"), 200);
+  auto r = run(options(LaneKind::kOpenAiBatch), "run-500", make_docs(2));
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  EXPECT_EQ(r->completed, 2);
+  EXPECT_EQ(stats()["faults_injected"]["500"], 2);
+  EXPECT_EQ(stats()["batches_created"]["openai"], 1);
+}
+
+TEST_F(ExtractLanesTest, SlowValidatingAndFinalisingArePolledWithCappedBackoff) {
+  ASSERT_EQ(emu_->configure(R"({"validating_polls":2,"polls_to_complete":2,"finalizing_polls":3})"), 200);
+  auto r = run(options(LaneKind::kOpenAiBatch), "run-slow", make_docs(2));
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  EXPECT_EQ(r->completed, 2);
+  using std::chrono::milliseconds;
+  std::vector<milliseconds> expected = {milliseconds(1000), milliseconds(2000), milliseconds(4000),
+                                        milliseconds(8000), milliseconds(8000), milliseconds(8000),
+                                        milliseconds(8000), milliseconds(8000)};
+  // One wait after creation, then one after each of the 7 polls before 'completed'
+  // (2 validating, 2 in progress, 3 finalizing): doubling from poll_initial, capped.
+  EXPECT_EQ(clock_.sleeps(), expected);
+}
+
+TEST_F(ExtractLanesTest, ConcatenatingProviderLeavesEvidenceOutsideItsOwnDocument) {
+  // The provider that merged documents: row i is answered from row i+1's document. The
+  // extract stage records each row under its own custom_id and document, which is what
+  // the verify stage's leak check needs to flag it (evidence absent from its own
+  // document, present in a sibling's).
+  ASSERT_EQ(emu_->configure(R"({"mode":"concatenating"})"), 200);
+  auto docs = make_docs(4);
+  auto r = run(options(LaneKind::kOpenAiBatch), "run-concat", docs);
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  auto reqs = run_requests(*store_, "run-concat");
+  ASSERT_TRUE(reqs.has_value());
+  int leaked = 0;
+  for (const RunRequest& q : *reqs) {
+    auto content = stored_result(*store_, q.custom_id);
+    ASSERT_TRUE(content.has_value());
+    const auto& own = std::find_if(docs.begin(), docs.end(), [&](auto& d) { return d.doc_id == q.doc_id; })->text;
+    const json out = json::parse(*content);
+    for (const json& e : out["entities"]) {
+      const std::string ev = e["evidence"];
+      if (own.find(ev) != std::string::npos) continue;
+      bool in_sibling = false;
+      for (const auto& d : docs) in_sibling = in_sibling || (d.doc_id != q.doc_id && d.text.find(ev) != std::string::npos);
+      EXPECT_TRUE(in_sibling);
+      ++leaked;
+
+    }
+  }
+  EXPECT_GT(leaked, 0);
+}
+
 TEST_F(ExtractLanesTest, ResumesPollingAfterACrashWithoutSubmittingTwice) {
   auto docs = make_docs(5);
   ASSERT_EQ(emu_->configure(R"({"polls_to_complete":3})"), 200);
@@ -414,6 +467,21 @@ TEST_F(ExtractLanesTest, AnthropicBatchCompletesRetriesAndDeadLetters) {
   EXPECT_GT(r->usage[0].output_tokens, 0);
 }
 
+TEST_F(ExtractLanesTest, AnthropicBatchWhoseCreationWasLostIsFoundAgain) {
+  auto docs = make_docs(3);
+  losing_->lose("POST", "/v1/messages/batches", 1, true);
+  auto o = options(LaneKind::kAnthropicBatch);
+  o.http_retry.max_attempts = 1;
+  ASSERT_FALSE(run(o, "run-anth-lost", docs).has_value());
+  EXPECT_EQ(stats()["batches_created"]["anthropic"], 1);
+  auto again = run(o, "run-anth-lost", docs);
+  ASSERT_TRUE(again.has_value()) << again.error().describe();
+  EXPECT_EQ(again->completed, 3);
+  expect_accounted(*again);
+  EXPECT_EQ(stats()["batches_created"]["anthropic"], 1);
+  EXPECT_EQ(stats()["answered_max"], 1);
+}
+
 TEST_F(ExtractLanesTest, AnthropicInvalidRequestRowsAreInvalidRequest) {
   auto docs = make_docs(2);
   json cfg{{"error_rows", json::array({json{{"contains", docs[0].text.substr(0, 20)}, {"status_code", 400}}})}};
@@ -461,6 +529,21 @@ TEST_F(ExtractLanesTest, LocalLaneAgainstAnOpenAiCompatibleServer) {
   EXPECT_EQ(r->cost_usd, 0);
   expect_accounted(*r);
   expect_results_from_own_documents("run-local-emu", docs);
+}
+
+TEST_F(ExtractLanesTest, RejectedCredentialsArePermanentAndLeaveRowsPending) {
+  ASSERT_EQ(emu_->configure(R"({"http_401":{"count":null,"paths":["/v1/files"]}})"), 200);
+  auto r = run(options(LaneKind::kOpenAiBatch), "run-401", make_docs(2));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kPermanent);
+  EXPECT_EQ(stats()["batches_created"]["openai"], 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM attempts"), 0);  // no row burned a strike
+  // The batch stays recorded as 'uploading'; once credentials work, the next run resumes it.
+  ASSERT_EQ(emu_->configure(R"({"http_401":null})"), 200);
+  auto again = run(options(LaneKind::kOpenAiBatch), "run-401", make_docs(2));
+  ASSERT_TRUE(again.has_value()) << again.error().describe();
+  EXPECT_EQ(again->completed, 2);
+  EXPECT_EQ(stats()["batches_created"]["openai"], 1);
 }
 
 TEST_F(ExtractLanesTest, MissingKeysAreAConfigurationError) {
