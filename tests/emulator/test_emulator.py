@@ -388,6 +388,16 @@ class EmulatorTest(unittest.TestCase):
                                                {"role": "assistant", "content": "ok"},
                                                {"role": "user", "content": [{"type": "text", "text": "<document>\nnew\n</document>"}]}]), "new")
 
+    @unittest.skipUnless(os.environ.get("FGRAPH_LOCAL_URL"), "set FGRAPH_LOCAL_URL (tools/local-llm start) to test forward mode")
+    def test_forward_mode_relays_local_model(self):
+        self.configure(mode="forward", forward_url=os.environ["FGRAPH_LOCAL_URL"])
+        body = chat_body("Acme Widgets Inc. is a subsidiary of Foo Holdings LLC.", max_tokens=24)
+        a = self.ok_json("POST", "/v1/chat/completions", body, headers=OPENAI_AUTH)
+        choice = a["choices"][0]
+        self.assertIn(choice["finish_reason"], ("stop", "length"))
+        self.assertTrue(choice["message"]["content"].lstrip().startswith("{"))  # constrained by the schema
+        self.assertGreater(a["usage"]["prompt_tokens"], 0)
+
     def test_large_upload_streams(self):
         big = DOCS["doc-a"] + "lorem ipsum dolor sit amet " * 26000  # ~0.7 MB per line, ~14 MB file
         lines = [{"custom_id": f"big-{i}", "method": "POST", "url": "/v1/chat/completions", "body": chat_body(big)} for i in range(20)]
