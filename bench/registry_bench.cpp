@@ -135,7 +135,6 @@ int main(int argc, char** argv) {
   std::vector<std::string> ids(n_entities);
   std::vector<std::string> alias_of(n_entities);  // "" when none
   auto t_build = Steady::now();
-  std::clock_t cpu_build = std::clock();
   const size_t kBatch = 1000;
   size_t built_fuzzy = 0;
   for (size_t i = 0; i < n_entities; i += kBatch) {
