@@ -201,6 +201,50 @@ std::vector<std::string> number_tokens(std::string_view norm) {
   return out;
 }
 
+std::vector<std::u32string> tokens_of(std::string_view text) {
+  std::vector<std::u32string> out(1);
+  for (char32_t c : internal::decode_utf8(text)) {
+    if (c == U' ') {
+      if (!out.back().empty()) out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  if (out.back().empty()) out.pop_back();
+  return out;
+}
+
+std::size_t edit_distance(const std::u32string& a, const std::u32string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// A fuzzy match may only absorb a misspelling: the same words but for one, and that
+// one within a small edit distance. An added or dropped word ("Nigeria (Deepwater)
+// Limited" against "Nigeria Limited") is a different entity, flagged for review.
+bool is_misspelling(std::string_view core_a, std::string_view core_b) {
+  auto ta = tokens_of(core_a), tb = tokens_of(core_b);
+  if (ta.size() != tb.size()) return false;
+  int differing = 0;
+  for (std::size_t i = 0; i < ta.size(); ++i) {
+    if (ta[i] == tb[i]) continue;
+    if (++differing > 1) return false;
+    std::size_t allowed = std::min(ta[i].size(), tb[i].size()) / 4;  // 0 below 4 letters
+    if (edit_distance(ta[i], tb[i]) > allowed) return false;
+  }
+  return true;
+}
+
 bool legal_compatible(const std::string& a, const std::string& b) {
   return a.empty() || b.empty() || a == b;
 }
@@ -646,7 +690,8 @@ struct EntityRegistry::Impl {
         if (best.score >= options.fuzzy_accept &&
             best.score - runner_up >= options.fuzzy_margin - 1e-12 &&
             legal_compatible(best.entity.legal_form, p.legal) &&
-            number_tokens(best.entity.core_name) == number_tokens(p.core)) {
+            number_tokens(best.entity.core_name) == number_tokens(p.core) &&
+            is_misspelling(best.entity.core_name, p.core)) {
           return finish_match(best.entity, p, "fuzzy", best.score);
         }
         if (best.score >= options.fuzzy_review) ambiguous_with = best.entity.entity_id;

@@ -176,7 +176,10 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 //      without legal-form tokens), accepted only when ALL hold: same type, score >=
 //      RegistryOptions::fuzzy_accept (0.85), score - runner-up >= fuzzy_margin (0.05),
 //      legal forms compatible (equal, or one side has none), the same tokens with digits
-//      ("Block 15" is not "Block 17"), no conflicting identifier.
+//      ("Block 15" is not "Block 17"), the same words but one misspelt one (edit
+//      distance <= length/4, so words under 4 letters must match; an added or dropped word
+//      is never absorbed), and no
+//      conflicting identifier.
 //   5. "new": otherwise a new entity. When step 2 or 3 is ambiguous (several live
 //      entities), or the best fuzzy candidate scored >= fuzzy_review (0.75) without being
 //      accepted, the new entity is flagged `possible_duplicate_of` that candidate and the

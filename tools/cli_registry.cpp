@@ -1,8 +1,215 @@
-// Placeholder: the registry command group lands with its stage.
+// fgraph registry find|show|merge|unmerge|history: the entity registry's commands.
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "registry/registry.h"
 #include "tools/cli.h"
 
 namespace fgraph::cli {
+namespace {
 
-void register_registry_commands(CLI::App& /*app*/, Cli& /*cli*/) {}
+using nlohmann::json;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+json opt(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+
+// Opens the ledger and runs `body` with a registry; store errors become exit codes.
+template <typename F>
+int with_registry(const Cli& cli, F&& body) {
+  auto store = registry::Store::open({cli.ledger_path()});
+  if (!store) return report_error(store.error());
+  registry::EntityRegistry reg(**store);
+  return body(reg);
+}
+
+json candidate_json(const registry::Candidate& c) {
+  return {{"entity_id", c.entity_id}, {"type", c.type},     {"name", c.name},
+          {"method", c.method},       {"score", c.score},   {"matched", c.matched}};
+}
+
+json merge_json(const registry::MergeRecord& m) {
+  return {{"merge_id", m.merge_id},   {"survivor_id", m.survivor_id}, {"merged_id", m.merged_id},
+          {"run_id", opt(m.run_id)},  {"state", m.state},             {"merged_at", m.merged_at},
+          {"unmerged_at", opt(m.unmerged_at)}};
+}
+
+json journal_json(const registry::JournalEntry& e) {
+  return {{"seq", e.seq},
+          {"run_id", opt(e.run_id)},
+          {"op", e.op},
+          {"entity_id", e.entity_id},
+          {"target", opt(e.target)},
+          {"before", json::parse(e.before_json, nullptr, false)},
+          {"after", json::parse(e.after_json, nullptr, false)},
+          {"at", e.at},
+          {"undone", e.undone}};
+}
+
+}  // namespace
+
+void register_registry_commands(CLI::App& app, Cli& cli) {
+  CLI::App* group = app.add_subcommand(
+      "registry", "Inspect and curate the entity registry (canonical ids of entities)");
+  group->require_subcommand(1);
+
+  struct FindFlags {
+    std::string text;
+    std::string type;
+    std::size_t limit = 10;
+  };
+  auto find = std::make_shared<FindFlags>();
+  CLI::App* find_cmd = group->add_subcommand(
+      "find", "Ranked candidates for a name, CIK, LEI or ticker, with the score and the "
+              "method that matched (cik, lei, ticker, exact, alias, substring, fuzzy)");
+  find_cmd->add_option("text", find->text, "A name, CIK, LEI or ticker")->required();
+  find_cmd->add_option("--type", find->type,
+                       "Only entities of this type (COMPANY, PERSON, FUND, ...)");
+  find_cmd->add_option("--limit", find->limit, "At most this many candidates (default 10)");
+  find_cmd->add_flag("--json", cli.globals.json, "Print one JSON object per candidate");
+  find_cmd->callback([&cli, find] {
+    cli.action = [&cli, find]() -> int {
+      return with_registry(cli, [&](registry::EntityRegistry& reg) {
+        std::optional<std::string> type;
+        if (!find->type.empty()) type = find->type;
+        auto r = reg.find(find->text, type, find->limit);
+        if (!r) return report_error(r.error());
+        for (const auto& c : *r) {
+          if (cli.globals.json) {
+            std::cout << dump(candidate_json(c)) << "\n";
+          } else {
+            std::printf("%-24s %.3f  %-9s %-10s %s\n", c.entity_id.c_str(), c.score,
+                        c.method.c_str(), c.type.c_str(), c.name.c_str());
+          }
+        }
+        if (!cli.globals.json && r->empty()) std::cerr << "no candidates\n";
+        return static_cast<int>(kExitOk);
+      });
+    };
+  });
+
+  auto show_id = std::make_shared<std::string>();
+  CLI::App* show_cmd = group->add_subcommand(
+      "show", "An entity's identifiers, aliases with the documents and runs that taught them, "
+              "the documents and runs that mention it, and its merge history");
+  show_cmd->add_option("entity_id", *show_id, "The entity id (ent_...)")->required();
+  show_cmd->add_flag("--json", cli.globals.json, "Print the entity as one JSON object");
+  show_cmd->callback([&cli, show_id] {
+    cli.action = [&cli, show_id]() -> int {
+      return with_registry(cli, [&](registry::EntityRegistry& reg) {
+        auto r = reg.show(*show_id);
+        if (!r) return report_error(r.error());
+        const auto& d = *r;
+        json aliases = json::array(), mentions = json::array(), merges = json::array();
+        for (const auto& a : d.aliases) {
+          aliases.push_back({{"alias_id", a.alias_id}, {"raw", a.raw}, {"norm", a.norm},
+                             {"method", a.method}, {"doc_id", opt(a.doc_id)},
+                             {"run_id", opt(a.run_id)}});
+        }
+        for (const auto& m : d.mentions) mentions.push_back({{"doc_id", m.doc_id}, {"run_id", m.run_id}});
+        for (const auto& m : d.merges) merges.push_back(merge_json(m));
+        json j = {{"entity_id", d.entity_id}, {"type", d.type}, {"name", d.name},
+                  {"norm_name", d.norm_name}, {"cik", opt(d.cik)}, {"ticker", opt(d.ticker)},
+                  {"lei", opt(d.lei)}, {"jurisdiction", opt(d.jurisdiction)},
+                  {"authoritative", d.authoritative},
+                  {"possible_duplicate_of", opt(d.possible_duplicate_of)},
+                  {"merged_into", opt(d.merged_into)}, {"aliases", aliases},
+                  {"mentions", mentions}, {"merges", merges}};
+        if (cli.globals.json) {
+          std::cout << dump(j) << "\n";
+          return static_cast<int>(kExitOk);
+        }
+        std::cout << d.entity_id << "  " << d.type << "  " << d.name << "\n";
+        std::cout << "  cik " << d.cik.value_or("-") << "  ticker " << d.ticker.value_or("-")
+                  << "  lei " << d.lei.value_or("-") << "  jurisdiction "
+                  << d.jurisdiction.value_or("-") << (d.authoritative ? "  (authoritative)" : "")
+                  << "\n";
+        if (d.possible_duplicate_of) std::cout << "  possible duplicate of " << *d.possible_duplicate_of << "\n";
+        if (d.merged_into) std::cout << "  merged into " << *d.merged_into << "\n";
+        std::cout << "  aliases:\n";
+        for (const auto& a : d.aliases) {
+          std::cout << "    " << a.raw << "  [" << a.method << "; doc " << a.doc_id.value_or("-")
+                    << "; run " << a.run_id.value_or("-") << "]\n";
+        }
+        std::cout << "  mentioned in:\n";
+        for (const auto& m : d.mentions) std::cout << "    " << m.doc_id << "  run " << m.run_id << "\n";
+        std::cout << "  merges:\n";
+        for (const auto& m : d.merges) {
+          std::cout << "    " << m.merge_id << "  " << m.merged_id << " -> " << m.survivor_id << "  "
+                    << m.state << "  " << m.merged_at << "\n";
+        }
+        return static_cast<int>(kExitOk);
+      });
+    };
+  });
+
+  struct MergeFlags {
+    std::string a, b;
+  };
+  auto merge = std::make_shared<MergeFlags>();
+  CLI::App* merge_cmd = group->add_subcommand(
+      "merge", "Merge entity B into A: B becomes an alias of A (recorded, reversible with unmerge)");
+  merge_cmd->add_option("A", merge->a, "The entity that survives")->required();
+  merge_cmd->add_option("B", merge->b, "The entity merged into A")->required();
+  merge_cmd->add_flag("--json", cli.globals.json, "Print the merge record as one JSON object");
+  merge_cmd->callback([&cli, merge] {
+    cli.action = [&cli, merge]() -> int {
+      return with_registry(cli, [&](registry::EntityRegistry& reg) {
+        auto r = reg.merge(merge->a, merge->b);
+        if (!r) return report_error(r.error());
+        if (cli.globals.json) {
+          std::cout << dump(merge_json(*r)) << "\n";
+        } else {
+          std::cout << r->merge_id << ": " << r->merged_id << " merged into " << r->survivor_id << "\n";
+        }
+        return static_cast<int>(kExitOk);
+      });
+    };
+  });
+
+  auto merge_id = std::make_shared<std::string>();
+  CLI::App* unmerge_cmd = group->add_subcommand("unmerge", "Undo a merge exactly (by its merge id)");
+  unmerge_cmd->add_option("merge_id", *merge_id, "The merge id (mrg_...)")->required();
+  unmerge_cmd->add_flag("--json", cli.globals.json, "Print the result as one JSON object");
+  unmerge_cmd->callback([&cli, merge_id] {
+    cli.action = [&cli, merge_id]() -> int {
+      return with_registry(cli, [&](registry::EntityRegistry& reg) {
+        auto r = reg.unmerge(*merge_id);
+        if (!r) return report_error(r.error());
+        if (cli.globals.json) {
+          std::cout << dump({{"merge_id", *merge_id}, {"state", "undone"}}) << "\n";
+        } else {
+          std::cout << *merge_id << " undone\n";
+        }
+        return static_cast<int>(kExitOk);
+      });
+    };
+  });
+
+  auto history_id = std::make_shared<std::string>();
+  CLI::App* history_cmd = group->add_subcommand(
+      "history", "Every journal entry that concerns an entity (insert, update, alias, merge, "
+                 "unmerge), oldest first, with its run");
+  history_cmd->add_option("entity_id", *history_id, "The entity id (ent_...)")->required();
+  history_cmd->add_flag("--json", cli.globals.json, "Print one JSON object per journal entry");
+  history_cmd->callback([&cli, history_id] {
+    cli.action = [&cli, history_id]() -> int {
+      return with_registry(cli, [&](registry::EntityRegistry& reg) {
+        auto r = reg.history(*history_id);
+        if (!r) return report_error(r.error());
+        for (const auto& e : *r) {
+          if (cli.globals.json) {
+            std::cout << dump(journal_json(e)) << "\n";
+          } else {
+            std::cout << e.seq << "  " << e.at << "  " << e.op << "  " << e.entity_id
+                      << (e.target ? " -> " + *e.target : "") << "  run "
+                      << e.run_id.value_or("-") << (e.undone ? "  (rolled back)" : "") << "\n";
+          }
+        }
+        return static_cast<int>(kExitOk);
+      });
+    };
+  });
+}
 
 }  // namespace fgraph::cli
