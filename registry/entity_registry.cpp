@@ -1253,10 +1253,36 @@ Status EntityRegistry::rollback_run(std::string_view run_id_view) {
       slot.first = std::min(slot.first, j.seq);
       if (j.op == "insert") slot.second = true;
     }
+    // An entity this run created that another live run still uses (a mention, an alias,
+    // an update) is not deleted: its creation passes to the earliest such run, which then
+    // owns it (and removes it if that run is rolled back in turn).
+    std::map<std::int64_t, std::string> heirs;  // insert seq -> the run that inherits it
     for (const auto& [id, info] : touched) {
+      if (info.second) {
+        auto heir = store.query(
+            "SELECT run_id FROM entity_mentions WHERE entity_id = ?1 AND run_id <> ?2"
+            " UNION SELECT run_id FROM registry_journal WHERE (entity_id = ?1 OR target = ?1)"
+            " AND run_id IS NOT NULL AND run_id <> ?2 AND undone = 0 ORDER BY 1 LIMIT 1",
+            {id, run_id});
+        if (!heir) return heir.error();
+        if (!heir->empty()) {
+          heirs[info.first] = std::get<std::string>((*heir)[0][0]);
+          continue;
+        }
+      }
       if (auto s = impl_->check_later_changes(run_id, id, info.first, info.second); !s) return s;
     }
     for (const auto& j : entries) {
+      if (j.op == "insert") {
+        if (auto h = heirs.find(j.seq); h != heirs.end()) {
+          if (auto s = store.execute("UPDATE registry_journal SET run_id = ? WHERE seq = ?",
+                                     {h->second, j.seq});
+              !s) {
+            return s;
+          }
+          continue;
+        }
+      }
       if (auto s = impl_->undo(j); !s) return s;
     }
     if (auto s = store.execute("DELETE FROM entity_mentions WHERE run_id = ?", {run_id}); !s) {

@@ -196,16 +196,29 @@ TEST_F(EntityRegistryTest, RollbackRestoresTheDumpExactly) {
   EXPECT_EQ((*replay)[0].entity_id, (*batch)[4].entity_id);
 }
 
-TEST_F(EntityRegistryTest, RollbackRefusesWhenALaterRunDependsOnIt) {
+TEST_F(EntityRegistryTest, RollbackHandsAnEntityALaterRunStillUsesToThatRun) {
+  std::string empty = dump();
   Resolution e = resolve(company("Hooli Inc", "d1", "r1"));
   resolve(company("HOOLI INC.", "d2", "r2"));  // mentions the entity r1 created
-  auto s = reg_->rollback_run("r1");
+  ASSERT_TRUE(reg_->rollback_run("r1").has_value());
+  auto kept = reg_->show(e.entity_id);
+  ASSERT_TRUE(kept.has_value()) << "r2 still mentions it";
+  ASSERT_EQ(kept->mentions.size(), 1u);
+  EXPECT_EQ(kept->mentions[0].run_id, "r2");
+  // r2 now owns the entity: rolling it back removes the entity and restores the start.
+  ASSERT_TRUE(reg_->rollback_run("r2").has_value());
+  EXPECT_FALSE(reg_->show(e.entity_id).has_value());
+  EXPECT_EQ(dump(), empty);
+}
+
+TEST_F(EntityRegistryTest, RollbackRefusesWhenAManualMergeDependsOnIt) {
+  Resolution a = resolve(company("Hooli Inc", "d1", "r1"));
+  Resolution b = resolve(company("Nucleus Corp", "d2", "r2"));
+  ASSERT_TRUE(reg_->merge(b.entity_id, a.entity_id).has_value());  // manual: no run
+  auto s = reg_->rollback_run("r2");
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
-  EXPECT_NE(s.error().message.find("r2"), std::string::npos);
-  ASSERT_TRUE(reg_->rollback_run("r2").has_value());
-  ASSERT_TRUE(reg_->rollback_run("r1").has_value());
-  EXPECT_FALSE(reg_->show(e.entity_id).has_value());
+  EXPECT_NE(s.error().message.find("manual merge"), std::string::npos);
 }
 
 TEST_F(EntityRegistryTest, MergeThenUnmergeRestoresTheDumpExactly) {
