@@ -279,6 +279,10 @@ std::string render_body(const ExtractionRequest& request, std::string_view chunk
   body["temperature"] = 0;
   if (options.lane == LaneKind::kLocal) {
     body["max_tokens"] = options.max_output_tokens;
+    // Small local models under a grammar tend to repeat list items until the token limit
+    // (every row truncated, measured with SmolLM2-135M); llama.cpp's repetition penalty
+    // lets them close the JSON. Servers that do not know the field ignore it.
+    body["repeat_penalty"] = 1.3;
     if (options.local_format == LocalFormat::kJsonObjectSchema) {
       body["response_format"] = json{{"type", "json_object"}, {"schema", schema}};
     } else {

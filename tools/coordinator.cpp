@@ -397,6 +397,29 @@ struct Coordinator::Impl {
     for (const auto& [doc, state] : docs) {
       progress.update("stage", ++n, static_cast<long>(docs.size()));
       if (state == "staged") continue;
+      // Invariant 7: a drop fed again with every result reused changes nothing. When all of
+      // this document's requests were reused and a live run already staged the document,
+      // the graph holds exactly these facts: record the document as staged, write nothing.
+      auto already = store.query(
+          "SELECT (SELECT count(*) FROM run_requests WHERE run_id = ?1 AND doc_id = ?2 AND reused = 0),"
+          " (SELECT min(rd.run_id) FROM run_documents rd JOIN runs r ON r.run_id = rd.run_id"
+          "  WHERE rd.doc_id = ?2 AND rd.run_id <> ?1 AND rd.state = 'staged'"
+          "  AND r.state != 'rolled_back' AND r.model = ?3 AND r.prompt_version = ?4"
+          "  AND r.schema_version = ?5)",
+          {run.run_id, doc.doc_id, run.model, run.prompt_version, run.schema_version});
+      if (!already) return already.error();
+      if (as_int((*already)[0][0]) == 0 && !std::holds_alternative<std::monostate>((*already)[0][1])) {
+        logger("run")->info("run={} doc={} already staged by {}", run.run_id, doc.doc_id,
+                            as_text((*already)[0][1]));
+        if (auto s = store.execute(
+                "UPDATE run_documents SET state = 'staged', error = NULL, staged_at = ?"
+                " WHERE run_id = ? AND doc_id = ?",
+                {now_utc(clock), run.run_id, doc.doc_id});
+            !s) {
+          return s;
+        }
+        continue;
+      }
       auto mapping_rows = store.query(
           "SELECT request_id, local_id, entity_id FROM run_entities WHERE run_id = ? AND doc_id = ?",
           {run.run_id, doc.doc_id});

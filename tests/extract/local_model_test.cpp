@@ -21,7 +21,7 @@ TEST(ExtractLocalModelTest, ExtractsTwoRealFilingsWithSchemaValidOutput) {
   const char* url = std::getenv("FGRAPH_LOCAL_URL");
   ASSERT_NE(url, nullptr) << "FGRAPH_LOCAL_URL is set by the local_llm ctest fixture";
   std::vector<ingest::Document> docs;
-  for (const char* name : {"sec/metlife.13F-HR.primarydoc.xml", "sec/form3.snow.nonderiv.xml"}) {
+  for (const char* name : {"sec/metlife.13F-HR.primarydoc.xml", "sec/374WaterForm4.xml"}) {
     auto parsed = ingest::parse_file(std::string(FGRAPH_CORPUS_DIR) + "/" + name);
     ASSERT_FALSE(parsed.documents.empty()) << name;
     docs.push_back(parsed.documents.front());
@@ -34,7 +34,7 @@ TEST(ExtractLocalModelTest, ExtractsTwoRealFilingsWithSchemaValidOutput) {
   o.lane = LaneKind::kLocal;
   o.plan.model = "smollm2";
   o.plan.max_document_tokens = 6000;  // both filings fit one request each
-  o.plan.max_output_tokens = 768;
+  o.plan.max_output_tokens = 1024;
   o.providers.local_base_url = url;
   o.sync_concurrency = 1;             // llama-cpp-python serves one request at a time
   o.primary_attempts = 1;             // a CPU model: no retries, bounded test time
