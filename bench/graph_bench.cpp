@@ -106,6 +106,11 @@ int main(int argc, char** argv) {
   Neo4jOptions options;
   options.url = url;
   options.password = password;
+  // FGRAPH_NEO4J_API=legacy measures the legacy transactional endpoints, which carry every
+  // statement of a document in the request that opens its transaction.
+  if (const char* api = std::getenv("FGRAPH_NEO4J_API"); api != nullptr) {
+    options.api = std::string(api) == "legacy" ? Neo4jApi::kLegacy : Neo4jApi::kQueryV2;
+  }
   SystemClock clock;
   auto transport = make_curl_transport();
   GraphClient client(options, *schema, *transport, clock);

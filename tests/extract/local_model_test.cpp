@@ -34,7 +34,7 @@ TEST(ExtractLocalModelTest, ExtractsTwoRealFilingsWithSchemaValidOutput) {
   o.lane = LaneKind::kLocal;
   o.plan.model = "smollm2";
   o.plan.max_document_tokens = 6000;  // both filings fit one request each
-  o.plan.max_output_tokens = 1024;
+  o.plan.max_output_tokens = 2048;  // room for a tiny model that lists at length
   o.providers.local_base_url = url;
   o.sync_concurrency = 1;             // llama-cpp-python serves one request at a time
   o.primary_attempts = 1;             // a CPU model: no retries, bounded test time
