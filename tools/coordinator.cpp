@@ -302,7 +302,7 @@ struct Coordinator::Impl {
       if (!rec) return rec.error();
       if (auto filer = registry::filer_input(*rec, run_id)) {
         inputs.push_back(*filer);
-        keys.emplace_back("", "@filer");
+        keys.emplace_back(doc.doc_id, "@filer");  // keyed by document: one filer row each
       }
       auto facts = store.query(
           "SELECT request_id, local_id, fact_json FROM verified_facts"

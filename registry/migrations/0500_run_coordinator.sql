@@ -13,8 +13,8 @@ CREATE TABLE run_inputs (
   PRIMARY KEY (run_id, source, part)
 );
 
--- How each verified entity of a request resolved in the registry. '@filer' is the
--- document's filer identity from its metadata.
+-- How each verified entity of a request resolved in the registry. The row with local_id
+-- '@filer' (request_id = the doc_id) is the document's filer identity from its metadata.
 CREATE TABLE run_entities (
   run_id      TEXT NOT NULL REFERENCES runs(run_id),
   request_id  TEXT NOT NULL,

@@ -162,6 +162,12 @@ class BatchLaneE2ETest(E2EBase):
         self.assertEqual(staged, report["graph"]["relations_staged"])
         docs = self.cypher("MATCH (d:Document) RETURN count(d)")[0][0]
         self.assertEqual(docs, len(DROP_A))
+        # Every document's filer identity (from its metadata) is an entity mentioned in it.
+        filers = self.cypher("MATCH (e:Entity)-[m:MENTIONED_IN]->(d:Document) WHERE m.run_id = $run "
+                             "AND e.name = d.filer RETURN count(DISTINCT d)", {"run": run_id})[0][0]
+        with_filer = self.cypher("MATCH (d:Document) WHERE d.filer <> '' RETURN count(d)")[0][0]
+        self.assertEqual(filers, with_filer)
+        self.assertGreaterEqual(with_filer, 2)
         rc, out, err = self.fgraph("audit", "--json")
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(json.loads(out)["differences"], [])
