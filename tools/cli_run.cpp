@@ -163,7 +163,8 @@ Result<std::unique_ptr<Session>> open_session(Cli& cli, const std::string& lane,
   if (!store) return store.error();
   s->store = std::move(*store);
   s->transport = make_curl_transport();
-  s->progress = std::make_unique<Progress>(stderr_is_terminal(), cli.globals.json);
+  // Progress goes to stderr, so it stays on with --json (stdout carries the JSON).
+  s->progress = std::make_unique<Progress>(stderr_is_terminal(), false);
   s->coordinator = std::make_unique<Coordinator>(s->config, *s->store, *s->transport, s->clock,
                                                  *s->progress);
   return s;
