@@ -153,11 +153,11 @@ struct Coordinator::Impl {
                   as_text(r[4]), as_text(r[5]), as_text(r[6])};
   }
 
+  // Records the run's phase; `finished` stamps finished_at, otherwise it is cleared.
   Status set_run_state(const std::string& run_id, const std::string& state, bool finished) {
-    return store.execute(finished ? "UPDATE runs SET state = ?, finished_at = ? WHERE run_id = ?"
-                                  : "UPDATE runs SET state = ?, finished_at = NULL WHERE run_id = ? AND ? IS NOT NULL",
-                         finished ? std::vector<SqlValue>{state, now_utc(clock), run_id}
-                                  : std::vector<SqlValue>{state, run_id, run_id});
+    SqlValue at = finished ? SqlValue(now_utc(clock)) : SqlValue(std::monostate{});
+    return store.execute("UPDATE runs SET state = ?, finished_at = ? WHERE run_id = ?",
+                         {state, at, run_id});
   }
 
   // Documents of the run, in the order they were parsed, with their ledger state.
