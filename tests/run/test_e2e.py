@@ -285,6 +285,21 @@ class BatchLaneE2ETest(E2EBase):
         self.assertEqual(stats["batches_created"]["openai"], 1, stats)
         self.assertTrue(all(n == 1 for n in stats["answered"].values()), stats["answered"])
 
+    def test_no_wait_returns_after_submission_and_resume_collects(self):
+        self.emu.control("/_emulator/config", {"polls_to_complete": 5})
+        drop = self.make_drop("a", DROP_A)
+        first = self.run_json("run", drop, "--lane", "openai-batch", "--no-wait")
+        self.assertGreater(first["requests"]["in_flight"], 0, first)
+        self.assertEqual(first["graph"]["documents_staged"], 0)
+        self.assertTrue(first["identity_holds"])
+        report = self.run_json("run", "--resume", first["run_id"])
+        self.assert_reconciled(report)
+        self.assertEqual(report["requests"]["in_flight"], 0)
+        self.assertEqual(report["graph"]["documents_staged"], len(DROP_A))
+        stats = self.emu.stats()
+        self.assertEqual(stats["batches_created"]["openai"], 1, stats)
+        self.assertTrue(all(n == 1 for n in stats["answered"].values()), stats["answered"])
+
     def test_budget_refuses_before_sending(self):
         drop = self.make_drop("a", DROP_A)
         rc, out, err = self.fgraph("run", drop, "--lane", "openai-batch", "--budget-usd", "0.0000001")
