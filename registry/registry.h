@@ -107,7 +107,11 @@ class Store {
       rollback();
       return s;
     }
-    return commit();
+    // A COMMIT that fails (e.g. SQLITE_BUSY) leaves the transaction open: close it so that
+    // a retry can begin again.
+    s = commit();
+    if (!s) rollback();
+    return s;
   }
   Status begin();
   Status commit();
@@ -122,6 +126,7 @@ class Store {
  private:
   Store();
   Status migrate();
+  void release_cached();  // resets every cached statement (ends their read snapshots)
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string path_;

@@ -237,9 +237,18 @@ Status Store::begin() {
   if (in_transaction()) return make_error(ErrorCode::kInternal, "nested transaction");
   return exec("BEGIN IMMEDIATE");
 }
-Status Store::commit() { return exec("COMMIT"); }
+Status Store::commit() {
+  release_cached();
+  return exec("COMMIT");
+}
 void Store::rollback() {
+  release_cached();
   if (in_transaction()) (void)exec("ROLLBACK");
+}
+// A cached statement that stopped on a row keeps its read snapshot open; a retry of a
+// write transaction after SQLITE_BUSY(_SNAPSHOT) would then fail forever.
+void Store::release_cached() {
+  for (auto& [sql, st] : impl_->cache) sqlite3_reset(st.impl_->stmt.get());
 }
 bool Store::in_transaction() const { return sqlite3_get_autocommit(impl_->db.get()) == 0; }
 std::int64_t Store::last_insert_rowid() const {

@@ -670,6 +670,15 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     if (auto s = m.ingest_drop(run.run_id, run.drop_path); !s) return s.error();
   }
 
+  if (!options.resume_run_id.empty()) {
+    // Killed before the drop's ingest committed (it is one transaction): ingest it now.
+    auto inputs = m.store.query("SELECT count(*) FROM run_inputs WHERE run_id = ?", {run.run_id});
+    if (!inputs) return inputs.error();
+    if (as_int((*inputs)[0][0]) == 0 && !run.drop_path.empty()) {
+      if (auto s = m.ingest_drop(run.run_id, run.drop_path); !s) return s.error();
+    }
+  }
+
   RunReport report;
   auto docs = m.run_documents(run.run_id);
   if (!docs) return docs.error();

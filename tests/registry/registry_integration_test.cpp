@@ -135,7 +135,10 @@ int resolve_in_child(const std::string& path, const std::vector<std::string>& na
     for (size_t j = i; j < std::min(names.size(), i + 10); ++j) {
       batch.push_back(company(names[j], "doc_" + std::to_string(j / 10), run));
     }
-    if (!reg.resolve_all(batch)) return 11;
+    if (auto r = reg.resolve_all(batch); !r) {
+      std::fprintf(stderr, "%s: %s\n", run.c_str(), r.error().describe().c_str());
+      return 11;
+    }
   }
   return 0;
 }
