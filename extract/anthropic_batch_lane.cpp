@@ -262,15 +262,7 @@ class AnthropicBatchLane final : public Lane {
         r.outcome = Outcome::kTransient;
         r.error_detail = "row missing from the results of " + obj.remote_id;
       }
-      r.custom_id = p.request.custom_id;
-      r.lane = std::string(to_string(kind()));
-      r.model = obj.model;
-      r.attempt = p.attempt;
-      r.batch_key = obj.key;
-      r.cost_usd = row_cost(kind(), obj.model, r.usage);
-      if (ctx_.counters != nullptr) {
-        (r.outcome == Outcome::kCompleted ? ctx_.counters->completed : ctx_.counters->failed) += 1;
-      }
+      stamp_batch_row(ctx_, kind(), obj, p, r);
       out.push_back(std::move(r));
     }
     if (auto s = ctx_.ledger->record_rows(obj.run_id, out, obj.key); !s) return s;

@@ -38,6 +38,19 @@ double row_cost(LaneKind lane, const std::string& model, const Usage& usage) {
                               usage.output_tokens);
 }
 
+void stamp_batch_row(const LaneContext& ctx, LaneKind lane, const RemoteObject& batch,
+                     const PendingRow& pending, RowResult& row) {
+  row.custom_id = pending.request.custom_id;
+  row.lane = std::string(to_string(lane));
+  row.model = batch.model;
+  row.attempt = pending.attempt;
+  row.batch_key = batch.key;
+  row.cost_usd = row_cost(lane, batch.model, row.usage);
+  if (ctx.counters != nullptr) {
+    (row.outcome == Outcome::kCompleted ? ctx.counters->completed : ctx.counters->failed) += 1;
+  }
+}
+
 void report(const LaneContext& ctx, const std::string& phase, const std::string& detail) {
   if (!ctx.progress || ctx.counters == nullptr) return;
   ctx.counters->phase = phase;

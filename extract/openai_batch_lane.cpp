@@ -363,15 +363,7 @@ class OpenAiBatchLane final : public Lane {
         r.outcome = missing;
         r.error_detail = missing_detail;
       }
-      r.custom_id = p.request.custom_id;
-      r.lane = std::string(to_string(kind()));
-      r.model = obj.model;
-      r.attempt = p.attempt;
-      r.batch_key = obj.key;
-      r.cost_usd = row_cost(kind(), obj.model, r.usage);
-      if (ctx_.counters != nullptr) {
-        (r.outcome == Outcome::kCompleted ? ctx_.counters->completed : ctx_.counters->failed) += 1;
-      }
+      stamp_batch_row(ctx_, kind(), obj, p, r);
       out.push_back(std::move(r));
     }
     if (auto s = ctx_.ledger->record_rows(obj.run_id, out, obj.key); !s) return s;

@@ -179,6 +179,16 @@ struct Coordinator::Impl {
   }
 
   // ---------------------------------------------------------------- phases
+  // One row of run_inputs: what became of one input (a file, or a part of a submission).
+  Status record_input(const std::string& run_id, const std::string& source, int part,
+                      const char* outcome, const SqlValue& doc_id, const SqlValue& reason_code,
+                      const SqlValue& message) {
+    return store.execute(
+        "INSERT OR REPLACE INTO run_inputs(run_id, source, part, outcome, doc_id, reason_code,"
+        " message) VALUES(?, ?, ?, ?, ?, ?, ?)",
+        {run_id, source, std::int64_t{part}, std::string(outcome), doc_id, reason_code, message});
+  }
+
   Status ingest_drop(const std::string& run_id, const std::string& drop) {
     progress.update("parse", 0, 0, drop);
     ingest::ParseResult parsed = ingest::parse_paths({drop});
@@ -192,30 +202,19 @@ struct Coordinator::Impl {
             !s) {
           return s;
         }
-        if (auto s = store.execute(
-                "INSERT OR REPLACE INTO run_inputs(run_id, source, part, outcome, doc_id)"
-                " VALUES(?, ?, ?, 'document', ?)",
-                {run_id, d.source, std::int64_t{d.part}, d.doc_id});
-            !s) {
+        if (auto s = record_input(run_id, d.source, d.part, "document", d.doc_id, {}, {}); !s) {
           return s;
         }
         progress.update("parse", ++n, static_cast<long>(parsed.documents.size()));
       }
       for (const auto& s : parsed.skipped) {
-        if (auto e = store.execute(
-                "INSERT OR REPLACE INTO run_inputs(run_id, source, part, outcome, reason_code,"
-                " message) VALUES(?, ?, ?, 'skipped', 'skipped', ?)",
-                {run_id, s.source, std::int64_t{s.part}, s.reason});
-            !e) {
+        if (auto e = record_input(run_id, s.source, s.part, "skipped", {}, "skipped", s.reason); !e) {
           return e;
         }
       }
       for (const auto& f : parsed.failures) {
         logger("run")->warn("run={} {}: {}", run_id, f.source, f.error.message);
-        if (auto e = store.execute(
-                "INSERT OR REPLACE INTO run_inputs(run_id, source, part, outcome, reason_code,"
-                " message) VALUES(?, ?, 0, 'failed', ?, ?)",
-                {run_id, f.source, f.reason_code, f.error.message});
+        if (auto e = record_input(run_id, f.source, 0, "failed", {}, f.reason_code, f.error.message);
             !e) {
           return e;
         }

@@ -53,6 +53,11 @@ Result<std::string> render_checked(const LaneContext& ctx, LaneKind lane, const 
 // Cost of a usage at the lane's tier.
 double row_cost(LaneKind lane, const std::string& model, const Usage& usage);
 
+// Fills in what a batch lane knows about a collected row (its request, attempt, batch,
+// lane, model and cost) and counts its outcome.
+void stamp_batch_row(const LaneContext& ctx, LaneKind lane, const RemoteObject& batch,
+                     const PendingRow& pending, RowResult& row);
+
 // Notifies progress (if any).
 void report(const LaneContext& ctx, const std::string& phase, const std::string& detail = {});
 
