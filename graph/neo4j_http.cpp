@@ -161,7 +161,7 @@ Result<json> Neo4jHttp::exchange(const HttpRequest& request, int* status_out,
   auto sent = transport_.send(request);
   if (!sent) {
     Error e = sent.error();
-    e.message = "neo4j " + request.method + " " + request.url + ": " + e.message;
+    e.message = "neo4j: " + e.message;  // the transport's message names the method and URL
     return e;
   }
   const HttpResponse& resp = *sent;
