@@ -383,8 +383,105 @@ struct Coordinator::Impl {
     return n;
   }
 
-  // Stages every resolved document of the run that is not staged yet.
-  // kUnavailable stops at once (the ledger keeps everything; resume stages the rest).
+  // The staging input of one resolved document, from the ledger: its entities (by registry
+  // id) and its accepted relations, each fact once.
+  Result<graph::GraphClient::StageInput> stage_input(const RunRow& run, const ingest::Document& doc) {
+    auto mapping_rows = store.query(
+        "SELECT request_id, local_id, entity_id FROM run_entities WHERE run_id = ? AND doc_id = ?",
+        {run.run_id, doc.doc_id});
+    if (!mapping_rows) return mapping_rows.error();
+    std::map<std::pair<std::string, std::string>, std::string> mapping;
+    std::set<std::string> entity_ids;
+    for (const auto& r : *mapping_rows) {
+      mapping[{as_text(r[0]), as_text(r[1])}] = as_text(r[2]);
+      entity_ids.insert(as_text(r[2]));
+    }
+    graph::GraphClient::StageInput in;
+    for (const auto& id : entity_ids) in.entities.push_back(entity_node(id));
+
+    auto rel_rows = store.query(
+        "SELECT request_id, fact_json, evidence, char_start, char_end FROM verified_facts"
+        " WHERE run_id = ? AND doc_id = ? AND kind = 'relation' ORDER BY request_id, fact_index",
+        {run.run_id, doc.doc_id});
+    if (!rel_rows) return rel_rows.error();
+    std::set<std::string> fact_ids;
+    for (const auto& r : *rel_rows) {
+      json fact = json::parse(as_text(r[1]), nullptr, false);
+      if (!fact.is_object()) continue;
+      std::string request_id = as_text(r[0]);
+      auto src = mapping.find({request_id, fact.value("source", "")});
+      auto dst = mapping.find({request_id, fact.value("target", "")});
+      if (src == mapping.end() || dst == mapping.end()) continue;
+      graph::RelationEdge e;
+      e.type = fact.value("type", "");
+      e.source_entity_id = src->second;
+      e.target_entity_id = dst->second;
+      e.run_id = run.run_id;
+      e.doc_id = doc.doc_id;
+      e.evidence = as_text(r[2]);
+      e.char_start = as_int(r[3]);
+      e.char_end = as_int(r[4]);
+      if (fact.contains("ownership_percent") && fact["ownership_percent"].is_number()) {
+        e.ownership_percent = fact["ownership_percent"].get<double>();
+      }
+      e.effective_date = opt_string(fact, "effective_date");
+      e.role = opt_string(fact, "role");
+      e.fact_id = graph::make_fact_id(doc.doc_id, e.type, e.source_entity_id,
+                                      e.target_entity_id, e.evidence);
+      if (!fact_ids.insert(e.fact_id).second) continue;  // the same fact from two chunks
+      in.relations.push_back(std::move(e));
+    }
+    in.document.doc_id = doc.doc_id;
+    in.document.accession = doc.accession.value_or("");
+    in.document.form_type = doc.form_type.value_or("");
+    in.document.cik = doc.cik.value_or("");
+    in.document.filer = doc.company.value_or("");
+    in.document.filed_at = doc.filed_at.value_or("");
+    in.document.source = doc.source;
+    return in;
+  }
+
+  // Records one staging outcome in the ledger: the staged facts and the document's state.
+  Status record_staged(const std::string& run_id, const graph::GraphClient::StageInput& in,
+                       const Result<graph::Counters>& staged, RunReport* report) {
+    const std::string& doc_id = in.document.doc_id;
+    if (!staged) {
+      std::string why = staged.error().detail.empty()
+                            ? staged.error().message
+                            : staged.error().detail + " " + staged.error().message;
+      logger("run")->error("run={} doc={} staging failed: {}", run_id, doc_id, why);
+      if (report != nullptr) report->stage_errors.push_back(doc_id + ": " + why);
+      return store.execute(
+          "UPDATE run_documents SET state = 'failed', error = ? WHERE run_id = ? AND doc_id = ?",
+          {why, run_id, doc_id});
+    }
+    std::string at = now_utc(clock);
+    return store.transaction([&]() -> Status {
+      for (const auto& e : in.relations) {
+        if (auto x = store.execute(
+                "INSERT OR REPLACE INTO staged_facts(run_id, doc_id, fact_id, rel_type,"
+                " source_entity_id, target_entity_id, evidence, char_start, char_end, staged_at)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?)",
+                {run_id, doc_id, e.fact_id, e.type, e.source_entity_id, e.target_entity_id,
+                 e.evidence, e.char_start, e.char_end, at});
+            !x) {
+          return x;
+        }
+      }
+      return store.execute(
+          "UPDATE run_documents SET state = 'staged', error = NULL, staged_at = ?"
+          " WHERE run_id = ? AND doc_id = ?",
+          {at, run_id, doc_id});
+    });
+  }
+
+  // Stages every resolved document of the run that is not staged yet, in batches whose
+  // documents go to Neo4j config.neo4j.concurrency at a time (each in its own transaction);
+  // the ledger records each batch's outcomes afterwards, on this thread. A crash between
+  // the two leaves documents in the graph that the ledger calls unstaged: resuming stages
+  // them again, which changes nothing (MERGE on ids).
+  // kUnavailable stops after recording the batch (the ledger keeps everything; resume
+  // stages the rest).
   Status stage_run(const RunRow& run,
                    const std::vector<std::pair<ingest::Document, std::string>>& docs,
                    RunReport* report) {
@@ -392,10 +489,32 @@ struct Coordinator::Impl {
     graph::RunInfo info{run.run_id, run.lane, run.model, run.prompt_version, run.schema_version, ""};
     auto started = store.query("SELECT started_at FROM runs WHERE run_id = ?", {run.run_id});
     if (started && !started->empty()) info.started_at = as_text((*started)[0][0]);
-    long n = 0;
+    const int concurrency = std::max(1, config.neo4j.concurrency);
+    const std::size_t batch_size = static_cast<std::size_t>(concurrency) * 8;
+    std::vector<graph::GraphClient::StageInput> batch;
+    long done = 0;
+    auto flush = [&]() -> Status {
+      if (batch.empty()) return ok();
+      auto results = graph().stage_documents(info, batch, concurrency);
+      std::optional<Error> unavailable;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (!results[i] && results[i].error().code == ErrorCode::kUnavailable) {
+          if (!unavailable) unavailable = results[i].error();
+          continue;  // stays 'resolved': the next run or resume stages it
+        }
+        if (auto s = record_staged(run.run_id, batch[i], results[i], report); !s) return s;
+      }
+      done += static_cast<long>(batch.size());
+      progress.update("stage", done, static_cast<long>(docs.size()));
+      batch.clear();
+      if (unavailable) return *unavailable;
+      return ok();
+    };
     for (const auto& [doc, state] : docs) {
-      progress.update("stage", ++n, static_cast<long>(docs.size()));
-      if (state == "staged") continue;
+      if (state == "staged") {
+        ++done;
+        continue;
+      }
       // Invariant 7: a drop fed again with every result reused changes nothing. When all of
       // this document's requests were reused and a live run already staged the document,
       // the graph holds exactly these facts: record the document as staged, write nothing.
@@ -417,99 +536,18 @@ struct Coordinator::Impl {
             !s) {
           return s;
         }
+        ++done;
         continue;
       }
-      auto mapping_rows = store.query(
-          "SELECT request_id, local_id, entity_id FROM run_entities WHERE run_id = ? AND doc_id = ?",
-          {run.run_id, doc.doc_id});
-      if (!mapping_rows) return mapping_rows.error();
-      std::map<std::pair<std::string, std::string>, std::string> mapping;
-      std::set<std::string> entity_ids;
-      for (const auto& r : *mapping_rows) {
-        mapping[{as_text(r[0]), as_text(r[1])}] = as_text(r[2]);
-        entity_ids.insert(as_text(r[2]));
+      auto in = stage_input(run, doc);
+      if (!in) return in.error();
+      batch.push_back(std::move(*in));
+      if (batch.size() >= batch_size) {
+        if (auto s = flush(); !s) return s;
       }
-      std::vector<graph::EntityNode> nodes;
-      for (const auto& id : entity_ids) nodes.push_back(entity_node(id));
-
-      auto rel_rows = store.query(
-          "SELECT request_id, fact_json, evidence, char_start, char_end FROM verified_facts"
-          " WHERE run_id = ? AND doc_id = ? AND kind = 'relation' ORDER BY request_id, fact_index",
-          {run.run_id, doc.doc_id});
-      if (!rel_rows) return rel_rows.error();
-      std::vector<graph::RelationEdge> edges;
-      std::set<std::string> fact_ids;
-      for (const auto& r : *rel_rows) {
-        json fact = json::parse(as_text(r[1]), nullptr, false);
-        if (!fact.is_object()) continue;
-        std::string request_id = as_text(r[0]);
-        auto src = mapping.find({request_id, fact.value("source", "")});
-        auto dst = mapping.find({request_id, fact.value("target", "")});
-        if (src == mapping.end() || dst == mapping.end()) continue;
-        graph::RelationEdge e;
-        e.type = fact.value("type", "");
-        e.source_entity_id = src->second;
-        e.target_entity_id = dst->second;
-        e.run_id = run.run_id;
-        e.doc_id = doc.doc_id;
-        e.evidence = as_text(r[2]);
-        e.char_start = as_int(r[3]);
-        e.char_end = as_int(r[4]);
-        if (fact.contains("ownership_percent") && fact["ownership_percent"].is_number()) {
-          e.ownership_percent = fact["ownership_percent"].get<double>();
-        }
-        e.effective_date = opt_string(fact, "effective_date");
-        e.role = opt_string(fact, "role");
-        e.fact_id = graph::make_fact_id(doc.doc_id, e.type, e.source_entity_id,
-                                        e.target_entity_id, e.evidence);
-        if (!fact_ids.insert(e.fact_id).second) continue;  // the same fact from two chunks
-        edges.push_back(std::move(e));
-      }
-      graph::DocumentNode dn;
-      dn.doc_id = doc.doc_id;
-      dn.accession = doc.accession.value_or("");
-      dn.form_type = doc.form_type.value_or("");
-      dn.cik = doc.cik.value_or("");
-      dn.filer = doc.company.value_or("");
-      dn.filed_at = doc.filed_at.value_or("");
-      dn.source = doc.source;
-
-      auto staged = graph().stage_document(info, dn, nodes, edges);
-      if (!staged) {
-        if (staged.error().code == ErrorCode::kUnavailable) return staged.error();
-        std::string why = staged.error().detail.empty() ? staged.error().message
-                                                        : staged.error().detail + " " +
-                                                              staged.error().message;
-        logger("run")->error("run={} doc={} staging failed: {}", run.run_id, doc.doc_id, why);
-        if (report != nullptr) report->stage_errors.push_back(doc.doc_id + ": " + why);
-        if (auto s = store.execute(
-                "UPDATE run_documents SET state = 'failed', error = ? WHERE run_id = ? AND doc_id = ?",
-                {why, run.run_id, doc.doc_id});
-            !s) {
-          return s;
-        }
-        continue;
-      }
-      std::string at = now_utc(clock);
-      Status s = store.transaction([&]() -> Status {
-        for (const auto& e : edges) {
-          if (auto x = store.execute(
-                  "INSERT OR REPLACE INTO staged_facts(run_id, doc_id, fact_id, rel_type,"
-                  " source_entity_id, target_entity_id, evidence, char_start, char_end, staged_at)"
-                  " VALUES(?,?,?,?,?,?,?,?,?,?)",
-                  {run.run_id, doc.doc_id, e.fact_id, e.type, e.source_entity_id,
-                   e.target_entity_id, e.evidence, e.char_start, e.char_end, at});
-              !x) {
-            return x;
-          }
-        }
-        return store.execute(
-            "UPDATE run_documents SET state = 'staged', error = NULL, staged_at = ?"
-            " WHERE run_id = ? AND doc_id = ?",
-            {at, run.run_id, doc.doc_id});
-      });
-      if (!s) return s;
     }
+    if (auto s = flush(); !s) return s;
+    progress.update("stage", static_cast<long>(docs.size()), static_cast<long>(docs.size()));
     return ok();
   }
 
