@@ -1,8 +1,11 @@
 #include "tools/coordinator.h"
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +22,27 @@ using registry::SqlValue;
 using registry::Store;
 
 std::string now_utc(Clock& clock) { return format_utc(clock.now()); }
+
+// Test-only fault injection (ARCHITECTURE.md, "Fault injection"): when the environment
+// variable FGRAPH_TEST_CRASH_AT is `<point>[:N]` and names this point, its Nth call (default
+// 1st) kills the process with SIGKILL, as a crash would. Inert unless the variable is set.
+// The batch lanes have their own points (extract/internal/lane.h).
+void crash_point(std::string_view point) {
+  static const std::pair<std::string, long> target = [] {
+    const char* v = std::getenv("FGRAPH_TEST_CRASH_AT");
+    std::string name = v != nullptr ? v : "";
+    long nth = 1;
+    if (auto colon = name.rfind(':'); colon != std::string::npos) {
+      nth = std::strtol(name.c_str() + colon + 1, nullptr, 10);
+      name.resize(colon);
+    }
+    return std::pair<std::string, long>(name, nth < 1 ? 1 : nth);
+  }();
+  static long hits = 0;
+  if (!target.first.empty() && point == target.first && ++hits == target.second) {
+    std::raise(SIGKILL);
+  }
+}
 
 std::optional<std::string> opt_string(const json& j, const char* key) {
   auto it = j.find(key);
@@ -277,6 +301,7 @@ struct Coordinator::Impl {
           !s) {
         return s;
       }
+      crash_point("verify");
     }
     return store.execute(
         "UPDATE run_documents SET state = 'verified' WHERE run_id = ? AND state = 'parsed'",
@@ -348,6 +373,7 @@ struct Coordinator::Impl {
         return ok();
       });
       if (!s) return s;
+      crash_point("resolve");
     }
     return ok();
   }
@@ -490,6 +516,7 @@ struct Coordinator::Impl {
         }
         continue;
       }
+      crash_point("stage");  // in Neo4j, not yet in the ledger: resume MERGEs it again
       std::string at = now_utc(clock);
       Status s = store.transaction([&]() -> Status {
         for (const auto& e : edges) {
@@ -667,6 +694,7 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     run.state = "started";
     logger("run")->info("run={} started lane={} model={}", run.run_id, run.lane, run.model);
     if (auto s = m.ingest_drop(run.run_id, run.drop_path); !s) return s.error();
+    crash_point("after_ingest");
   }
 
   if (!options.resume_run_id.empty()) {
