@@ -136,6 +136,12 @@ std::string as_text(const SqlValue& v) {
   return "";
 }
 
+// A document rolled back (or half rolled back) by `fgraph rollback --doc` is not staged
+// again by a resume; `fgraph replay` revives it.
+bool is_rolled_back(const std::string& state) {
+  return state == "rolled_back" || state == "rolling_back";
+}
+
 struct RunRow {
   std::string run_id, lane, model, prompt_version, schema_version, drop_path, state;
 };
@@ -314,7 +320,7 @@ struct Coordinator::Impl {
     long n = 0;
     for (const auto& [doc, state] : docs) {
       progress.update("resolve", ++n, static_cast<long>(docs.size()));
-      if (state == "staged" || state == "failed") continue;
+      if (state == "staged" || state == "failed" || is_rolled_back(state)) continue;
       auto done = store.query(
           "SELECT count(*) FROM run_entities WHERE run_id = ? AND doc_id = ?", {run_id, doc.doc_id});
       if (!done) return done.error();
@@ -421,7 +427,7 @@ struct Coordinator::Impl {
     long n = 0;
     for (const auto& [doc, state] : docs) {
       progress.update("stage", ++n, static_cast<long>(docs.size()));
-      if (state == "staged") continue;
+      if (state == "staged" || is_rolled_back(state)) continue;  // replay revives rolled_back
       // Invariant 7: a drop fed again with every result reused changes nothing. When all of
       // this document's requests were reused and a live run already staged the document,
       // the graph holds exactly these facts: record the document as staged, write nothing.
@@ -605,9 +611,12 @@ struct Coordinator::Impl {
         "SELECT state, count(*) FROM run_documents WHERE run_id = ? GROUP BY state", {run_id});
     if (!staged) return staged.error();
     r.documents_staged = r.documents_stage_failed = 0;
+    r.documents_rolled_back = r.documents_rolling_back = 0;
     for (const auto& row : *staged) {
       if (as_text(row[0]) == "staged") r.documents_staged = as_int(row[1]);
       if (as_text(row[0]) == "failed") r.documents_stage_failed = as_int(row[1]);
+      if (as_text(row[0]) == "rolled_back") r.documents_rolled_back = as_int(row[1]);
+      if (as_text(row[0]) == "rolling_back") r.documents_rolling_back = as_int(row[1]);
     }
     auto rels = store.query("SELECT count(*) FROM staged_facts WHERE run_id = ?", {run_id});
     if (rels && !rels->empty()) r.relations_staged = as_int((*rels)[0][0]);
@@ -638,6 +647,11 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
       return make_error(ErrorCode::kInvalidInput,
                         "run " + run.run_id + " was rolled back; use `fgraph replay " +
                             run.run_id + "` to stage it again");
+    }
+    if (run.state == "rolling_back") {
+      return make_error(ErrorCode::kInvalidInput,
+                        "run " + run.run_id + " is half rolled back; finish with `fgraph rollback " +
+                            run.run_id + "`");
     }
   } else {
     if (options.drop.empty()) return make_error(ErrorCode::kInvalidInput, "no drop given");
@@ -789,10 +803,16 @@ Result<std::vector<RunSummary>> Coordinator::runs() {
   return out;
 }
 
+// Three stores change in turn (Neo4j, registry, ledger), so the ledger records the
+// rollback as begun ('rolling_back') before the first and done ('rolled_back') after the
+// last. Each step is idempotent, so `fgraph rollback` on a half-done rollback finishes it.
 Status Coordinator::rollback(const std::string& run_id, const std::optional<std::string>& doc_id) {
   Impl& m = *impl_;
   auto run = m.load_run(run_id);
   if (!run) return run.error();
+  auto tolerate_nothing = [](Status s) -> Status {
+    return s || s.error().code == ErrorCode::kNotFound ? ok() : s;
+  };
   if (doc_id) {
     auto present = m.store.query("SELECT state FROM run_documents WHERE run_id = ? AND doc_id = ?",
                                  {run_id, *doc_id});
@@ -800,28 +820,37 @@ Status Coordinator::rollback(const std::string& run_id, const std::optional<std:
     if (present->empty()) {
       return make_error(ErrorCode::kNotFound, "run " + run_id + " has no document " + *doc_id);
     }
+    if (auto s = m.store.execute(
+            "UPDATE run_documents SET state = 'rolling_back' WHERE run_id = ? AND doc_id = ?",
+            {run_id, *doc_id});
+        !s) {
+      return s;
+    }
     if (auto s = m.graph().rollback_document(*doc_id, run_id); !s) return s.error();
+    crash_point("rollback_graph");
+    if (auto s = tolerate_nothing(m.entities.rollback_document(run_id, *doc_id)); !s) return s;
+    crash_point("rollback_registry");
     return m.store.transaction([&]() -> Status {
-      if (auto s = m.store.execute("DELETE FROM staged_facts WHERE run_id = ? AND doc_id = ?",
-                                   {run_id, *doc_id});
-          !s) {
-        return s;
+      for (const char* sql : {"DELETE FROM staged_facts WHERE run_id = ? AND doc_id = ?",
+                              "DELETE FROM run_entities WHERE run_id = ? AND doc_id = ?",
+                              "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
+                              " WHERE run_id = ? AND doc_id = ?"}) {
+        if (auto s = m.store.execute(sql, {run_id, *doc_id}); !s) return s;
       }
-      return m.store.execute(
-          "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
-          " WHERE run_id = ? AND doc_id = ?",
-          {run_id, *doc_id});
+      return ok();
     });
   }
+  if (auto s = m.set_run_state(run_id, "rolling_back", false); !s) return s;
   if (auto s = m.graph().rollback_run(run_id); !s) return s.error();
-  if (auto s = m.entities.rollback_run(run_id); !s && s.error().code != ErrorCode::kNotFound) {
-    return s;
-  }
+  crash_point("rollback_graph");
+  if (auto s = tolerate_nothing(m.entities.rollback_run(run_id)); !s) return s;
+  crash_point("rollback_registry");
   return m.store.transaction([&]() -> Status {
     for (const char* sql : {"DELETE FROM staged_facts WHERE run_id = ?",
                             "DELETE FROM run_entities WHERE run_id = ?",
                             "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
-                            " WHERE run_id = ? AND state IN ('staged', 'verified', 'failed')"}) {
+                            " WHERE run_id = ? AND state IN ('staged', 'verified', 'failed',"
+                            " 'rolling_back')"}) {
       if (auto s = m.store.execute(sql, {run_id}); !s) return s;
     }
     return m.store.execute(

@@ -150,10 +150,10 @@ class E2EBase(unittest.TestCase):
             out.append(re.sub(r'"started_at": "[^"]*"', '"started_at": "T"', line))
         return sorted(out)
 
-    def registry_dump(self, run_ids=(), home=None):
+    def registry_dump(self, run_ids=(), home=None, row_ids=True):
         """The entity registry's state (the sections of EntityRegistry::dump(): entities,
         aliases, mentions, active merges, FTS rows) read from the ledger, with the given run
-        ids blanked."""
+        ids blanked; without row_ids, the creation-order row ids are left out (sorted)."""
         db = sqlite3.connect(os.path.join(home or self.home, "fgraph.db"))
         try:
             sections = [
@@ -171,11 +171,13 @@ class E2EBase(unittest.TestCase):
             out = []
             for tag, sql in sections:
                 for row in db.execute(sql):
+                    if not row_ids and tag in ("entity", "alias", "fts"):
+                        row = row[1:]
                     line = tag + " " + json.dumps(row)
                     for i, run_id in enumerate(run_ids):
                         line = line.replace(run_id, f"RUN{i}")
                     out.append(line)
-            return out
+            return out if row_ids else sorted(out)
         finally:
             db.close()
 
@@ -275,22 +277,50 @@ class BatchLaneE2ETest(E2EBase):
         self.assertEqual(rc, 0, out + err)
 
     def test_rollback_of_one_document(self):
+        # The last document in the drop's (byte-wise) order, so that a run of the drop
+        # without it resolves every other document exactly as the full run did.
+        target_file = sorted(os.path.basename(f) for f in DROP_A)[-1]
+        others = [f for f in DROP_A if os.path.basename(f) != target_file]
+        home = self.home
+        self.home = os.path.join(self.tmp, "reference")
+        os.makedirs(self.home)
+        ref = self.run_json("run", self.make_drop("ref", others), "--lane", "openai-batch")
+        ref_registry = self.registry_dump([ref["run_id"]], row_ids=False)
+        self.cypher("MATCH (n) DETACH DELETE n")
+        self.home = home
+
         report = self.run_json("run", self.make_drop("a", DROP_A), "--lane", "openai-batch")
         run_id = report["run_id"]
+        full_registry = self.registry_dump([run_id], row_ids=False)
         docs = self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.fact_id IS NOT NULL "
                            "RETURN r.doc_id, count(r) ORDER BY count(r) DESC", {"run": run_id})
         self.assertGreaterEqual(len(docs), 1)
-        target = docs[0][0]
+        target = self.cypher("MATCH (d:Document) WHERE d.source ENDS WITH $f RETURN d.doc_id",
+                             {"f": target_file})[0][0]
+        # The document taught the registry something of its own: it is not a no-op.
+        self.assertNotEqual(full_registry, ref_registry)
         rc, out, err = self.fgraph("rollback", run_id, "--doc", target)
         self.assertEqual(rc, 0, out + err)
         left = dict(self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.fact_id IS NOT NULL "
                                 "RETURN r.doc_id, count(r)", {"run": run_id}))
         self.assertNotIn(target, left)
-        for doc, n in docs[1:]:
-            self.assertEqual(left.get(doc), n)
+        for doc, n in docs:
+            if doc != target:
+                self.assertEqual(left.get(doc), n)
         self.assertEqual(self.cypher("MATCH (d:Document {doc_id: $d}) RETURN count(d)", {"d": target})[0][0], 0)
+        # The registry holds what a run without the document would have taught it.
+        self.assertEqual(self.registry_dump([run_id], row_ids=False), ref_registry)
+        status = self.run_json("status", run_id)
+        self.assertEqual(status["graph"]["documents_rolled_back"], 1)
+        self.assertEqual(status["graph"]["documents_rolling_back"], 0)
         rc, out, err = self.fgraph("audit")
         self.assertEqual(rc, 0, out + err)
+        # Replay stages the document again and the registry learns it again.
+        calls = self.emu.stats()["answered"]
+        replay = self.run_json("replay", run_id)
+        self.assertEqual(replay["graph"]["documents_staged"], len(DROP_A))
+        self.assertEqual(self.registry_dump([run_id], row_ids=False), full_registry)
+        self.assertEqual(self.emu.stats()["answered"], calls)
 
     def test_neo4j_down_exits_3_and_resume_stages(self):
         drop = self.make_drop("a", DROP_A[:2])
