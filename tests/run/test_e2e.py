@@ -322,6 +322,57 @@ class BatchLaneE2ETest(E2EBase):
         self.assertEqual(self.registry_dump([run_id], row_ids=False), full_registry)
         self.assertEqual(self.emu.stats()["answered"], calls)
 
+    def test_interrupted_rollback_is_recorded_and_finished_by_rollback_again(self):
+        self.emu.control("/_emulator/config", {"polls_to_complete": 0})
+        first = self.run_json("run", self.make_drop("a", DROP_A), "--lane", "openai-batch")
+        after_first = self.normalized_export(first["run_id"])
+        registry_first = self.registry_dump()
+        second = self.run_json("run", self.make_drop("b", DROP_B), "--lane", "openai-batch")
+        run_id = second["run_id"]
+        after_second = self.export()
+
+        # Killed between Neo4j and the registry: the ledger says the rollback is half done.
+        rc, out, err = self.fgraph("rollback", run_id, env=self.env(FGRAPH_TEST_CRASH_AT="rollback_graph"))
+        self.assertEqual(rc, -signal.SIGKILL, out + err)
+        rc, out, err = self.fgraph("runs", "--json")
+        states = {r["run_id"]: r["state"] for r in map(json.loads, out.splitlines())}
+        self.assertEqual(states[run_id], "rolling_back")
+        self.assertEqual(self.run_json("status", run_id)["state"], "rolling_back")
+        rc, out, err = self.fgraph("status", run_id)
+        self.assertIn(f"fgraph rollback {run_id}", out)
+        rc, out, err = self.fgraph("run", "--resume", run_id)
+        self.assertEqual(rc, 2, out + err)  # a half-rolled-back run is not resumed
+        self.assertIn("rollback", err)
+        self.assertNotEqual(self.registry_dump(), registry_first)  # the registry step never ran
+        rc, out, err = self.fgraph("rollback", run_id)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(self.run_json("status", run_id)["state"], "rolled_back")
+        self.assertEqual(self.normalized_export(first["run_id"]), after_first)
+        self.assertEqual(self.registry_dump(), registry_first)
+        rc, out, err = self.fgraph("audit")
+        self.assertEqual(rc, 0, out + err)
+
+        # One document, killed between the registry and the ledger.
+        replay = self.run_json("replay", run_id)
+        self.assertEqual(replay["graph"]["documents_staged"], len(DROP_B))
+        self.assertEqual(self.export(), after_second)
+        target = self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.fact_id IS NOT NULL "
+                             "RETURN r.doc_id LIMIT 1", {"run": run_id})[0][0]
+        rc, out, err = self.fgraph("rollback", run_id, "--doc", target,
+                                   env=self.env(FGRAPH_TEST_CRASH_AT="rollback_registry"))
+        self.assertEqual(rc, -signal.SIGKILL, out + err)
+        status = self.run_json("status", run_id)
+        self.assertEqual(status["graph"]["documents_rolling_back"], 1)
+        rc, out, err = self.fgraph("audit")
+        self.assertEqual(rc, 1, out + err)  # the ledger still lists facts Neo4j no longer has
+        rc, out, err = self.fgraph("rollback", run_id, "--doc", target)
+        self.assertEqual(rc, 0, out + err)
+        status = self.run_json("status", run_id)
+        self.assertEqual(status["graph"]["documents_rolling_back"], 0)
+        self.assertEqual(status["graph"]["documents_rolled_back"], 1)
+        rc, out, err = self.fgraph("audit")
+        self.assertEqual(rc, 0, out + err)
+
     def test_neo4j_down_exits_3_and_resume_stages(self):
         drop = self.make_drop("a", DROP_A[:2])
         down = self.env(FGRAPH_NEO4J_URL="http://127.0.0.1:9")  # nothing listens on port 9
