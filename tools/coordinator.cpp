@@ -285,11 +285,15 @@ struct Coordinator::Impl {
     }
     auto requests = extract::run_requests(store, run_id);
     if (!requests) return requests.error();
-    std::set<std::string> seen;
+    // One answer may serve several documents (a chunk of identical text is one request):
+    // each document gets its own verdict, keyed by (request, document).
+    std::map<std::string, std::set<std::string>> docs_of_request;
+    for (const auto& req : *requests) docs_of_request[req.custom_id].insert(req.doc_id);
+    std::set<std::pair<std::string, std::string>> seen;
     long n = 0;
     for (const auto& req : *requests) {
       progress.update("verify", ++n, static_cast<long>(requests->size()));
-      if (req.state != "completed" || !seen.insert(req.custom_id).second) continue;
+      if (req.state != "completed" || !seen.emplace(req.custom_id, req.doc_id).second) continue;
       auto doc = prepared.find(req.doc_id);
       if (doc == prepared.end()) continue;
       auto content = extract::stored_result(store, req.custom_id);
@@ -302,7 +306,10 @@ struct Coordinator::Impl {
           {req.custom_id});
       if (!batch) return batch.error();
       std::string batch_id = batch->empty() ? "" : as_text((*batch)[0][0]);
-      if (auto s = verify::record_verdict(store, {run_id, req.custom_id, batch_id}, verdict,
+      const std::string row_key = docs_of_request[req.custom_id].size() == 1
+                                      ? req.custom_id
+                                      : req.custom_id + "@" + req.doc_id;
+      if (auto s = verify::record_verdict(store, {run_id, row_key, batch_id}, verdict,
                                           now_utc(clock));
           !s) {
         return s;

@@ -373,6 +373,47 @@ class BatchLaneE2ETest(E2EBase):
         rc, out, err = self.fgraph("audit")
         self.assertEqual(rc, 0, out + err)
 
+    def test_identical_chunk_of_two_documents_is_verified_for_each(self):
+        # Two documents longer than one request's budget (400,000 bytes) that share their
+        # first chunk: that chunk is one request, answered once, and verified for both.
+        self.emu.control("/_emulator/config", {"polls_to_complete": 0})
+        shared, i = [], 0
+        while sum(map(len, shared)) < 410000:
+            shared.append(f"Section {i}. Acme Widgets Inc. signed an agreement with Beta Tools LLC"
+                          f" covering item {i} of the supply program.\n\n")
+            i += 1
+        drop = os.path.join(self.tmp, "shared")
+        os.makedirs(drop)
+        tails = {"one.txt": "Closing one. Gamma Holdings Corp. acquired Delta Parts Ltd. this year.\n",
+                 "two.txt": "Closing two. Epsilon Labs Inc. signed an agreement with Zeta Foods Co.\n"}
+        for name, tail in tails.items():
+            with open(os.path.join(drop, name), "w") as f:
+                f.write("".join(shared) + tail)
+        report = self.run_json("run", drop, "--lane", "openai-batch")
+        self.assert_reconciled(report)
+        req = report["requests"]
+        self.assertEqual((req["planned"], req["deduplicated"], req["submitted"]), (3, 1, 3), req)
+        answered = self.emu.stats()["answered"]
+        self.assertEqual(sorted(answered.values()), [1, 1, 1], answered)
+        self.assertEqual(report["graph"]["documents_staged"], 2)
+        run_id = report["run_id"]
+        # Every relation quoted from the shared chunk is staged once for each document.
+        rows = self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.evidence STARTS WITH 'Section '"
+                           " RETURN r.evidence, count(DISTINCT r.doc_id)", {"run": run_id})
+        self.assertTrue(rows)
+        self.assertTrue(all(n == 2 for _, n in rows), rows)
+        # The ledger holds one verdict per (request, document): both documents' facts from
+        # the shared request are counted in the reconciliation.
+        db = sqlite3.connect(os.path.join(self.home, "fgraph.db"))
+        per_doc = dict(db.execute("SELECT doc_id, count(DISTINCT request_id) FROM verified_facts"
+                                  " WHERE run_id = ? GROUP BY doc_id", (run_id,)).fetchall())
+        total = db.execute("SELECT count(*) FROM verified_facts WHERE run_id = ?", (run_id,)).fetchone()[0]
+        db.close()
+        self.assertEqual(sorted(per_doc.values()), [2, 2], per_doc)
+        self.assertEqual(report["facts"]["accepted"], total)
+        rc, out, err = self.fgraph("audit")
+        self.assertEqual(rc, 0, out + err)
+
     def test_neo4j_down_exits_3_and_resume_stages(self):
         drop = self.make_drop("a", DROP_A[:2])
         down = self.env(FGRAPH_NEO4J_URL="http://127.0.0.1:9")  # nothing listens on port 9
