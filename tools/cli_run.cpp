@@ -294,9 +294,12 @@ void register_run_commands(CLI::App& app, Cli& cli) {
 
   CLI::App* rollback = app.add_subcommand(
       "rollback",
-      "Remove a run's (or one document's) contributions from Neo4j and the entity registry");
+      "Remove a run's (or one document's) contributions from Neo4j and the entity registry. "
+      "Run it again to finish a rollback that was interrupted (state rolling_back)");
   rollback->add_option("run_id", f->run_id, "Run id")->required();
-  rollback->add_option("--doc", f->doc, "Roll back only this document (doc_id) of the run");
+  rollback->add_option("--doc", f->doc,
+                       "Roll back only this document (doc_id) of the run: its facts, and the "
+                       "registry entities and aliases no other document taught");
   rollback->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
       auto s = open_session(cli, "", "", std::nullopt);
