@@ -1,8 +1,11 @@
 #include "tools/coordinator.h"
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +22,27 @@ using registry::SqlValue;
 using registry::Store;
 
 std::string now_utc(Clock& clock) { return format_utc(clock.now()); }
+
+// Test-only fault injection (ARCHITECTURE.md, "Fault injection"): when the environment
+// variable FGRAPH_TEST_CRASH_AT is `<point>[:N]` and names this point, its Nth call (default
+// 1st) kills the process with SIGKILL, as a crash would. Inert unless the variable is set.
+// The batch lanes have their own points (extract/internal/lane.h).
+void crash_point(std::string_view point) {
+  static const std::pair<std::string, long> target = [] {
+    const char* v = std::getenv("FGRAPH_TEST_CRASH_AT");
+    std::string name = v != nullptr ? v : "";
+    long nth = 1;
+    if (auto colon = name.rfind(':'); colon != std::string::npos) {
+      nth = std::strtol(name.c_str() + colon + 1, nullptr, 10);
+      name.resize(colon);
+    }
+    return std::pair<std::string, long>(name, nth < 1 ? 1 : nth);
+  }();
+  static long hits = 0;
+  if (!target.first.empty() && point == target.first && ++hits == target.second) {
+    std::raise(SIGKILL);
+  }
+}
 
 std::optional<std::string> opt_string(const json& j, const char* key) {
   auto it = j.find(key);
@@ -110,6 +134,12 @@ std::string as_text(const SqlValue& v) {
   if (auto p = std::get_if<std::string>(&v)) return *p;
   if (auto p = std::get_if<std::int64_t>(&v)) return std::to_string(*p);
   return "";
+}
+
+// A document rolled back (or half rolled back) by `fgraph rollback --doc` is not staged
+// again by a resume; `fgraph replay` revives it.
+bool is_rolled_back(const std::string& state) {
+  return state == "rolled_back" || state == "rolling_back";
 }
 
 struct RunRow {
@@ -255,11 +285,15 @@ struct Coordinator::Impl {
     }
     auto requests = extract::run_requests(store, run_id);
     if (!requests) return requests.error();
-    std::set<std::string> seen;
+    // One answer may serve several documents (a chunk of identical text is one request):
+    // each document gets its own verdict, keyed by (request, document).
+    std::map<std::string, std::set<std::string>> docs_of_request;
+    for (const auto& req : *requests) docs_of_request[req.custom_id].insert(req.doc_id);
+    std::set<std::pair<std::string, std::string>> seen;
     long n = 0;
     for (const auto& req : *requests) {
       progress.update("verify", ++n, static_cast<long>(requests->size()));
-      if (req.state != "completed" || !seen.insert(req.custom_id).second) continue;
+      if (req.state != "completed" || !seen.emplace(req.custom_id, req.doc_id).second) continue;
       auto doc = prepared.find(req.doc_id);
       if (doc == prepared.end()) continue;
       auto content = extract::stored_result(store, req.custom_id);
@@ -272,11 +306,15 @@ struct Coordinator::Impl {
           {req.custom_id});
       if (!batch) return batch.error();
       std::string batch_id = batch->empty() ? "" : as_text((*batch)[0][0]);
-      if (auto s = verify::record_verdict(store, {run_id, req.custom_id, batch_id}, verdict,
+      const std::string row_key = docs_of_request[req.custom_id].size() == 1
+                                      ? req.custom_id
+                                      : req.custom_id + "@" + req.doc_id;
+      if (auto s = verify::record_verdict(store, {run_id, row_key, batch_id}, verdict,
                                           now_utc(clock));
           !s) {
         return s;
       }
+      crash_point("verify");
     }
     return store.execute(
         "UPDATE run_documents SET state = 'verified' WHERE run_id = ? AND state = 'parsed'",
@@ -289,7 +327,7 @@ struct Coordinator::Impl {
     long n = 0;
     for (const auto& [doc, state] : docs) {
       progress.update("resolve", ++n, static_cast<long>(docs.size()));
-      if (state == "staged" || state == "failed") continue;
+      if (state == "staged" || state == "failed" || is_rolled_back(state)) continue;
       auto done = store.query(
           "SELECT count(*) FROM run_entities WHERE run_id = ? AND doc_id = ?", {run_id, doc.doc_id});
       if (!done) return done.error();
@@ -348,6 +386,7 @@ struct Coordinator::Impl {
         return ok();
       });
       if (!s) return s;
+      crash_point("resolve");
     }
     return ok();
   }
@@ -502,6 +541,7 @@ struct Coordinator::Impl {
           if (!unavailable) unavailable = results[i].error();
           continue;  // stays 'resolved': the next run or resume stages it
         }
+        if (results[i]) crash_point("stage");  // in Neo4j, not yet in the ledger: resume MERGEs it again
         if (auto s = record_staged(run.run_id, batch[i], results[i], report); !s) return s;
       }
       done += static_cast<long>(batch.size());
@@ -511,7 +551,7 @@ struct Coordinator::Impl {
       return ok();
     };
     for (const auto& [doc, state] : docs) {
-      if (state == "staged") {
+      if (state == "staged" || is_rolled_back(state)) {  // replay resets rolled_back first
         ++done;
         continue;
       }
@@ -616,9 +656,12 @@ struct Coordinator::Impl {
         "SELECT state, count(*) FROM run_documents WHERE run_id = ? GROUP BY state", {run_id});
     if (!staged) return staged.error();
     r.documents_staged = r.documents_stage_failed = 0;
+    r.documents_rolled_back = r.documents_rolling_back = 0;
     for (const auto& row : *staged) {
       if (as_text(row[0]) == "staged") r.documents_staged = as_int(row[1]);
       if (as_text(row[0]) == "failed") r.documents_stage_failed = as_int(row[1]);
+      if (as_text(row[0]) == "rolled_back") r.documents_rolled_back = as_int(row[1]);
+      if (as_text(row[0]) == "rolling_back") r.documents_rolling_back = as_int(row[1]);
     }
     auto rels = store.query("SELECT count(*) FROM staged_facts WHERE run_id = ?", {run_id});
     if (rels && !rels->empty()) r.relations_staged = as_int((*rels)[0][0]);
@@ -649,6 +692,11 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
       return make_error(ErrorCode::kInvalidInput,
                         "run " + run.run_id + " was rolled back; use `fgraph replay " +
                             run.run_id + "` to stage it again");
+    }
+    if (run.state == "rolling_back") {
+      return make_error(ErrorCode::kInvalidInput,
+                        "run " + run.run_id + " is half rolled back; finish with `fgraph rollback " +
+                            run.run_id + "`");
     }
   } else {
     if (options.drop.empty()) return make_error(ErrorCode::kInvalidInput, "no drop given");
@@ -705,6 +753,7 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     run.state = "started";
     logger("run")->info("run={} started lane={} model={}", run.run_id, run.lane, run.model);
     if (auto s = m.ingest_drop(run.run_id, run.drop_path); !s) return s.error();
+    crash_point("after_ingest");
   }
 
   if (!options.resume_run_id.empty()) {
@@ -799,10 +848,16 @@ Result<std::vector<RunSummary>> Coordinator::runs() {
   return out;
 }
 
+// Three stores change in turn (Neo4j, registry, ledger), so the ledger records the
+// rollback as begun ('rolling_back') before the first and done ('rolled_back') after the
+// last. Each step is idempotent, so `fgraph rollback` on a half-done rollback finishes it.
 Status Coordinator::rollback(const std::string& run_id, const std::optional<std::string>& doc_id) {
   Impl& m = *impl_;
   auto run = m.load_run(run_id);
   if (!run) return run.error();
+  auto tolerate_nothing = [](Status s) -> Status {
+    return s || s.error().code == ErrorCode::kNotFound ? ok() : s;
+  };
   if (doc_id) {
     auto present = m.store.query("SELECT state FROM run_documents WHERE run_id = ? AND doc_id = ?",
                                  {run_id, *doc_id});
@@ -810,28 +865,37 @@ Status Coordinator::rollback(const std::string& run_id, const std::optional<std:
     if (present->empty()) {
       return make_error(ErrorCode::kNotFound, "run " + run_id + " has no document " + *doc_id);
     }
+    if (auto s = m.store.execute(
+            "UPDATE run_documents SET state = 'rolling_back' WHERE run_id = ? AND doc_id = ?",
+            {run_id, *doc_id});
+        !s) {
+      return s;
+    }
     if (auto s = m.graph().rollback_document(*doc_id, run_id); !s) return s.error();
+    crash_point("rollback_graph");
+    if (auto s = tolerate_nothing(m.entities.rollback_document(run_id, *doc_id)); !s) return s;
+    crash_point("rollback_registry");
     return m.store.transaction([&]() -> Status {
-      if (auto s = m.store.execute("DELETE FROM staged_facts WHERE run_id = ? AND doc_id = ?",
-                                   {run_id, *doc_id});
-          !s) {
-        return s;
+      for (const char* sql : {"DELETE FROM staged_facts WHERE run_id = ? AND doc_id = ?",
+                              "DELETE FROM run_entities WHERE run_id = ? AND doc_id = ?",
+                              "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
+                              " WHERE run_id = ? AND doc_id = ?"}) {
+        if (auto s = m.store.execute(sql, {run_id, *doc_id}); !s) return s;
       }
-      return m.store.execute(
-          "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
-          " WHERE run_id = ? AND doc_id = ?",
-          {run_id, *doc_id});
+      return ok();
     });
   }
+  if (auto s = m.set_run_state(run_id, "rolling_back", false); !s) return s;
   if (auto s = m.graph().rollback_run(run_id); !s) return s.error();
-  if (auto s = m.entities.rollback_run(run_id); !s && s.error().code != ErrorCode::kNotFound) {
-    return s;
-  }
+  crash_point("rollback_graph");
+  if (auto s = tolerate_nothing(m.entities.rollback_run(run_id)); !s) return s;
+  crash_point("rollback_registry");
   return m.store.transaction([&]() -> Status {
     for (const char* sql : {"DELETE FROM staged_facts WHERE run_id = ?",
                             "DELETE FROM run_entities WHERE run_id = ?",
                             "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
-                            " WHERE run_id = ? AND state IN ('staged', 'verified', 'failed')"}) {
+                            " WHERE run_id = ? AND state IN ('staged', 'verified', 'failed',"
+                            " 'rolling_back')"}) {
       if (auto s = m.store.execute(sql, {run_id}); !s) return s;
     }
     return m.store.execute(
