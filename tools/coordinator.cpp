@@ -23,27 +23,6 @@ using registry::Store;
 
 std::string now_utc(Clock& clock) { return format_utc(clock.now()); }
 
-// Test-only fault injection (ARCHITECTURE.md, "Fault injection"): when the environment
-// variable FGRAPH_TEST_CRASH_AT is `<point>[:N]` and names this point, its Nth call (default
-// 1st) kills the process with SIGKILL, as a crash would. Inert unless the variable is set.
-// The batch lanes have their own points (extract/internal/lane.h).
-void crash_point(std::string_view point) {
-  static const std::pair<std::string, long> target = [] {
-    const char* v = std::getenv("FGRAPH_TEST_CRASH_AT");
-    std::string name = v != nullptr ? v : "";
-    long nth = 1;
-    if (auto colon = name.rfind(':'); colon != std::string::npos) {
-      nth = std::strtol(name.c_str() + colon + 1, nullptr, 10);
-      name.resize(colon);
-    }
-    return std::pair<std::string, long>(name, nth < 1 ? 1 : nth);
-  }();
-  static long hits = 0;
-  if (!target.first.empty() && point == target.first && ++hits == target.second) {
-    std::raise(SIGKILL);
-  }
-}
-
 std::optional<std::string> opt_string(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return std::nullopt;

@@ -1,8 +1,6 @@
 // The lane seam inside extract: one interface, one implementation per provider kind.
 #pragma once
 
-#include <csignal>
-#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -61,27 +59,6 @@ double row_cost(LaneKind lane, const std::string& model, const Usage& usage);
 // lane, model and cost) and counts its outcome.
 void stamp_batch_row(const LaneContext& ctx, LaneKind lane, const RemoteObject& batch,
                      const PendingRow& pending, RowResult& row);
-
-// Test-only fault injection (ARCHITECTURE.md, "Fault injection"): when the environment
-// variable FGRAPH_TEST_CRASH_AT is `<point>[:N]` and names this point, its Nth call (default
-// 1st) kills the process with SIGKILL, as a crash would. Inert unless the variable is set;
-// it is read once per process.
-inline void crash_point(std::string_view point) {
-  static const std::pair<std::string, long> target = [] {
-    const char* v = std::getenv("FGRAPH_TEST_CRASH_AT");
-    std::string name = v != nullptr ? v : "";
-    long nth = 1;
-    if (auto colon = name.rfind(':'); colon != std::string::npos) {
-      nth = std::strtol(name.c_str() + colon + 1, nullptr, 10);
-      name.resize(colon);
-    }
-    return std::pair<std::string, long>(name, nth < 1 ? 1 : nth);
-  }();
-  static long hits = 0;
-  if (!target.first.empty() && point == target.first && ++hits == target.second) {
-    std::raise(SIGKILL);
-  }
-}
 
 // Notifies progress (if any).
 void report(const LaneContext& ctx, const std::string& phase, const std::string& detail = {});
