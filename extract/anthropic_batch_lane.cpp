@@ -229,47 +229,14 @@ class AnthropicBatchLane final : public Lane {
   Status collect(RemoteObject& obj, const std::string& results_url) {
     auto rows = ctx_.ledger->batch_rows(obj.key);
     if (!rows) return rows.error();
-    std::unordered_map<std::string, const PendingRow*> expected;
-    for (const PendingRow& r : *rows) expected.emplace(r.request.custom_id, &r);
-    std::unordered_map<std::string, RowResult> got;
-    std::size_t ignored = 0;
     const std::string url = results_url.empty() ? "/v1/messages/batches/" + obj.remote_id + "/results" : results_url;
     const std::string path = (fs::path(batch_dir()) / (obj.key + ".results.jsonl")).string();
     auto d = http_.download(url, path);
     if (!d) return d.error();
-    std::ifstream in(path, std::ios::binary);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty() || line == "\r") continue;
-      json j = json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object() || !j.contains("custom_id") || !j["custom_id"].is_string()) {
-        ++ignored;
-        continue;
-      }
-      const std::string id = j["custom_id"];
-      if (!expected.count(id) || got.count(id)) {
-        ++ignored;
-        continue;
-      }
-      got.emplace(id, classify_anthropic_line(j));
-    }
-    if (ignored > 0) logger("extract")->warn("batch={} ignored {} unknown, duplicate or malformed rows", obj.key, ignored);
-    std::vector<RowResult> out;
-    for (const PendingRow& p : *rows) {
-      RowResult r;
-      if (auto g = got.find(p.request.custom_id); g != got.end()) {
-        r = std::move(g->second);
-      } else {
-        r.outcome = Outcome::kTransient;
-        r.error_detail = "row missing from the results of " + obj.remote_id;
-      }
-      stamp_batch_row(ctx_, kind(), obj, p, r);
-      out.push_back(std::move(r));
-    }
-    if (auto s = ctx_.ledger->record_rows(obj.run_id, out, obj.key); !s) return s;
-    obj.state = "collected";
-    report(ctx_, "collected", obj.key);
-    return ok();
+    ResultLines got;
+    if (auto s = read_result_lines(path, *rows, classify_anthropic_line, got); !s) return s;
+    return record_collected(ctx_, kind(), obj, *rows, got, Outcome::kTransient,
+                            "row missing from the results of " + obj.remote_id);
   }
 
   LaneContext ctx_;

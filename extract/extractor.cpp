@@ -1,4 +1,6 @@
 // The extract coordinator: plan, budget gate, record, resume, retry ladder, reconcile.
+#include <fstream>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -49,6 +51,62 @@ void stamp_batch_row(const LaneContext& ctx, LaneKind lane, const RemoteObject& 
   if (ctx.counters != nullptr) {
     (row.outcome == Outcome::kCompleted ? ctx.counters->completed : ctx.counters->failed) += 1;
   }
+}
+
+Status read_result_lines(const std::string& path, const std::vector<PendingRow>& expected,
+                         const std::function<RowResult(const nlohmann::json&)>& classify,
+                         ResultLines& into) {
+  std::unordered_set<std::string_view> wanted;
+  for (const PendingRow& r : expected) wanted.insert(r.request.custom_id);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kInternal, "cannot read " + path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line == "\r") continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("custom_id") || !j["custom_id"].is_string()) {
+      ++into.malformed;
+      continue;
+    }
+    const std::string id = j["custom_id"];
+    if (!wanted.count(id)) {
+      ++into.unknown;
+    } else if (into.rows.count(id)) {
+      ++into.duplicate;
+    } else {
+      into.rows.emplace(id, classify(j));
+    }
+  }
+  return ok();
+}
+
+Status record_collected(const LaneContext& ctx, LaneKind lane, RemoteObject& batch,
+                        const std::vector<PendingRow>& rows, ResultLines& got, Outcome missing,
+                        const std::string& missing_detail) {
+  auto log = logger("extract");
+  if (got.unknown + got.duplicate + got.malformed > 0) {
+    log->warn("batch={} id={} ignored {} unknown, {} duplicate, {} malformed result rows",
+              batch.key, batch.remote_id, got.unknown, got.duplicate, got.malformed);
+  }
+  std::vector<RowResult> out;
+  out.reserve(rows.size());
+  for (const PendingRow& p : rows) {
+    RowResult r;
+    if (auto g = got.rows.find(p.request.custom_id); g != got.rows.end()) {
+      r = std::move(g->second);
+    } else {
+      r.outcome = missing;
+      r.error_detail = missing_detail;
+    }
+    stamp_batch_row(ctx, lane, batch, p, r);
+    out.push_back(std::move(r));
+  }
+  if (auto s = ctx.ledger->record_rows(batch.run_id, out, batch.key); !s) return s;
+  batch.state = "collected";
+  log->info("batch={} id={} collected {} rows ({} returned)", batch.key, batch.remote_id,
+            out.size(), got.rows.size());
+  report(ctx, "collected", batch.key);
+  return ok();
 }
 
 void report(const LaneContext& ctx, const std::string& phase, const std::string& detail) {

@@ -303,44 +303,15 @@ class OpenAiBatchLane final : public Lane {
   }
 
   Status collect(RemoteObject& obj) {
-    auto log = logger("extract");
     auto rows = ctx_.ledger->batch_rows(obj.key);
     if (!rows) return rows.error();
-    std::unordered_map<std::string, const PendingRow*> expected;
-    for (const PendingRow& r : *rows) expected.emplace(r.request.custom_id, &r);
-    std::unordered_map<std::string, RowResult> got;
-    std::size_t unknown = 0, duplicate = 0, malformed = 0;
+    ResultLines got;
     for (const std::string& file_id : {obj.output_file_id, obj.error_file_id}) {
       if (file_id.empty()) continue;
       const std::string path = (fs::path(batch_dir()) / (obj.key + "." + file_id + ".jsonl")).string();
       auto d = http_.download("/files/" + file_id + "/content", path);
       if (!d) return d.error();
-      std::ifstream in(path, std::ios::binary);
-      std::string line;
-      while (std::getline(in, line)) {
-        if (line.empty() || line == "\r") continue;
-        json j = json::parse(line, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !j.contains("custom_id") || !j["custom_id"].is_string()) {
-          ++malformed;
-          continue;
-        }
-        const std::string id = j["custom_id"];
-        auto e = expected.find(id);
-        if (e == expected.end()) {
-          ++unknown;
-          continue;
-        }
-        if (got.count(id)) {
-          ++duplicate;
-          continue;
-        }
-        RowResult r = classify_openai_line(j);
-        got.emplace(id, std::move(r));
-      }
-    }
-    if (unknown + duplicate + malformed > 0) {
-      log->warn("batch={} id={} ignored {} unknown, {} duplicate, {} malformed output rows",
-                obj.key, obj.remote_id, unknown, duplicate, malformed);
+      if (auto s = read_result_lines(path, *rows, classify_openai_line, got); !s) return s;
     }
     // Rows the provider did not return: the batch's fate decides their outcome.
     Outcome missing = Outcome::kTransient;
@@ -355,24 +326,7 @@ class OpenAiBatchLane final : public Lane {
       missing = token_limit ? Outcome::kTransient : Outcome::kInvalidRequest;
       missing_detail = "batch failed validation: " + obj.detail.substr(0, 300);
     }
-    std::vector<RowResult> out;
-    out.reserve(rows->size());
-    for (const PendingRow& p : *rows) {
-      RowResult r;
-      if (auto g = got.find(p.request.custom_id); g != got.end()) {
-        r = std::move(g->second);
-      } else {
-        r.outcome = missing;
-        r.error_detail = missing_detail;
-      }
-      stamp_batch_row(ctx_, kind(), obj, p, r);
-      out.push_back(std::move(r));
-    }
-    if (auto s = ctx_.ledger->record_rows(obj.run_id, out, obj.key); !s) return s;
-    obj.state = "collected";
-    log->info("batch={} id={} collected {} rows ({} returned)", obj.key, obj.remote_id, out.size(), got.size());
-    report(ctx_, "collected", obj.key);
-    return ok();
+    return record_collected(ctx_, kind(), obj, *rows, got, missing, missing_detail);
   }
 
   LaneContext ctx_;

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "extract/extract.h"
 #include "extract/internal/http_client.h"
 #include "extract/internal/ledger.h"
@@ -59,6 +61,24 @@ double row_cost(LaneKind lane, const std::string& model, const Usage& usage);
 // lane, model and cost) and counts its outcome.
 void stamp_batch_row(const LaneContext& ctx, LaneKind lane, const RemoteObject& batch,
                      const PendingRow& pending, RowResult& row);
+
+// The rows of a provider's results file (JSONL, one object per row keyed by "custom_id"):
+// each row the batch expects, once; every other line is counted and ignored.
+struct ResultLines {
+  std::unordered_map<std::string, RowResult> rows;
+  std::size_t unknown = 0, duplicate = 0, malformed = 0;
+};
+// Reads one downloaded results file into `into` (several files may feed one ResultLines);
+// `classify` turns a row object into its result.
+Status read_result_lines(const std::string& path, const std::vector<PendingRow>& expected,
+                         const std::function<RowResult(const nlohmann::json&)>& classify,
+                         ResultLines& into);
+// Finishes a collected batch: every expected row takes its returned result, or `missing`
+// with `missing_detail` when the provider returned none; each is stamped (stamp_batch_row)
+// and all are recorded in one ledger write; the batch becomes `collected`.
+Status record_collected(const LaneContext& ctx, LaneKind lane, RemoteObject& batch,
+                        const std::vector<PendingRow>& rows, ResultLines& got, Outcome missing,
+                        const std::string& missing_detail);
 
 // Notifies progress (if any).
 void report(const LaneContext& ctx, const std::string& phase, const std::string& detail = {});
