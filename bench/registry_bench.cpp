@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -122,6 +123,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   Store& store = **opened;
+  if (const char* p = std::getenv("BENCH_PRAGMA")) (void)store.exec(p);
   EntityRegistry reg(store);
   Gen gen;
 

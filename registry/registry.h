@@ -176,9 +176,13 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 //   1. "cik" / "lei": an authoritative identifier equal to a live entity's.
 //   2. "exact": the same normalised name (normalize_name) within the same type.
 //   3. "alias": the normalised name equals a known alias of an entity of the same type.
-//   4. "fuzzy": the best candidate from the FTS5 trigram index, scored by the Dice
-//      coefficient over distinct character trigrams of the *core* names (normalised name
-//      without legal-form tokens), accepted only when ALL hold: same type, score >=
+//   4. "fuzzy": the best trigram candidate, scored by the Dice coefficient over distinct
+//      character trigrams of the *core* names (normalised name without legal-form
+//      tokens). Candidates come from an in-memory trigram index that mirrors the
+//      entities' core names (the FTS5 trigram table holds the same names, for find's
+//      substring search); it finds every entity scoring >= min(fuzzy_review,
+//      fuzzy_accept - fuzzy_margin), exactly. A candidate is accepted only when ALL
+//      hold: same type, score >=
 //      RegistryOptions::fuzzy_accept (0.85), score - runner-up >= fuzzy_margin (0.05),
 //      legal forms compatible (equal, or one side has none), the same tokens with digits
 //      ("Block 15" is not "Block 17"), the same words but one misspelt one (edit
@@ -194,6 +198,10 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 // Resolution is deterministic: entity ids are derived from (type, identifier or
 // normalised name), and every tie is broken by creation order, so the same inputs in the
 // same order give the same ids in a fresh database.
+//
+// Memory: the fuzzy step's trigram index holds every entity's core-name trigrams (about
+// 70 bytes per entity); it is built on first use and kept in step with the database by
+// rid and by a change counter (migration 0101), so other processes' writes are seen.
 //
 // Threading: an EntityRegistry wraps one Store and shares its threading (one thread at
 // a time). Several processes may resolve against one database file at once: every write
@@ -281,11 +289,12 @@ struct RegistryOptions {
   double fuzzy_margin = 0.05;  // minimum lead of the best fuzzy candidate over the runner-up
   double fuzzy_review = 0.75;  // a new entity is flagged possible_duplicate_of from this
                                // score (among candidates >= min(review, accept - margin),
-                               // which the FTS query always finds)
+                               // which the trigram index always finds)
   std::size_t max_fuzzy_trigrams = 256;  // core names with more trigrams (or find texts
                                          // longer than this) skip fuzzy/substring matching
-  std::size_t max_fuzzy_rows = 256;      // FTS rows scored per fuzzy lookup at most; bounds
-                                         // the cost when many names share trigrams
+  std::size_t max_fuzzy_rows = 256;      // candidates (best first) loaded from the database
+                                         // per fuzzy lookup at most; bounds the cost when
+                                         // many names score alike
   RetryPolicy retry;  // for SQLITE_BUSY (kTransient) around each write transaction
 };
 
