@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -123,7 +122,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   Store& store = **opened;
-  if (const char* p = std::getenv("BENCH_PRAGMA")) (void)store.exec(p);
   EntityRegistry reg(store);
   Gen gen;
 

@@ -520,6 +520,11 @@ struct EntityRegistry::Impl {
       after.authoritative = true;
       if (p.norm == e.norm_name) after.name = p.in->name;
     }
+    if (after.name == e.name && after.cik == e.cik && after.ticker == e.ticker &&
+        after.lei == e.lei && after.jurisdiction == e.jurisdiction &&
+        after.authoritative == e.authoritative) {
+      return ok();  // the common case, without building JSON images
+    }
     json before_image = identity_image(e), after_image = identity_image(after);
     if (before_image == after_image) return ok();
     auto st = cached(

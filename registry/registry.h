@@ -76,6 +76,12 @@ class Statement {
 struct StoreOptions {
   std::string path;  // database file; ":memory:" for a private in-memory database
   std::chrono::milliseconds busy_timeout{15000};  // how long a writer waits for a lock
+  int cache_size_kib = 65536;  // page cache of this connection (SQLite's default is 2 MiB)
+  // WAL pages written before a commit checkpoints them into the database (SQLite's
+  // default is 1000). A checkpoint copies each page once however often it was rewritten,
+  // so rarer checkpoints cost less per write; the WAL file grows to about this size
+  // (64 MiB at 4 KiB pages). Registry bench: 1.5x the resolutions per CPU second.
+  int wal_autocheckpoint_pages = 16384;
 };
 
 class Store {

@@ -148,6 +148,12 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (auto s = store->exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"); !s) {
     return s.error();
   }
+  if (auto s = store->exec("PRAGMA cache_size=-" + std::to_string(options.cache_size_kib) +
+                           "; PRAGMA wal_autocheckpoint=" +
+                           std::to_string(options.wal_autocheckpoint_pages) + ";");
+      !s) {
+    return s.error();
+  }
   if (options.path != ":memory:" && !options.path.empty()) {
     auto mode = store->query("PRAGMA journal_mode=WAL");
     if (!mode) return mode.error();
