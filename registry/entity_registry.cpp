@@ -982,28 +982,19 @@ Result<std::vector<Candidate>> EntityRegistry::find(std::string_view text,
     if (auto s = offer_all(impl_->by_alias(norm), "alias", t); !s) return s.error();
     std::string core = core_name(norm);
     auto keys = internal::trigram_keys(core);
-    // A phrase over a very long text costs quadratic time in FTS5; exact covers those.
+    // Very long texts skip substring and fuzzy matching (max_fuzzy_trigrams); exact
+    // covers those.
     bool short_enough =
         internal::decode_utf8(core).size() <= impl_->options.max_fuzzy_trigrams + 2;
     if (!keys.empty() && short_enough) {
-      // Names that contain the text (FTS5 trigram phrase = substring).
-      std::string phrase = "\"";
-      for (char c : core) {
-        phrase += c;
-        if (c == '"') phrase += '"';
-      }
-      phrase += '"';
-      auto st = impl_->cached(
-          "SELECT rowid, core_name FROM entity_fts WHERE entity_fts MATCH ? LIMIT ?");
-      if (!st) return st.error();
-      (*st)->bind(1, phrase).bind(2, static_cast<std::int64_t>(kFindSubstringRows));
+      // Names that contain the text (what an FTS5 trigram phrase finds), from the
+      // in-memory index: a phrase query reads every trigram's doclist, milliseconds
+      // for common trigrams in a large registry.
+      impl_->index_fresh = false;  // find runs outside a transaction: sync every time
+      if (auto s = impl_->sync_index(); !s) return s.error();
       std::vector<std::pair<std::int64_t, double>> hits;
-      while (true) {
-        auto more = (*st)->step();
-        if (!more) return more.error();
-        if (!*more) break;
-        hits.emplace_back((*st)->column_int(0),
-                          internal::dice(keys, internal::trigram_keys((*st)->column_text(1))));
+      for (const auto& h : impl_->index.containing(core, keys, kFindSubstringRows)) {
+        hits.emplace_back(h.rid, h.score);
       }
       std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;
@@ -1017,7 +1008,6 @@ Result<std::vector<Candidate>> EntityRegistry::find(std::string_view text,
         if (!s) return s.error();
         offer(*s, "substring", score, t);
       }
-      impl_->index_fresh = false;  // find runs outside a transaction: sync every time
       auto fuzzy = impl_->fuzzy(core, impl_->fuzzy_floor(), limit, [&](const EntityRow& e) {
         return !type || e.type == *type;
       });

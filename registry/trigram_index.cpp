@@ -23,6 +23,8 @@ void TrigramIndex::clear() {
   rids_.clear();
   offsets_.assign(1, 0);
   tids_.clear();
+  text_offsets_.assign(1, 0);
+  text_.clear();
   counts_.clear();
   touched_.clear();
 }
@@ -39,6 +41,8 @@ bool TrigramIndex::add(std::int64_t rid, std::string_view core) {
   }
   std::sort(tids_.begin() + static_cast<std::ptrdiff_t>(first), tids_.end());
   offsets_.push_back(static_cast<std::uint32_t>(tids_.size()));
+  text_.append(core);
+  text_offsets_.push_back(static_cast<std::uint32_t>(text_.size()));
   rids_.push_back(rid);
   counts_.push_back(0);
   return true;
@@ -68,11 +72,17 @@ std::vector<TrigramIndex::Hit> TrigramIndex::search(const std::vector<std::uint6
 
   // Every qualifying entry is in one of the first `mandatory` lists.
   const std::size_t mandatory = present - need_total + 1;
+  std::size_t postings = 0;
+  for (std::size_t i = 0; i < mandatory; ++i) postings += lists[i].first;
+  touched_.resize(postings);
+  std::size_t n_touched = 0;
   for (std::size_t i = 0; i < mandatory; ++i) {
     for (std::uint32_t slot : postings_[lists[i].second]) {
-      if (counts_[slot]++ == 0) touched_.push_back(slot);
+      touched_[n_touched] = slot;  // kept only when first seen: no branch to mispredict
+      n_touched += counts_[slot]++ == 0 ? 1 : 0;
     }
   }
+  touched_.resize(n_touched);
   // Later lists only raise the counts of entries already found; each one counted raises
   // the count a candidate needs by one.
   std::size_t counted = mandatory;
@@ -109,6 +119,36 @@ std::vector<TrigramIndex::Hit> TrigramIndex::search(const std::vector<std::uint6
   for (std::size_t i = counted; i < present; ++i) marks_[lists[i].second] = 0;
   touched_.clear();
   std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.rid < b.rid; });
+  return hits;
+}
+
+std::vector<TrigramIndex::Hit> TrigramIndex::containing(std::string_view text,
+                                                        const std::vector<std::uint64_t>& keys,
+                                                        std::size_t limit) {
+  std::vector<Hit> hits;
+  if (keys.empty() || text.empty()) return hits;
+  std::vector<std::uint32_t> query;
+  const std::vector<std::uint32_t>* rarest = nullptr;
+  for (std::uint64_t key : keys) {
+    auto it = ids_.find(key);
+    if (it == ids_.end()) return hits;  // a trigram no name has
+    query.push_back(it->second);
+    const auto& list = postings_[it->second];
+    if (rarest == nullptr || list.size() < rarest->size()) rarest = &list;
+  }
+  if (marks_.size() < postings_.size()) marks_.resize(postings_.size(), 0);
+  for (std::uint32_t t : query) marks_[t] = 1;
+  for (std::uint32_t slot : *rarest) {
+    if (hits.size() >= limit) break;
+    std::string_view core(text_.data() + text_offsets_[slot],
+                          text_offsets_[slot + 1] - text_offsets_[slot]);
+    if (core.find(text) == std::string_view::npos) continue;
+    std::size_t common = 0;
+    for (std::uint32_t k = offsets_[slot]; k < offsets_[slot + 1]; ++k) common += marks_[tids_[k]];
+    const double size = static_cast<double>(keys.size() + (offsets_[slot + 1] - offsets_[slot]));
+    hits.push_back({2.0 * static_cast<double>(common) / size, rids_[slot]});
+  }
+  for (std::uint32_t t : query) marks_[t] = 0;
   return hits;
 }
 

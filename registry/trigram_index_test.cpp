@@ -73,6 +73,41 @@ TEST(TrigramIndexTest, FindsExactlyTheEntriesAScanFindsAtEveryThreshold) {
   EXPECT_GT(nonempty, 300u);  // the comparison is not vacuous
 }
 
+TEST(TrigramIndexTest, ContainingFindsEverySubstringMatchInRidOrder) {
+  std::mt19937_64 rng(5);
+  auto names = generated_names(3000, rng);
+  TrigramIndex index;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    ASSERT_TRUE(index.add(static_cast<std::int64_t>(i + 1), names[i]));
+  }
+  std::size_t nonempty = 0;
+  for (int q = 0; q < 300; ++q) {
+    const std::string& name = names[rng() % names.size()];
+    std::size_t len = 3 + rng() % 5, at = rng() % name.size();
+    std::string text = name.substr(at, len);
+    auto keys = trigram_keys(text);
+    if (keys.empty()) continue;
+    std::vector<TrigramIndex::Hit> expected;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i].find(text) != std::string::npos) {
+        expected.push_back({dice(keys, trigram_keys(names[i])), static_cast<std::int64_t>(i + 1)});
+      }
+    }
+    auto got = index.containing(text, keys, 1000000);
+    ASSERT_EQ(got.size(), expected.size()) << "'" << text << "'";
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].rid, expected[i].rid) << text;
+      EXPECT_EQ(got[i].score, expected[i].score) << text;
+    }
+    auto capped = index.containing(text, keys, 2);
+    EXPECT_EQ(capped.size(), std::min<std::size_t>(2, expected.size()));
+    if (!expected.empty()) ++nonempty;
+  }
+  EXPECT_GT(nonempty, 200u);
+  auto keys = trigram_keys("zzzz");
+  EXPECT_TRUE(index.containing("zzzz", keys, 10).empty());
+}
+
 TEST(TrigramIndexTest, RejectsRidsOutOfOrderAndForgetsOnClear) {
   TrigramIndex index;
   EXPECT_TRUE(index.add(5, "acme widgets"));

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -43,12 +44,21 @@ class TrigramIndex {
   // counted changes only the speed, never the result.
   std::vector<Hit> search(const std::vector<std::uint64_t>& keys, double threshold);
 
+  // The entries whose core name contains `text` (whose sorted distinct trigram keys are
+  // `keys`, non-empty), in rid order, at most `limit`, each with its Dice score against
+  // `keys`. What an FTS5 trigram phrase query finds, without reading every trigram's
+  // doclist: the rarest trigram's entries are checked by substring search.
+  std::vector<Hit> containing(std::string_view text, const std::vector<std::uint64_t>& keys,
+                              std::size_t limit);
+
  private:
   std::unordered_map<std::uint64_t, std::uint32_t> ids_;  // trigram key -> trigram id
   std::vector<std::vector<std::uint32_t>> postings_;      // trigram id -> entry slots, ascending
   std::vector<std::int64_t> rids_;                        // slot -> rid, ascending
   std::vector<std::uint32_t> offsets_{0};                 // slot -> range in tids_
   std::vector<std::uint32_t> tids_;                       // each slot's trigram ids, sorted
+  std::vector<std::uint32_t> text_offsets_{0};            // slot -> range in text_
+  std::string text_;                                      // the core names, back to back
   // Search scratch: per-slot counts and the slots touched (to reset them).
   std::vector<std::uint32_t> counts_;
   std::vector<std::uint32_t> touched_;
