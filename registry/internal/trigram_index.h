@@ -34,8 +34,9 @@ class TrigramIndex {
     std::int64_t rid = 0;
   };
   // Every entry whose Dice coefficient against the sorted distinct `keys`
-  // (internal::trigram_keys) is >= threshold, in rid order. Empty for empty keys or a
-  // threshold <= 0.
+  // (internal::trigram_keys) is >= threshold, in rid order. Entries sharing no trigram
+  // are never returned. Empty for empty keys or more than 65535 of them (the registry
+  // searches at most RegistryOptions::max_fuzzy_trigrams).
   //
   // How: an entry scoring >= t shares at least m = ceil(t*n/(2-t)) of the n query
   // trigrams, so it holds one of the n-m+1 rarest of them (pigeonhole). Those posting
@@ -60,7 +61,7 @@ class TrigramIndex {
   std::vector<std::uint32_t> text_offsets_{0};            // slot -> range in text_
   std::string text_;                                      // the core names, back to back
   // Search scratch: per-slot counts and the slots touched (to reset them).
-  std::vector<std::uint32_t> counts_;
+  std::vector<std::uint16_t> counts_;
   std::vector<std::uint32_t> touched_;
   std::vector<std::uint8_t> marks_;  // trigram id -> 1 while it is an uncounted query list
 };
