@@ -185,10 +185,10 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 //   4. "fuzzy": the best trigram candidate, scored by the Dice coefficient over distinct
 //      character trigrams of the *core* names (normalised name without legal-form
 //      tokens). Candidates come from an in-memory trigram index that mirrors the
-//      entities' core names (the FTS5 trigram table holds the same names, for find's
-//      substring search); it finds every entity scoring >= min(fuzzy_review,
-//      fuzzy_accept - fuzzy_margin), exactly. A candidate is accepted only when ALL
-//      hold: same type, score >=
+//      entities' core names, as the FTS5 trigram table entity_fts does on disk (FTS5
+//      queries cost milliseconds per name in a large registry); it finds every entity
+//      scoring >= min(fuzzy_review, fuzzy_accept - fuzzy_margin), exactly. A candidate
+//      is accepted only when ALL hold: same type, score >=
 //      RegistryOptions::fuzzy_accept (0.85), score - runner-up >= fuzzy_margin (0.05),
 //      legal forms compatible (equal, or one side has none), the same tokens with digits
 //      ("Block 15" is not "Block 17"), the same words but one misspelt one (edit
@@ -205,9 +205,11 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 // normalised name), and every tie is broken by creation order, so the same inputs in the
 // same order give the same ids in a fresh database.
 //
-// Memory: the fuzzy step's trigram index holds every entity's core-name trigrams (about
-// 70 bytes per entity); it is built on first use and kept in step with the database by
-// rid and by a change counter (migration 0101), so other processes' writes are seen.
+// Memory: the trigram index behind fuzzy matching and find holds every entity's core
+// name and trigrams (about 200 bytes per entity, some 40 MB for 200,000); it is built on
+// first use (about a second for 200,000) and kept in step with the database by rid and
+// by a change counter (migration 0101), so other processes' writes and rollbacks are
+// seen.
 //
 // Threading: an EntityRegistry wraps one Store and shares its threading (one thread at
 // a time). Several processes may resolve against one database file at once: every write
