@@ -1,12 +1,16 @@
 // graph_bench: staging throughput against a real Neo4j (tools/neo4j start).
 //
-//   FGRAPH_NEO4J_URL=... FGRAPH_NEO4J_PASSWORD=... build/bench/graph_bench [DOCS] [NAIVE_DOCS]
+//   FGRAPH_NEO4J_URL=... FGRAPH_NEO4J_PASSWORD=... build/bench/graph_bench [DOCS] [NAIVE_DOCS] [CONCURRENCY]
 //
 // Stages DOCS documents (default 2000) of 8 entities and 10 relations each:
-//   (a) our way: GraphClient::stage_document, one explicit transaction per document;
+//   (a) our way: GraphClient::stage_documents, one transaction (one request) per
+//       document, CONCURRENCY documents at once (default 4, what `fgraph run` uses);
+//   (a1) the same one document at a time (stage_document in a loop), for reference;
 //   (b) naive: one auto-commit request per fact (on NAIVE_DOCS documents, default 200:
 //       the rate is per fact, and the full set would take minutes);
 //   (c) upper bound: one large UNWIND per type in a single transaction.
+// Every mode first stages a few warm-up documents (not timed) so that each is measured
+// with its query plans compiled and the JVM warm.
 // Prints facts per second and the ratios a/b and a/c, measured in the same run.
 #include <chrono>
 #include <cstdio>
@@ -94,6 +98,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 int main(int argc, char** argv) {
   const int n_docs = argc > 1 ? std::atoi(argv[1]) : 2000;
   const int n_naive = argc > 2 ? std::atoi(argv[2]) : 200;
+  const int concurrency = argc > 3 ? std::atoi(argv[3]) : 4;
+  constexpr int kWarmup = 20;
   const char* url = std::getenv("FGRAPH_NEO4J_URL");
   const char* password = std::getenv("FGRAPH_NEO4J_PASSWORD");
   if (!url || !password) {
@@ -122,28 +128,53 @@ int main(int argc, char** argv) {
   if (auto s = client.bootstrap_schema(); !s) return 3;
   const std::string tag = "bench" + random_hex(3) + "-";
 
-  // (a) our way.
+  auto inputs_of = [](std::vector<Doc>& docs) {
+    std::vector<GraphClient::StageInput> in;
+    for (auto& d : docs) in.push_back({std::move(d.doc), std::move(d.entities), std::move(d.relations)});
+    return in;
+  };
+  auto stage_all = [&](const RunInfo& run, const std::vector<GraphClient::StageInput>& in, int conc) {
+    for (auto& r : client.stage_documents(run, in, conc)) {
+      if (!r) {
+        std::fprintf(stderr, "stage failed: %s\n", r.error().describe().c_str());
+        return false;
+      }
+    }
+    return true;
+  };
+
+  // (a) our way, CONCURRENCY documents at once.
   const std::string pa = tag + "a-";
   RunInfo run_a{pa + "run", "local", "m", "p1", "v1", "2026-11-23T00:00:00Z"};
+  RunInfo run_w{tag + "aw-run", "local", "m", "p1", "v1", "2026-11-23T00:00:00Z"};
+  auto docs_w = make_docs(tag + "aw-", run_w.run_id, kWarmup);
+  if (!stage_all(run_w, inputs_of(docs_w), concurrency)) return 1;
+  cleanup(client, tag + "aw-");
   auto docs_a = make_docs(pa, run_a.run_id, n_docs);
+  auto in_a = inputs_of(docs_a);
   auto t0 = std::chrono::steady_clock::now();
-  for (const auto& d : docs_a) {
-    auto r = client.stage_document(run_a, d.doc, d.entities, d.relations);
-    if (!r) {
-      std::fprintf(stderr, "stage failed: %s\n", r.error().describe().c_str());
-      return 1;
-    }
-  }
+  if (!stage_all(run_a, in_a, concurrency)) return 1;
   const double secs_a = seconds_since(t0);
   const double facts_a = 10.0 * n_docs;
   cleanup(client, pa);
 
+  // (a1) the same, one document at a time.
+  const std::string pa1 = tag + "a1-";
+  RunInfo run_a1{pa1 + "run", "local", "m", "p1", "v1", "2026-11-23T00:00:00Z"};
+  auto docs_a1 = make_docs(pa1, run_a1.run_id, n_docs);
+  auto in_a1 = inputs_of(docs_a1);
+  t0 = std::chrono::steady_clock::now();
+  if (!stage_all(run_a1, in_a1, 1)) return 1;
+  const double secs_a1 = seconds_since(t0);
+  cleanup(client, pa1);
+
   // (b) naive: one auto-commit request per fact.
   const std::string pb = tag + "b-";
-  auto docs_b = make_docs(pb, pb + "run", n_naive);
+  auto docs_b = make_docs(pb, pb + "run", n_naive + kWarmup);
   std::map<std::string, std::string> type_of;
-  t0 = std::chrono::steady_clock::now();
+  int seen_b = 0;
   for (const auto& d : docs_b) {
+    if (seen_b++ == kWarmup) t0 = std::chrono::steady_clock::now();
     for (const auto& e : d.entities) type_of[e.entity_id] = entity_label(e.type);
     for (const auto& r : d.relations) {
       const std::string cypher =
@@ -170,9 +201,8 @@ int main(int argc, char** argv) {
 
   // (c) one large UNWIND per type in one transaction.
   const std::string pc = tag + "c-";
-  auto docs_c = make_docs(pc, pc + "run", n_docs);
-  t0 = std::chrono::steady_clock::now();
-  {
+  auto bulk = [&](const std::string& prefix, int n) {
+    auto docs_c = make_docs(prefix, prefix + "run", n);
     std::vector<Statement> st;
     json docs = json::array();
     std::map<std::string, json> by_label;
@@ -191,35 +221,40 @@ int main(int argc, char** argv) {
     }
     st.push_back({"MERGE (r:Run {run_id: $run}) WITH r UNWIND $docs AS row "
                   "MERGE (d:Document {doc_id: row.doc_id}) ON CREATE SET d += row MERGE (d)-[:STAGED_BY]->(r)",
-                  json{{"run", pc + "run"}, {"docs", docs}}.dump()});
+                  json{{"run", prefix + "run"}, {"docs", docs}}.dump()});
     for (const auto& [label, rows] : by_label) {
       st.push_back({"UNWIND $rows AS row MATCH (d:Document {doc_id: row.doc_id}) "
                     "MERGE (e:Entity {entity_id: row.entity_id}) ON CREATE SET e:`" + label +
                         "`, e += row.props MERGE (e)-[:MENTIONED_IN {run_id: $run}]->(d)",
-                    json{{"rows", rows}, {"run", pc + "run"}}.dump()});
+                    json{{"rows", rows}, {"run", prefix + "run"}}.dump()});
     }
     for (const auto& [type, rows] : by_type) {
       st.push_back({"UNWIND $rows AS row MATCH (a:Entity {entity_id: row.source}) "
                     "MATCH (b:Entity {entity_id: row.target}) MERGE (a)-[x:`" + type +
                         "` {fact_id: row.fact_id, run_id: $run}]->(b) ON CREATE SET x += row.props",
-                    json{{"rows", rows}, {"run", pc + "run"}}.dump()});
+                    json{{"rows", rows}, {"run", prefix + "run"}}.dump()});
     }
     auto r = client.run_transaction(st);
-    if (!r) {
-      std::fprintf(stderr, "bulk failed: %s\n", r.error().describe().c_str());
-      return 1;
-    }
-  }
+    if (!r) std::fprintf(stderr, "bulk failed: %s\n", r.error().describe().c_str());
+    return static_cast<bool>(r);
+  };
+  if (!bulk(tag + "cw-", kWarmup)) return 1;
+  cleanup(client, tag + "cw-");
+  t0 = std::chrono::steady_clock::now();
+  if (!bulk(pc, n_docs)) return 1;
   const double secs_c = seconds_since(t0);
   const double facts_c = 10.0 * n_docs;
   cleanup(client, pc);
 
+  const double rate_a1 = facts_a / secs_a1;
   const double rate_a = facts_a / secs_a, rate_b = facts_b / secs_b, rate_c = facts_c / secs_c;
   std::printf("neo4j %s (%s), api %s\n", info->version.c_str(), info->edition.c_str(),
               info->api_in_use == Neo4jApi::kQueryV2 ? "query/v2" : "legacy tx");
-  std::printf("(a) per-document tx : %6d docs %7.0f facts in %7.2f s = %8.0f facts/s\n", n_docs, facts_a, secs_a, rate_a);
+  std::printf("(a) per-document tx : %6d docs %7.0f facts in %7.2f s = %8.0f facts/s (%d at once)\n", n_docs, facts_a, secs_a, rate_a, concurrency);
+  std::printf("(a1) one at a time  : %6d docs %7.0f facts in %7.2f s = %8.0f facts/s\n", n_docs, facts_a, secs_a1, rate_a1);
   std::printf("(b) auto-commit/fact: %6d docs %7.0f facts in %7.2f s = %8.0f facts/s\n", n_naive, facts_b, secs_b, rate_b);
   std::printf("(c) one bulk tx     : %6d docs %7.0f facts in %7.2f s = %8.0f facts/s\n", n_docs, facts_c, secs_c, rate_c);
-  std::printf("a/b = %.1fx (target >= 10x), a/c = %.2f (target >= 0.5)\n", rate_a / rate_b, rate_a / rate_c);
+  std::printf("a/b = %.1fx (target >= 10x), a/c = %.2f (target >= 0.5); one at a time: a1/b = %.1fx, a1/c = %.2f\n",
+              rate_a / rate_b, rate_a / rate_c, rate_a1 / rate_b, rate_a1 / rate_c);
   return 0;
 }

@@ -264,4 +264,10 @@ Result<std::string> read_file(const std::string& path, std::uint64_t max_bytes =
 // Writes a file atomically (temp file + rename).
 Status write_file_atomic(const std::string& path, std::string_view bytes);
 
+// Test-only fault injection (ARCHITECTURE.md, "Fault injection"): when the environment
+// variable FGRAPH_TEST_CRASH_AT is `<point>[:N]` and names this point, its Nth call (default
+// 1st) kills the process with SIGKILL, as a crash would. Inert unless the variable is set;
+// the variable is read once per process.
+void crash_point(std::string_view point);
+
 }  // namespace fgraph

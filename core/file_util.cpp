@@ -1,4 +1,7 @@
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -39,6 +42,23 @@ Status write_file_atomic(const std::string& path, std::string_view bytes) {
     return make_error(ErrorCode::kInternal, "cannot rename to " + path);
   }
   return ok();
+}
+
+void crash_point(std::string_view point) {
+  static const std::pair<std::string, long> target = [] {
+    const char* v = std::getenv("FGRAPH_TEST_CRASH_AT");
+    std::string name = v != nullptr ? v : "";
+    long nth = 1;
+    if (auto colon = name.rfind(':'); colon != std::string::npos) {
+      nth = std::strtol(name.c_str() + colon + 1, nullptr, 10);
+      name.resize(colon);
+    }
+    return std::pair<std::string, long>(name, nth < 1 ? 1 : nth);
+  }();
+  static std::atomic<long> hits{0};
+  if (!target.first.empty() && point == target.first && ++hits == target.second) {
+    std::raise(SIGKILL);
+  }
 }
 
 }  // namespace fgraph

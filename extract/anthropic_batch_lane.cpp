@@ -201,6 +201,7 @@ class AnthropicBatchLane final : public Lane {
       if (!b.is_object() || !b.contains("id") || !b["id"].is_string()) {
         return make_error(ErrorCode::kTransient, "message batch creation answered without an id");
       }
+      crash_point("batch_created");  // created, not yet recorded: resume finds it again
       obj.remote_id = b["id"];
       obj.state = b.value("processing_status", "in_progress");
       if (auto s = ctx_.ledger->update_remote(obj); !s) return s;

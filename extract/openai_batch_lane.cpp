@@ -213,6 +213,7 @@ class OpenAiBatchLane final : public Lane {
       if (!f.is_object() || !f.contains("id") || !f["id"].is_string()) {
         return make_error(ErrorCode::kTransient, "file upload answered without an id");
       }
+      crash_point("upload");  // uploaded, not yet recorded: resume uploads again
       obj.file_id = f["id"];
       obj.state = "creating";
       if (auto s = ctx_.ledger->update_remote(obj); !s) return s;
@@ -242,6 +243,7 @@ class OpenAiBatchLane final : public Lane {
         if (!b.is_object() || !b.contains("id") || !b["id"].is_string()) {
           return make_error(ErrorCode::kTransient, "batch creation answered without an id");
         }
+        crash_point("batch_created");  // created, not yet recorded: resume finds it by key
         obj.remote_id = b["id"];
         obj.state = b.value("status", "validating");
         if (auto s = ctx_.ledger->update_remote(obj); !s) return s;

@@ -196,14 +196,28 @@ class GraphClient {
   // Neo4j code, kUnavailable.
   Status bootstrap_schema();
 
-  // Stages one document in one explicit transaction, committed only when every statement
-  // succeeded. Inputs are checked first (allow-list, ids, references): kInvalidInput before
+  // Stages one document in one transaction: a single Cypher statement sent in a single
+  // request (auto-commit), so it commits whole or not at all. Inputs are checked first (allow-list, ids, references): kInvalidInput before
   // any request. A transient Neo4j error retries the whole transaction per the retry
   // policy; any other error rolls it back and returns the Neo4j code in Error::detail.
   // A crash halfway leaves the document absent (the server rolls back open transactions).
   Result<Counters> stage_document(const RunInfo& run, const DocumentNode& document,
                                   const std::vector<EntityNode>& entities,
                                   const std::vector<RelationEdge>& relations);
+
+  // Stages several documents of one run, each exactly as stage_document (one transaction
+  // per document), up to `concurrency` at once on as many threads. Returns one result per
+  // input, in input order; a failed document does not stop the others. Documents sharing
+  // entities can deadlock each other inside Neo4j; that error is transient and retried
+  // per the policy. Needs a transport (and clock) safe to use from several threads.
+  struct StageInput {
+    DocumentNode document;
+    std::vector<EntityNode> entities;
+    std::vector<RelationEdge> relations;
+  };
+  std::vector<Result<Counters>> stage_documents(const RunInfo& run,
+                                                const std::vector<StageInput>& inputs,
+                                                int concurrency);
 
   // Stages the same typed inputs again (from the ledger); MERGE on fact_id makes a second
   // staging change nothing. Same errors as stage_document.

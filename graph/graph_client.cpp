@@ -1,8 +1,10 @@
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -120,8 +122,7 @@ struct GraphClient::Impl {
   internal::Neo4jHttp http;
   Clock& clock;
   std::shared_ptr<spdlog::logger> log = logger("graph");
-  std::string entities_cypher;   // built once per server (syntax depends on the version)
-  std::string relations_cypher;
+  std::string stage_cypher;  // built once per server (syntax depends on the version)
   std::once_flag cypher_once;
 
   Result<std::vector<WireResult>> transaction(const std::vector<WireStatement>& statements,
@@ -143,6 +144,10 @@ struct GraphClient::Impl {
     return http.auto_commit(WireStatement{std::move(cypher), std::move(params)});
   }
 
+  // The whole document in one statement, so that staging is one request: the run and
+  // document nodes, then one unit subquery per entity type and per relationship type
+  // (an empty list costs nothing). Later subqueries see the entities written by earlier
+  // ones: a statement reads its own writes.
   void build_cypher(const ServerInfo& info) {
     // CALL (d) {...} replaces the deprecated CALL { WITH d ...} from 5.23 on.
     bool scoped = true;
@@ -151,23 +156,23 @@ struct GraphClient::Impl {
       scoped = major > 5 || (major == 5 && minor >= 23);
     }
     const std::string open_d = scoped ? "CALL (d) { " : "CALL { WITH d ";
-    const std::string open = scoped ? "CALL () { " : "CALL { ";
-    std::string e = "MATCH (d:Document {doc_id: $doc_id}) ";
+    std::string q =
+        "MERGE (r:Run {run_id: $run.run_id}) ON CREATE SET r += $run "
+        "MERGE (d:Document {doc_id: $doc.doc_id}) ON CREATE SET d += $doc "
+        "MERGE (d)-[:STAGED_BY]->(r) WITH d ";
     for (std::size_t i = 0; i < schema.entity_types.size(); ++i) {
-      e += open_d + "UNWIND $e" + std::to_string(i) +
+      q += open_d + "UNWIND $e" + std::to_string(i) +
            " AS row MERGE (e:Entity {entity_id: row.entity_id}) ON CREATE SET e:`" +
            entity_label(schema.entity_types[i]) +
-           "`, e += row.props MERGE (e)-[:MENTIONED_IN {run_id: $run_id}]->(d) } ";
+           "`, e += row.props MERGE (e)-[:MENTIONED_IN {run_id: $run.run_id}]->(d) } ";
     }
-    entities_cypher = e;
-    std::string r;
     for (std::size_t i = 0; i < schema.relation_types.size(); ++i) {
-      r += open + "UNWIND $r" + std::to_string(i) +
+      q += open_d + "UNWIND $r" + std::to_string(i) +
            " AS row MATCH (a:Entity {entity_id: row.source}) MATCH (b:Entity {entity_id: row.target}) "
            "MERGE (a)-[x:`" + schema.relation_types[i] +
-           "` {fact_id: row.fact_id, run_id: $run_id}]->(b) ON CREATE SET x += row.props } ";
+           "` {fact_id: row.fact_id, run_id: $run.run_id}]->(b) ON CREATE SET x += row.props } ";
     }
-    relations_cypher = r;
+    stage_cypher = q + "RETURN count(*)";
   }
 
   Status validate(const RunInfo& run, const DocumentNode& doc, const std::vector<EntityNode>& entities,
@@ -199,70 +204,66 @@ struct GraphClient::Impl {
                          const std::vector<EntityNode>& entities,
                          const std::vector<RelationEdge>& relations) {
     if (auto v = validate(run, doc, entities, relations); !v) return v.error();
-    std::vector<WireStatement> statements;
     json run_props = {{"run_id", run.run_id},          {"lane", run.lane},
                       {"model", run.model},            {"prompt_version", run.prompt_version},
                       {"schema_version", run.schema_version}, {"started_at", run.started_at}};
     json doc_props = {{"doc_id", doc.doc_id},   {"accession", doc.accession}, {"form_type", doc.form_type},
                       {"cik", doc.cik},         {"filer", doc.filer},         {"filed_at", doc.filed_at},
                       {"source", doc.source}};
-    statements.push_back(
-        {"MERGE (r:Run {run_id: $run.run_id}) ON CREATE SET r += $run "
-         "MERGE (d:Document {doc_id: $doc.doc_id}) ON CREATE SET d += $doc "
-         "MERGE (d)-[:STAGED_BY]->(r)",
-         {{"run", run_props}, {"doc", doc_props}}});
-    if (!entities.empty()) {
-      json p = {{"doc_id", doc.doc_id}, {"run_id", run.run_id}};
-      for (std::size_t i = 0; i < schema.entity_types.size(); ++i) p["e" + std::to_string(i)] = json::array();
-      for (const auto& e : entities) {
-        json props = {{"entity_id", e.entity_id}, {"name", e.name}};
-        if (e.cik) props["cik"] = *e.cik;
-        if (e.ticker) props["ticker"] = *e.ticker;
-        if (e.lei) props["lei"] = *e.lei;
-        if (e.jurisdiction) props["jurisdiction"] = *e.jurisdiction;
-        auto idx = std::find(schema.entity_types.begin(), schema.entity_types.end(), e.type) -
-                   schema.entity_types.begin();
-        p["e" + std::to_string(idx)].push_back({{"entity_id", e.entity_id}, {"props", std::move(props)}});
-      }
-      statements.push_back({"entities", std::move(p)});
+    json p = {{"run", std::move(run_props)}, {"doc", std::move(doc_props)}};
+    for (std::size_t i = 0; i < schema.entity_types.size(); ++i) p["e" + std::to_string(i)] = json::array();
+    for (std::size_t i = 0; i < schema.relation_types.size(); ++i) p["r" + std::to_string(i)] = json::array();
+    // Rows go in entity_id order, so that concurrent documents sharing entities lock them
+    // in one global order (type, then id) and rarely deadlock.
+    std::vector<const EntityNode*> sorted;
+    for (const auto& e : entities) sorted.push_back(&e);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const EntityNode* a, const EntityNode* b) { return a->entity_id < b->entity_id; });
+    for (const EntityNode* e : sorted) {
+      json props = {{"entity_id", e->entity_id}, {"name", e->name}};
+      if (e->cik) props["cik"] = *e->cik;
+      if (e->ticker) props["ticker"] = *e->ticker;
+      if (e->lei) props["lei"] = *e->lei;
+      if (e->jurisdiction) props["jurisdiction"] = *e->jurisdiction;
+      auto idx = std::find(schema.entity_types.begin(), schema.entity_types.end(), e->type) -
+                 schema.entity_types.begin();
+      p["e" + std::to_string(idx)].push_back({{"entity_id", e->entity_id}, {"props", std::move(props)}});
     }
-    if (!relations.empty()) {
-      json p = {{"run_id", run.run_id}};
-      for (std::size_t i = 0; i < schema.relation_types.size(); ++i) p["r" + std::to_string(i)] = json::array();
-      for (const auto& r : relations) {
-        json props = {{"fact_id", r.fact_id}, {"run_id", r.run_id},         {"doc_id", r.doc_id},
-                      {"evidence", r.evidence}, {"char_start", r.char_start}, {"char_end", r.char_end}};
-        if (r.ownership_percent) props["ownership_percent"] = *r.ownership_percent;
-        if (r.effective_date) props["effective_date"] = *r.effective_date;
-        if (r.role) props["role"] = *r.role;
-        auto idx = std::find(schema.relation_types.begin(), schema.relation_types.end(), r.type) -
-                   schema.relation_types.begin();
-        p["r" + std::to_string(idx)].push_back({{"fact_id", r.fact_id},
-                                                {"source", r.source_entity_id},
-                                                {"target", r.target_entity_id},
-                                                {"props", std::move(props)}});
-      }
-      statements.push_back({"relations", std::move(p)});
+    for (const auto& r : relations) {
+      json props = {{"fact_id", r.fact_id}, {"run_id", r.run_id},         {"doc_id", r.doc_id},
+                    {"evidence", r.evidence}, {"char_start", r.char_start}, {"char_end", r.char_end}};
+      if (r.ownership_percent) props["ownership_percent"] = *r.ownership_percent;
+      if (r.effective_date) props["effective_date"] = *r.effective_date;
+      if (r.role) props["role"] = *r.role;
+      auto idx = std::find(schema.relation_types.begin(), schema.relation_types.end(), r.type) -
+                 schema.relation_types.begin();
+      p["r" + std::to_string(idx)].push_back({{"fact_id", r.fact_id},
+                                              {"source", r.source_entity_id},
+                                              {"target", r.target_entity_id},
+                                              {"props", std::move(props)}});
     }
     // Invalid UTF-8 anywhere is refused before any request.
-    for (const auto& s : statements) {
-      if (auto d = internal::dump_json(s.parameters); !d) return d.error();
-    }
+    if (auto d = internal::dump_json(p); !d) return d.error();
     auto info = http.connect();
     if (!info) return info.error();
     std::call_once(cypher_once, [&] { build_cypher(*info); });
-    for (auto& s : statements) {
-      if (s.cypher == "entities") s.cypher = entities_cypher;
-      if (s.cypher == "relations") s.cypher = relations_cypher;
-    }
+    // One statement is one transaction: sent in a single request, it commits whole or
+    // not at all, and a transient failure retries it whole.
     int attempts = 0;
-    auto results = transaction(statements, &attempts);
-    if (!results) {
+    auto result = with_retry(options.retry, clock, [&]() {
+      ++attempts;
+      auto res = http.auto_commit(WireStatement{stage_cypher, p});
+      if (!res && is_retryable(res.error().code)) {
+        log->warn("stage doc={} attempt {} failed: {}", doc.doc_id, attempts, res.error().describe());
+      }
+      return res;
+    });
+    if (!result) {
       log->error("stage doc={} run={} failed after {} attempt(s): {}", doc.doc_id, run.run_id,
-                 attempts, results.error().describe());
-      return results.error();
+                 attempts, result.error().describe());
+      return result.error();
     }
-    Counters c = sum(*results);
+    Counters c = result->counters;
     c.attempts = attempts;
     log->debug("staged doc={} run={} nodes+{} rels+{}", doc.doc_id, run.run_id, c.nodes_created,
                c.relationships_created);
@@ -366,6 +367,26 @@ Result<Counters> GraphClient::stage_document(const RunInfo& run, const DocumentN
                                              const std::vector<EntityNode>& entities,
                                              const std::vector<RelationEdge>& relations) {
   return impl_->stage(run, document, entities, relations);
+}
+
+std::vector<Result<Counters>> GraphClient::stage_documents(const RunInfo& run,
+                                                           const std::vector<StageInput>& inputs,
+                                                           int concurrency) {
+  std::vector<Result<Counters>> results(inputs.size(), make_error(ErrorCode::kInternal, "not staged"));
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < inputs.size(); i = next++) {
+      const auto& in = inputs[i];
+      results[i] = impl_->stage(run, in.document, in.entities, in.relations);
+    }
+  };
+  const auto threads = std::min<std::size_t>(static_cast<std::size_t>(std::max(concurrency, 1)), inputs.size());
+  {
+    std::vector<std::jthread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+  }
+  return results;
 }
 
 Result<Counters> GraphClient::replay(const RunInfo& run, const DocumentNode& document,

@@ -70,37 +70,38 @@ std::int64_t int_field(const json& o, const char* key) {
   return (it != o.end() && it->is_number_integer()) ? it->get<std::int64_t>() : 0;
 }
 
-// Query API v2 counters (camelCase).
-Counters counters_v2(const json& body) {
-  Counters c;
-  auto it = body.find("counters");
-  if (it == body.end() || !it->is_object()) return c;
-  c.nodes_created = int_field(*it, "nodesCreated");
-  c.nodes_deleted = int_field(*it, "nodesDeleted");
-  c.relationships_created = int_field(*it, "relationshipsCreated");
-  c.relationships_deleted = int_field(*it, "relationshipsDeleted");
-  c.properties_set = int_field(*it, "propertiesSet");
-  c.labels_added = int_field(*it, "labelsAdded");
-  return c;
-}
+// The counter names of each API: Query API v2 (camelCase) and legacy stats (snake_case;
+// note the singular `relationship_deleted`), in the order of Counters' fields.
+struct CounterNames {
+  const char* nodes_created;
+  const char* nodes_deleted;
+  const char* relationships_created;
+  const char* relationships_deleted;
+  const char* properties_set;
+  const char* labels_added;
+};
+constexpr CounterNames kV2Counters{"nodesCreated", "nodesDeleted", "relationshipsCreated",
+                                   "relationshipsDeleted", "propertiesSet", "labelsAdded"};
+constexpr CounterNames kLegacyCounters{"nodes_created", "nodes_deleted", "relationships_created",
+                                       "relationship_deleted", "properties_set", "labels_added"};
 
-// Legacy stats (snake_case; note the singular `relationship_deleted`).
-Counters counters_legacy(const json& result) {
+// Reads the counters object `key` of `holder` ("counters" in v2, "stats" in legacy).
+Counters read_counters(const json& holder, const char* key, const CounterNames& n) {
   Counters c;
-  auto it = result.find("stats");
-  if (it == result.end() || !it->is_object()) return c;
-  c.nodes_created = int_field(*it, "nodes_created");
-  c.nodes_deleted = int_field(*it, "nodes_deleted");
-  c.relationships_created = int_field(*it, "relationships_created");
-  c.relationships_deleted = int_field(*it, "relationship_deleted");
-  c.properties_set = int_field(*it, "properties_set");
-  c.labels_added = int_field(*it, "labels_added");
+  auto it = holder.find(key);
+  if (it == holder.end() || !it->is_object()) return c;
+  c.nodes_created = int_field(*it, n.nodes_created);
+  c.nodes_deleted = int_field(*it, n.nodes_deleted);
+  c.relationships_created = int_field(*it, n.relationships_created);
+  c.relationships_deleted = int_field(*it, n.relationships_deleted);
+  c.properties_set = int_field(*it, n.properties_set);
+  c.labels_added = int_field(*it, n.labels_added);
   return c;
 }
 
 WireResult result_v2(const json& body) {
   WireResult r;
-  r.counters = counters_v2(body);
+  r.counters = read_counters(body, "counters", kV2Counters);
   if (auto d = body.find("data"); d != body.end() && d->is_object()) {
     if (auto v = d->find("values"); v != d->end() && v->is_array()) r.rows = *v;
   }
@@ -109,7 +110,7 @@ WireResult result_v2(const json& body) {
 
 WireResult result_legacy(const json& result) {
   WireResult r;
-  r.counters = counters_legacy(result);
+  r.counters = read_counters(result, "stats", kLegacyCounters);
   if (auto d = result.find("data"); d != result.end() && d->is_array()) {
     for (const auto& row : *d) {
       if (auto it = row.find("row"); it != row.end()) r.rows.push_back(*it);
@@ -161,7 +162,7 @@ Result<json> Neo4jHttp::exchange(const HttpRequest& request, int* status_out,
   auto sent = transport_.send(request);
   if (!sent) {
     Error e = sent.error();
-    e.message = "neo4j " + request.method + " " + request.url + ": " + e.message;
+    e.message = "neo4j: " + e.message;  // the transport's message names the method and URL
     return e;
   }
   const HttpResponse& resp = *sent;

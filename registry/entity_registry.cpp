@@ -1282,6 +1282,84 @@ Status EntityRegistry::rollback_run(std::string_view run_id_view) {
   });
 }
 
+Status EntityRegistry::rollback_document(std::string_view run_id_view,
+                                         std::string_view doc_id_view) {
+  const std::string run_id(run_id_view), doc_id(doc_id_view);
+  if (run_id.empty() || doc_id.empty()) {
+    return make_error(ErrorCode::kInvalidInput, "document rollback needs a run id and a doc id");
+  }
+  return impl_->write([&]() -> Status {
+    Store& store = impl_->store;
+    auto held = store.query(
+        "SELECT (SELECT count(*) FROM entity_mentions WHERE run_id = ?1 AND doc_id = ?2),"
+        " (SELECT count(*) FROM entity_aliases WHERE run_id = ?1 AND doc_id = ?2),"
+        " (SELECT count(*) FROM entities WHERE created_run = ?1 AND created_doc = ?2)",
+        {run_id, doc_id});
+    if (!held) return held.error();
+    const auto& counts = (*held)[0];
+    if (std::get<std::int64_t>(counts[0]) + std::get<std::int64_t>(counts[1]) +
+            std::get<std::int64_t>(counts[2]) ==
+        0) {
+      return make_error(ErrorCode::kNotFound,
+                        "the registry holds nothing of document " + doc_id + " in run " + run_id);
+    }
+    if (auto s = store.execute("DELETE FROM entity_mentions WHERE run_id = ? AND doc_id = ?",
+                               {run_id, doc_id});
+        !s) {
+      return s;
+    }
+    auto undo_entries = [&](const std::string& where, const std::vector<SqlValue>& params) -> Status {
+      auto rows = store.query(
+          "SELECT seq, op, entity_id, target, ref, before_json, after_json FROM registry_journal"
+          " WHERE undone = 0 AND " + where + " ORDER BY seq DESC",
+          params);
+      if (!rows) return rows.error();
+      for (const auto& r : *rows) {
+        Impl::JournalRow j;
+        j.seq = std::get<std::int64_t>(r[0]);
+        j.op = std::get<std::string>(r[1]);
+        j.entity_id = std::get<std::string>(r[2]);
+        if (auto t = std::get_if<std::string>(&r[3])) j.target = *t;
+        if (auto ref = std::get_if<std::int64_t>(&r[4])) j.ref = *ref;
+        j.before_json = std::get<std::string>(r[5]);
+        j.after_json = std::get<std::string>(r[6]);
+        if (auto s = impl_->undo(j); !s) return s;
+        if (auto s = store.execute("UPDATE registry_journal SET undone = 1 WHERE seq = ?", {j.seq});
+            !s) {
+          return s;
+        }
+      }
+      return ok();
+    };
+    // Entities the document created in this run that nothing else refers to any more: no
+    // mention (any document, any run) and no live journal entry but this run's own on it.
+    // Removing one may free another (a possible duplicate of it), hence the rounds.
+    while (true) {
+      auto created = store.query(
+          "SELECT e.entity_id FROM registry_journal j JOIN entities e ON e.rid = j.ref"
+          " WHERE j.op = 'insert' AND j.run_id = ?1 AND j.undone = 0 AND e.created_doc = ?2"
+          " AND NOT EXISTS (SELECT 1 FROM entity_mentions m WHERE m.entity_id = e.entity_id)"
+          " AND NOT EXISTS (SELECT 1 FROM registry_journal o WHERE o.undone = 0"
+          "   AND (o.entity_id = e.entity_id OR o.target = e.entity_id)"
+          "   AND NOT (o.run_id IS ?1 AND o.entity_id = e.entity_id))",
+          {run_id, doc_id});
+      if (!created) return created.error();
+      if (created->empty()) break;
+      for (const auto& row : *created) {
+        if (auto s = undo_entries("run_id = ? AND entity_id = ?", {run_id, row[0]}); !s) return s;
+      }
+    }
+    // Aliases the document taught in this run, unless a remaining mention's document
+    // contains the alias verbatim (that document would have taught it too).
+    return undo_entries(
+        "op = 'alias' AND run_id = ?1 AND ref IN (SELECT a.alias_id FROM entity_aliases a"
+        " WHERE a.run_id = ?1 AND a.doc_id = ?2 AND NOT EXISTS (SELECT 1 FROM entity_mentions m"
+        " JOIN documents d ON d.doc_id = m.doc_id WHERE m.entity_id = a.entity_id"
+        " AND instr(d.text, a.raw) > 0))",
+        {run_id, doc_id});
+  });
+}
+
 Result<std::int64_t> EntityRegistry::journal_count(std::string_view run_id) {
   auto rows = impl_->store.query(
       "SELECT count(*) FROM registry_journal WHERE run_id = ? AND undone = 0",

@@ -360,6 +360,15 @@ class EntityRegistry {
   // entity this run changed (roll that back or unmerge it first). Rolling back twice is
   // kNotFound the second time. A crash halfway leaves the state before the call.
   Status rollback_run(std::string_view run_id);
+  // Removes what one document contributed to the registry in one run, in one transaction:
+  // its mentions; the entities it created that no remaining mention (any document, any
+  // run) and no other live journal entry refers to, with this run's entries on them; and
+  // the aliases it taught that no remaining mention's document contains verbatim. The
+  // undone entries are marked undone, so a later rollback_run undoes only the rest.
+  // Identifiers it filled into surviving entities stay (rollback_run undoes them).
+  // kInvalidInput for an empty id; kNotFound when the registry holds nothing of the
+  // document in the run. A crash halfway leaves the state before the call.
+  Status rollback_document(std::string_view run_id, std::string_view doc_id);
   // Number of journal entries of the run that are not undone (0 for an unknown run).
   Result<std::int64_t> journal_count(std::string_view run_id);
 

@@ -53,7 +53,9 @@ json report_json(const RunReport& r) {
       {"leak_alarms", leaks},
       {"graph", {{"documents_staged", r.documents_staged},
                  {"documents_failed", r.documents_stage_failed},
-                 {"relations_staged", r.relations_staged}, {"errors", r.stage_errors}}},
+                 {"relations_staged", r.relations_staged}, {"errors", r.stage_errors},
+                 {"documents_rolled_back", r.documents_rolled_back},
+                 {"documents_rolling_back", r.documents_rolling_back}}},
       {"usage", usage},
       {"cost_usd", r.cost_usd},
       {"cost_per_staged_document_usd", r.cost_per_staged_document()},
@@ -117,6 +119,15 @@ void print_report(const RunReport& r) {
   row("documents staged", std::to_string(r.documents_staged));
   row("documents failed to stage", std::to_string(r.documents_stage_failed));
   row("relations staged", std::to_string(r.relations_staged));
+  if (r.documents_rolled_back > 0) row("documents rolled back", std::to_string(r.documents_rolled_back));
+  if (r.documents_rolling_back > 0) {
+    row("documents half rolled back", std::to_string(r.documents_rolling_back) +
+                                          " (finish with `fgraph rollback " + r.run_id +
+                                          " --doc DOC_ID`)");
+  }
+  if (r.state == "rolling_back") {
+    std::cout << "  rollback interrupted: finish it with `fgraph rollback " << r.run_id << "`\n";
+  }
   for (const auto& e : r.stage_errors) std::cout << "    " << e << "\n";
   std::cout << "Cost\n";
   for (const auto& u : r.usage) {
@@ -283,9 +294,12 @@ void register_run_commands(CLI::App& app, Cli& cli) {
 
   CLI::App* rollback = app.add_subcommand(
       "rollback",
-      "Remove a run's (or one document's) contributions from Neo4j and the entity registry");
+      "Remove a run's (or one document's) contributions from Neo4j and the entity registry. "
+      "Run it again to finish a rollback that was interrupted (state rolling_back)");
   rollback->add_option("run_id", f->run_id, "Run id")->required();
-  rollback->add_option("--doc", f->doc, "Roll back only this document (doc_id) of the run");
+  rollback->add_option("--doc", f->doc,
+                       "Roll back only this document (doc_id) of the run: its facts, and the "
+                       "registry entities and aliases no other document taught");
   rollback->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
       auto s = open_session(cli, "", "", std::nullopt);

@@ -99,6 +99,17 @@ Status parse_double(const std::string& v, std::optional<double>& out, const std:
   return ok();
 }
 
+// A whole number in 1..64 (atoi would take "4x" as 4).
+Status parse_count(const std::string& v, int& out, const std::string& key) {
+  char* end = nullptr;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || end == nullptr || *end != '\0' || n < 1 || n > 64) {
+    return make_error(ErrorCode::kInvalidInput, key + " must be a whole number in 1..64: " + v);
+  }
+  out = static_cast<int>(n);
+  return ok();
+}
+
 const std::vector<Setter>& setters() {
   static const std::vector<Setter> kSetters = {
       {"lane", false, [](Config& c, const std::string& v) -> Status {
@@ -114,15 +125,15 @@ const std::vector<Setter>& setters() {
       {"budget_usd", false, [](Config& c, const std::string& v) {
          return parse_double(v, c.budget_usd, "budget_usd");
        }},
-      {"concurrency", false, [](Config& c, const std::string& v) -> Status {
-         int n = std::atoi(v.c_str());
-         if (n < 1 || n > 64) return make_error(ErrorCode::kInvalidInput, "concurrency must be 1..64");
-         c.concurrency = n;
-         return ok();
+      {"concurrency", false, [](Config& c, const std::string& v) {
+         return parse_count(v, c.concurrency, "concurrency");
        }},
       {"neo4j.url", false, [](Config& c, const std::string& v) { c.neo4j.url = v; return ok(); }},
       {"neo4j.user", false, [](Config& c, const std::string& v) { c.neo4j.user = v; return ok(); }},
       {"neo4j.database", false, [](Config& c, const std::string& v) { c.neo4j.database = v; return ok(); }},
+      {"neo4j.concurrency", false, [](Config& c, const std::string& v) {
+         return parse_count(v, c.neo4j.concurrency, "neo4j.concurrency");
+       }},
       {"neo4j.password", true, [](Config& c, const std::string& v) { c.neo4j.password = v; return ok(); }},
       {"openai.base_url", false, [](Config& c, const std::string& v) { c.openai.base_url = v; return ok(); }},
       {"openai.api_key", true, [](Config& c, const std::string& v) { c.openai.api_key = v; return ok(); }},
@@ -150,6 +161,7 @@ const std::vector<std::pair<std::string, std::string>>& env_keys() {
       {"FGRAPH_NEO4J_URL", "neo4j.url"},
       {"FGRAPH_NEO4J_USER", "neo4j.user"},
       {"FGRAPH_NEO4J_DATABASE", "neo4j.database"},
+      {"FGRAPH_NEO4J_CONCURRENCY", "neo4j.concurrency"},
       {"FGRAPH_NEO4J_PASSWORD", "neo4j.password"},
       {"OPENAI_BASE_URL", "openai.base_url"},
       {"OPENAI_API_KEY", "openai.api_key"},
@@ -264,6 +276,7 @@ std::vector<std::pair<std::string, std::string>> describe_config(const Config& c
   add("neo4j.url", c.neo4j.url);
   add("neo4j.user", c.neo4j.user);
   add("neo4j.database", c.neo4j.database);
+  add("neo4j.concurrency", std::to_string(c.neo4j.concurrency));
   add("neo4j.password", mask_secret(c.neo4j.password));
   add("openai.base_url", c.openai.base_url);
   add("openai.api_key", mask_secret(c.openai.api_key));

@@ -92,6 +92,26 @@ TEST_F(ConfigTest, RejectsUnknownKeysAndLanes) {
   EXPECT_NE(c.error().message.find("carrier-pigeon"), std::string::npos);
 }
 
+TEST_F(ConfigTest, StagingConcurrencyFromFileAndEnvironmentIsAWholeNumberIn1To64) {
+  auto d = load_config(home_.string(), env());
+  ASSERT_TRUE(d.has_value()) << d.error().describe();
+  EXPECT_EQ(d->neo4j.concurrency, 4);
+  write("config.toml", "[neo4j]\nconcurrency = 3\n", 0644);
+  auto f = load_config(home_.string(), env());
+  ASSERT_TRUE(f.has_value()) << f.error().describe();
+  EXPECT_EQ(f->neo4j.concurrency, 3);
+  env_["FGRAPH_NEO4J_CONCURRENCY"] = "8";
+  auto e = load_config(home_.string(), env());
+  ASSERT_TRUE(e.has_value()) << e.error().describe();
+  EXPECT_EQ(e->neo4j.concurrency, 8);
+  for (const char* bad : {"0", "65", "4x", ""}) {
+    env_["FGRAPH_NEO4J_CONCURRENCY"] = bad;
+    auto c = load_config(home_.string(), env());
+    ASSERT_FALSE(c.has_value()) << bad;
+    EXPECT_NE(c.error().message.find("neo4j.concurrency"), std::string::npos) << c.error().message;
+  }
+}
+
 TEST_F(ConfigTest, DescribeMasksSecrets) {
   env_["OPENAI_API_KEY"] = "sk-proj-abcdefghijklmnop1234";
   auto c = load_config(home_.string(), env());

@@ -1,8 +1,11 @@
 #include "tools/coordinator.h"
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -110,6 +113,12 @@ std::string as_text(const SqlValue& v) {
   if (auto p = std::get_if<std::string>(&v)) return *p;
   if (auto p = std::get_if<std::int64_t>(&v)) return std::to_string(*p);
   return "";
+}
+
+// A document rolled back (or half rolled back) by `fgraph rollback --doc` is not staged
+// again by a resume; `fgraph replay` revives it.
+bool is_rolled_back(const std::string& state) {
+  return state == "rolled_back" || state == "rolling_back";
 }
 
 struct RunRow {
@@ -255,11 +264,15 @@ struct Coordinator::Impl {
     }
     auto requests = extract::run_requests(store, run_id);
     if (!requests) return requests.error();
-    std::set<std::string> seen;
+    // One answer may serve several documents (a chunk of identical text is one request):
+    // each document gets its own verdict, keyed by (request, document).
+    std::map<std::string, std::set<std::string>> docs_of_request;
+    for (const auto& req : *requests) docs_of_request[req.custom_id].insert(req.doc_id);
+    std::set<std::pair<std::string, std::string>> seen;
     long n = 0;
     for (const auto& req : *requests) {
       progress.update("verify", ++n, static_cast<long>(requests->size()));
-      if (req.state != "completed" || !seen.insert(req.custom_id).second) continue;
+      if (req.state != "completed" || !seen.emplace(req.custom_id, req.doc_id).second) continue;
       auto doc = prepared.find(req.doc_id);
       if (doc == prepared.end()) continue;
       auto content = extract::stored_result(store, req.custom_id);
@@ -272,11 +285,15 @@ struct Coordinator::Impl {
           {req.custom_id});
       if (!batch) return batch.error();
       std::string batch_id = batch->empty() ? "" : as_text((*batch)[0][0]);
-      if (auto s = verify::record_verdict(store, {run_id, req.custom_id, batch_id}, verdict,
+      const std::string row_key = docs_of_request[req.custom_id].size() == 1
+                                      ? req.custom_id
+                                      : req.custom_id + "@" + req.doc_id;
+      if (auto s = verify::record_verdict(store, {run_id, row_key, batch_id}, verdict,
                                           now_utc(clock));
           !s) {
         return s;
       }
+      crash_point("verify");
     }
     return store.execute(
         "UPDATE run_documents SET state = 'verified' WHERE run_id = ? AND state = 'parsed'",
@@ -289,7 +306,7 @@ struct Coordinator::Impl {
     long n = 0;
     for (const auto& [doc, state] : docs) {
       progress.update("resolve", ++n, static_cast<long>(docs.size()));
-      if (state == "staged" || state == "failed") continue;
+      if (state == "staged" || state == "failed" || is_rolled_back(state)) continue;
       auto done = store.query(
           "SELECT count(*) FROM run_entities WHERE run_id = ? AND doc_id = ?", {run_id, doc.doc_id});
       if (!done) return done.error();
@@ -348,6 +365,7 @@ struct Coordinator::Impl {
         return ok();
       });
       if (!s) return s;
+      crash_point("resolve");
     }
     return ok();
   }
@@ -383,8 +401,105 @@ struct Coordinator::Impl {
     return n;
   }
 
-  // Stages every resolved document of the run that is not staged yet.
-  // kUnavailable stops at once (the ledger keeps everything; resume stages the rest).
+  // The staging input of one resolved document, from the ledger: its entities (by registry
+  // id) and its accepted relations, each fact once.
+  Result<graph::GraphClient::StageInput> stage_input(const RunRow& run, const ingest::Document& doc) {
+    auto mapping_rows = store.query(
+        "SELECT request_id, local_id, entity_id FROM run_entities WHERE run_id = ? AND doc_id = ?",
+        {run.run_id, doc.doc_id});
+    if (!mapping_rows) return mapping_rows.error();
+    std::map<std::pair<std::string, std::string>, std::string> mapping;
+    std::set<std::string> entity_ids;
+    for (const auto& r : *mapping_rows) {
+      mapping[{as_text(r[0]), as_text(r[1])}] = as_text(r[2]);
+      entity_ids.insert(as_text(r[2]));
+    }
+    graph::GraphClient::StageInput in;
+    for (const auto& id : entity_ids) in.entities.push_back(entity_node(id));
+
+    auto rel_rows = store.query(
+        "SELECT request_id, fact_json, evidence, char_start, char_end FROM verified_facts"
+        " WHERE run_id = ? AND doc_id = ? AND kind = 'relation' ORDER BY request_id, fact_index",
+        {run.run_id, doc.doc_id});
+    if (!rel_rows) return rel_rows.error();
+    std::set<std::string> fact_ids;
+    for (const auto& r : *rel_rows) {
+      json fact = json::parse(as_text(r[1]), nullptr, false);
+      if (!fact.is_object()) continue;
+      std::string request_id = as_text(r[0]);
+      auto src = mapping.find({request_id, fact.value("source", "")});
+      auto dst = mapping.find({request_id, fact.value("target", "")});
+      if (src == mapping.end() || dst == mapping.end()) continue;
+      graph::RelationEdge e;
+      e.type = fact.value("type", "");
+      e.source_entity_id = src->second;
+      e.target_entity_id = dst->second;
+      e.run_id = run.run_id;
+      e.doc_id = doc.doc_id;
+      e.evidence = as_text(r[2]);
+      e.char_start = as_int(r[3]);
+      e.char_end = as_int(r[4]);
+      if (fact.contains("ownership_percent") && fact["ownership_percent"].is_number()) {
+        e.ownership_percent = fact["ownership_percent"].get<double>();
+      }
+      e.effective_date = opt_string(fact, "effective_date");
+      e.role = opt_string(fact, "role");
+      e.fact_id = graph::make_fact_id(doc.doc_id, e.type, e.source_entity_id,
+                                      e.target_entity_id, e.evidence);
+      if (!fact_ids.insert(e.fact_id).second) continue;  // the same fact from two chunks
+      in.relations.push_back(std::move(e));
+    }
+    in.document.doc_id = doc.doc_id;
+    in.document.accession = doc.accession.value_or("");
+    in.document.form_type = doc.form_type.value_or("");
+    in.document.cik = doc.cik.value_or("");
+    in.document.filer = doc.company.value_or("");
+    in.document.filed_at = doc.filed_at.value_or("");
+    in.document.source = doc.source;
+    return in;
+  }
+
+  // Records one staging outcome in the ledger: the staged facts and the document's state.
+  Status record_staged(const std::string& run_id, const graph::GraphClient::StageInput& in,
+                       const Result<graph::Counters>& staged, RunReport* report) {
+    const std::string& doc_id = in.document.doc_id;
+    if (!staged) {
+      std::string why = staged.error().detail.empty()
+                            ? staged.error().message
+                            : staged.error().detail + " " + staged.error().message;
+      logger("run")->error("run={} doc={} staging failed: {}", run_id, doc_id, why);
+      if (report != nullptr) report->stage_errors.push_back(doc_id + ": " + why);
+      return store.execute(
+          "UPDATE run_documents SET state = 'failed', error = ? WHERE run_id = ? AND doc_id = ?",
+          {why, run_id, doc_id});
+    }
+    std::string at = now_utc(clock);
+    return store.transaction([&]() -> Status {
+      for (const auto& e : in.relations) {
+        if (auto x = store.execute(
+                "INSERT OR REPLACE INTO staged_facts(run_id, doc_id, fact_id, rel_type,"
+                " source_entity_id, target_entity_id, evidence, char_start, char_end, staged_at)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?)",
+                {run_id, doc_id, e.fact_id, e.type, e.source_entity_id, e.target_entity_id,
+                 e.evidence, e.char_start, e.char_end, at});
+            !x) {
+          return x;
+        }
+      }
+      return store.execute(
+          "UPDATE run_documents SET state = 'staged', error = NULL, staged_at = ?"
+          " WHERE run_id = ? AND doc_id = ?",
+          {at, run_id, doc_id});
+    });
+  }
+
+  // Stages every resolved document of the run that is not staged yet, in batches whose
+  // documents go to Neo4j config.neo4j.concurrency at a time (each in its own transaction);
+  // the ledger records each batch's outcomes afterwards, on this thread. A crash between
+  // the two leaves documents in the graph that the ledger calls unstaged: resuming stages
+  // them again, which changes nothing (MERGE on ids).
+  // kUnavailable stops after recording the batch (the ledger keeps everything; resume
+  // stages the rest).
   Status stage_run(const RunRow& run,
                    const std::vector<std::pair<ingest::Document, std::string>>& docs,
                    RunReport* report) {
@@ -392,10 +507,33 @@ struct Coordinator::Impl {
     graph::RunInfo info{run.run_id, run.lane, run.model, run.prompt_version, run.schema_version, ""};
     auto started = store.query("SELECT started_at FROM runs WHERE run_id = ?", {run.run_id});
     if (started && !started->empty()) info.started_at = as_text((*started)[0][0]);
-    long n = 0;
+    const int concurrency = std::max(1, config.neo4j.concurrency);
+    const std::size_t batch_size = static_cast<std::size_t>(concurrency) * 8;
+    std::vector<graph::GraphClient::StageInput> batch;
+    long done = 0;
+    auto flush = [&]() -> Status {
+      if (batch.empty()) return ok();
+      auto results = graph().stage_documents(info, batch, concurrency);
+      std::optional<Error> unavailable;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (!results[i] && results[i].error().code == ErrorCode::kUnavailable) {
+          if (!unavailable) unavailable = results[i].error();
+          continue;  // stays 'resolved': the next run or resume stages it
+        }
+        if (results[i]) crash_point("stage");  // in Neo4j, not yet in the ledger: resume MERGEs it again
+        if (auto s = record_staged(run.run_id, batch[i], results[i], report); !s) return s;
+      }
+      done += static_cast<long>(batch.size());
+      progress.update("stage", done, static_cast<long>(docs.size()));
+      batch.clear();
+      if (unavailable) return *unavailable;
+      return ok();
+    };
     for (const auto& [doc, state] : docs) {
-      progress.update("stage", ++n, static_cast<long>(docs.size()));
-      if (state == "staged") continue;
+      if (state == "staged" || is_rolled_back(state)) {  // replay resets rolled_back first
+        ++done;
+        continue;
+      }
       // Invariant 7: a drop fed again with every result reused changes nothing. When all of
       // this document's requests were reused and a live run already staged the document,
       // the graph holds exactly these facts: record the document as staged, write nothing.
@@ -417,99 +555,18 @@ struct Coordinator::Impl {
             !s) {
           return s;
         }
+        ++done;
         continue;
       }
-      auto mapping_rows = store.query(
-          "SELECT request_id, local_id, entity_id FROM run_entities WHERE run_id = ? AND doc_id = ?",
-          {run.run_id, doc.doc_id});
-      if (!mapping_rows) return mapping_rows.error();
-      std::map<std::pair<std::string, std::string>, std::string> mapping;
-      std::set<std::string> entity_ids;
-      for (const auto& r : *mapping_rows) {
-        mapping[{as_text(r[0]), as_text(r[1])}] = as_text(r[2]);
-        entity_ids.insert(as_text(r[2]));
+      auto in = stage_input(run, doc);
+      if (!in) return in.error();
+      batch.push_back(std::move(*in));
+      if (batch.size() >= batch_size) {
+        if (auto s = flush(); !s) return s;
       }
-      std::vector<graph::EntityNode> nodes;
-      for (const auto& id : entity_ids) nodes.push_back(entity_node(id));
-
-      auto rel_rows = store.query(
-          "SELECT request_id, fact_json, evidence, char_start, char_end FROM verified_facts"
-          " WHERE run_id = ? AND doc_id = ? AND kind = 'relation' ORDER BY request_id, fact_index",
-          {run.run_id, doc.doc_id});
-      if (!rel_rows) return rel_rows.error();
-      std::vector<graph::RelationEdge> edges;
-      std::set<std::string> fact_ids;
-      for (const auto& r : *rel_rows) {
-        json fact = json::parse(as_text(r[1]), nullptr, false);
-        if (!fact.is_object()) continue;
-        std::string request_id = as_text(r[0]);
-        auto src = mapping.find({request_id, fact.value("source", "")});
-        auto dst = mapping.find({request_id, fact.value("target", "")});
-        if (src == mapping.end() || dst == mapping.end()) continue;
-        graph::RelationEdge e;
-        e.type = fact.value("type", "");
-        e.source_entity_id = src->second;
-        e.target_entity_id = dst->second;
-        e.run_id = run.run_id;
-        e.doc_id = doc.doc_id;
-        e.evidence = as_text(r[2]);
-        e.char_start = as_int(r[3]);
-        e.char_end = as_int(r[4]);
-        if (fact.contains("ownership_percent") && fact["ownership_percent"].is_number()) {
-          e.ownership_percent = fact["ownership_percent"].get<double>();
-        }
-        e.effective_date = opt_string(fact, "effective_date");
-        e.role = opt_string(fact, "role");
-        e.fact_id = graph::make_fact_id(doc.doc_id, e.type, e.source_entity_id,
-                                        e.target_entity_id, e.evidence);
-        if (!fact_ids.insert(e.fact_id).second) continue;  // the same fact from two chunks
-        edges.push_back(std::move(e));
-      }
-      graph::DocumentNode dn;
-      dn.doc_id = doc.doc_id;
-      dn.accession = doc.accession.value_or("");
-      dn.form_type = doc.form_type.value_or("");
-      dn.cik = doc.cik.value_or("");
-      dn.filer = doc.company.value_or("");
-      dn.filed_at = doc.filed_at.value_or("");
-      dn.source = doc.source;
-
-      auto staged = graph().stage_document(info, dn, nodes, edges);
-      if (!staged) {
-        if (staged.error().code == ErrorCode::kUnavailable) return staged.error();
-        std::string why = staged.error().detail.empty() ? staged.error().message
-                                                        : staged.error().detail + " " +
-                                                              staged.error().message;
-        logger("run")->error("run={} doc={} staging failed: {}", run.run_id, doc.doc_id, why);
-        if (report != nullptr) report->stage_errors.push_back(doc.doc_id + ": " + why);
-        if (auto s = store.execute(
-                "UPDATE run_documents SET state = 'failed', error = ? WHERE run_id = ? AND doc_id = ?",
-                {why, run.run_id, doc.doc_id});
-            !s) {
-          return s;
-        }
-        continue;
-      }
-      std::string at = now_utc(clock);
-      Status s = store.transaction([&]() -> Status {
-        for (const auto& e : edges) {
-          if (auto x = store.execute(
-                  "INSERT OR REPLACE INTO staged_facts(run_id, doc_id, fact_id, rel_type,"
-                  " source_entity_id, target_entity_id, evidence, char_start, char_end, staged_at)"
-                  " VALUES(?,?,?,?,?,?,?,?,?,?)",
-                  {run.run_id, doc.doc_id, e.fact_id, e.type, e.source_entity_id,
-                   e.target_entity_id, e.evidence, e.char_start, e.char_end, at});
-              !x) {
-            return x;
-          }
-        }
-        return store.execute(
-            "UPDATE run_documents SET state = 'staged', error = NULL, staged_at = ?"
-            " WHERE run_id = ? AND doc_id = ?",
-            {at, run.run_id, doc.doc_id});
-      });
-      if (!s) return s;
     }
+    if (auto s = flush(); !s) return s;
+    progress.update("stage", static_cast<long>(docs.size()), static_cast<long>(docs.size()));
     return ok();
   }
 
@@ -578,9 +635,12 @@ struct Coordinator::Impl {
         "SELECT state, count(*) FROM run_documents WHERE run_id = ? GROUP BY state", {run_id});
     if (!staged) return staged.error();
     r.documents_staged = r.documents_stage_failed = 0;
+    r.documents_rolled_back = r.documents_rolling_back = 0;
     for (const auto& row : *staged) {
       if (as_text(row[0]) == "staged") r.documents_staged = as_int(row[1]);
       if (as_text(row[0]) == "failed") r.documents_stage_failed = as_int(row[1]);
+      if (as_text(row[0]) == "rolled_back") r.documents_rolled_back = as_int(row[1]);
+      if (as_text(row[0]) == "rolling_back") r.documents_rolling_back = as_int(row[1]);
     }
     auto rels = store.query("SELECT count(*) FROM staged_facts WHERE run_id = ?", {run_id});
     if (rels && !rels->empty()) r.relations_staged = as_int((*rels)[0][0]);
@@ -611,6 +671,11 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
       return make_error(ErrorCode::kInvalidInput,
                         "run " + run.run_id + " was rolled back; use `fgraph replay " +
                             run.run_id + "` to stage it again");
+    }
+    if (run.state == "rolling_back") {
+      return make_error(ErrorCode::kInvalidInput,
+                        "run " + run.run_id + " is half rolled back; finish with `fgraph rollback " +
+                            run.run_id + "`");
     }
   } else {
     if (options.drop.empty()) return make_error(ErrorCode::kInvalidInput, "no drop given");
@@ -667,6 +732,7 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     run.state = "started";
     logger("run")->info("run={} started lane={} model={}", run.run_id, run.lane, run.model);
     if (auto s = m.ingest_drop(run.run_id, run.drop_path); !s) return s.error();
+    crash_point("after_ingest");
   }
 
   if (!options.resume_run_id.empty()) {
@@ -761,10 +827,16 @@ Result<std::vector<RunSummary>> Coordinator::runs() {
   return out;
 }
 
+// Three stores change in turn (Neo4j, registry, ledger), so the ledger records the
+// rollback as begun ('rolling_back') before the first and done ('rolled_back') after the
+// last. Each step is idempotent, so `fgraph rollback` on a half-done rollback finishes it.
 Status Coordinator::rollback(const std::string& run_id, const std::optional<std::string>& doc_id) {
   Impl& m = *impl_;
   auto run = m.load_run(run_id);
   if (!run) return run.error();
+  auto tolerate_nothing = [](Status s) -> Status {
+    return s || s.error().code == ErrorCode::kNotFound ? ok() : s;
+  };
   if (doc_id) {
     auto present = m.store.query("SELECT state FROM run_documents WHERE run_id = ? AND doc_id = ?",
                                  {run_id, *doc_id});
@@ -772,28 +844,37 @@ Status Coordinator::rollback(const std::string& run_id, const std::optional<std:
     if (present->empty()) {
       return make_error(ErrorCode::kNotFound, "run " + run_id + " has no document " + *doc_id);
     }
+    if (auto s = m.store.execute(
+            "UPDATE run_documents SET state = 'rolling_back' WHERE run_id = ? AND doc_id = ?",
+            {run_id, *doc_id});
+        !s) {
+      return s;
+    }
     if (auto s = m.graph().rollback_document(*doc_id, run_id); !s) return s.error();
+    crash_point("rollback_graph");
+    if (auto s = tolerate_nothing(m.entities.rollback_document(run_id, *doc_id)); !s) return s;
+    crash_point("rollback_registry");
     return m.store.transaction([&]() -> Status {
-      if (auto s = m.store.execute("DELETE FROM staged_facts WHERE run_id = ? AND doc_id = ?",
-                                   {run_id, *doc_id});
-          !s) {
-        return s;
+      for (const char* sql : {"DELETE FROM staged_facts WHERE run_id = ? AND doc_id = ?",
+                              "DELETE FROM run_entities WHERE run_id = ? AND doc_id = ?",
+                              "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
+                              " WHERE run_id = ? AND doc_id = ?"}) {
+        if (auto s = m.store.execute(sql, {run_id, *doc_id}); !s) return s;
       }
-      return m.store.execute(
-          "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
-          " WHERE run_id = ? AND doc_id = ?",
-          {run_id, *doc_id});
+      return ok();
     });
   }
+  if (auto s = m.set_run_state(run_id, "rolling_back", false); !s) return s;
   if (auto s = m.graph().rollback_run(run_id); !s) return s.error();
-  if (auto s = m.entities.rollback_run(run_id); !s && s.error().code != ErrorCode::kNotFound) {
-    return s;
-  }
+  crash_point("rollback_graph");
+  if (auto s = tolerate_nothing(m.entities.rollback_run(run_id)); !s) return s;
+  crash_point("rollback_registry");
   return m.store.transaction([&]() -> Status {
     for (const char* sql : {"DELETE FROM staged_facts WHERE run_id = ?",
                             "DELETE FROM run_entities WHERE run_id = ?",
                             "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
-                            " WHERE run_id = ? AND state IN ('staged', 'verified', 'failed')"}) {
+                            " WHERE run_id = ? AND state IN ('staged', 'verified', 'failed',"
+                            " 'rolling_back')"}) {
       if (auto s = m.store.execute(sql, {run_id}); !s) return s;
     }
     return m.store.execute(

@@ -11,8 +11,10 @@
 // a MERGE on fact ids inside one Neo4j transaction per document.
 //
 // Run states: started -> extracted -> verified -> staged -> finished; a run that could
-// not reach Neo4j stays `verified` (resume stages it); `rolled_back` after a rollback.
-// Document states: parsed -> verified -> staged | failed | rolled_back.
+// not reach Neo4j stays `verified` (resume stages it); `rolling_back` while a rollback
+// changes Neo4j, the registry and the ledger in turn, `rolled_back` once all three are done
+// (a repeated `fgraph rollback` finishes an interrupted one).
+// Document states: parsed -> verified -> staged | failed | rolling_back -> rolled_back.
 //
 // Threading: one Coordinator per command, used from the main thread.
 #pragma once
@@ -67,6 +69,9 @@ struct RunReport {
   std::vector<LeakAlarm> leak_alarms;
   // Graph.
   std::int64_t documents_staged = 0, documents_stage_failed = 0, relations_staged = 0;
+  // Documents rolled back alone (`rollback --doc`), and those whose rollback was
+  // interrupted (a repeated `fgraph rollback` finishes it).
+  std::int64_t documents_rolled_back = 0, documents_rolling_back = 0;
   std::vector<std::string> stage_errors;  // "doc_id: code message"
   // Money.
   std::vector<LaneUsage> usage;
@@ -110,7 +115,11 @@ class Coordinator {
   // The reconciliation of a run from the ledger; kNotFound for an unknown run.
   Result<RunReport> report(const std::string& run_id);
   Result<std::vector<RunSummary>> runs();
-  // Removes the run's (or one document's) contributions from Neo4j and the registry.
+  // Removes the run's (or one document's) contributions from Neo4j and the registry:
+  // for one document, its registry mentions, the entities it alone created and the
+  // aliases it alone taught in that run (EntityRegistry::rollback_document). kNotFound
+  // for an unknown run or document; kUnavailable when Neo4j cannot be reached. A crash
+  // halfway leaves the run (or document) `rolling_back`; calling again finishes it.
   Status rollback(const std::string& run_id, const std::optional<std::string>& doc_id);
   // Stages the run again from the ledger, with zero model calls.
   Result<RunReport> replay(const std::string& run_id);

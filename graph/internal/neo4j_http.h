@@ -38,7 +38,8 @@ class Neo4jHttp {
   // failure rolls the transaction back (DELETE, best effort) and returns the error.
   Result<std::vector<WireResult>> transaction_once(const std::vector<WireStatement>& statements);
 
-  // One statement in an auto-commit request.
+  // One statement in an auto-commit request (POST /query/v2, or /tx/commit on the legacy
+  // API): the statement is one transaction, committed whole or not at all.
   Result<WireResult> auto_commit(const WireStatement& statement);
 
  private:

@@ -9,8 +9,10 @@ FGRAPH_LOCAL_URL for LocalLaneE2ETest.
 import base64
 import json
 import os
+import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -139,6 +141,46 @@ class E2EBase(unittest.TestCase):
         canon = lambda v: json.dumps(v, sort_keys=True)
         return sorted(canon([sorted(l), p]) for l, p in nodes) + sorted(canon(r) for r in rels)
 
+    def normalized_export(self, run_id):
+        """The graph export with this run's id and start time blanked, so that two runs of
+        one drop compare equal when their contents are."""
+        out = []
+        for line in self.export():
+            line = line.replace(run_id, "RUN")
+            out.append(re.sub(r'"started_at": "[^"]*"', '"started_at": "T"', line))
+        return sorted(out)
+
+    def registry_dump(self, run_ids=(), home=None, row_ids=True):
+        """The entity registry's state (the sections of EntityRegistry::dump(): entities,
+        aliases, mentions, active merges, FTS rows) read from the ledger, with the given run
+        ids blanked; without row_ids, the creation-order row ids are left out (sorted)."""
+        db = sqlite3.connect(os.path.join(home or self.home, "fgraph.db"))
+        try:
+            sections = [
+                ("entity", "SELECT rid, entity_id, type, name, norm_name, core_name, legal_form, cik,"
+                           " ticker, lei, jurisdiction, authoritative, possible_duplicate_of,"
+                           " merged_into, created_run, created_doc FROM entities ORDER BY rid"),
+                ("alias", "SELECT alias_id, entity_id, raw, norm, method, doc_id, run_id"
+                          " FROM entity_aliases ORDER BY alias_id"),
+                ("mention", "SELECT entity_id, doc_id, run_id FROM entity_mentions"
+                            " ORDER BY entity_id, doc_id, run_id"),
+                ("merge", "SELECT merge_seq, merge_id, survivor_id, merged_id, alias_id, run_id"
+                          " FROM entity_merges WHERE state = 'active' ORDER BY merge_seq"),
+                ("fts", "SELECT rowid, core_name FROM entity_fts ORDER BY rowid"),
+            ]
+            out = []
+            for tag, sql in sections:
+                for row in db.execute(sql):
+                    if not row_ids and tag in ("entity", "alias", "fts"):
+                        row = row[1:]
+                    line = tag + " " + json.dumps(row)
+                    for i, run_id in enumerate(run_ids):
+                        line = line.replace(run_id, f"RUN{i}")
+                    out.append(line)
+            return out if row_ids else sorted(out)
+        finally:
+            db.close()
+
     def assert_reconciled(self, report):
         req = report["requests"]
         self.assertTrue(report["identity_holds"], report)
@@ -235,20 +277,140 @@ class BatchLaneE2ETest(E2EBase):
         self.assertEqual(rc, 0, out + err)
 
     def test_rollback_of_one_document(self):
+        # The last document in the drop's (byte-wise) order, so that a run of the drop
+        # without it resolves every other document exactly as the full run did.
+        target_file = sorted(os.path.basename(f) for f in DROP_A)[-1]
+        others = [f for f in DROP_A if os.path.basename(f) != target_file]
+        home = self.home
+        self.home = os.path.join(self.tmp, "reference")
+        os.makedirs(self.home)
+        ref = self.run_json("run", self.make_drop("ref", others), "--lane", "openai-batch")
+        ref_registry = self.registry_dump([ref["run_id"]], row_ids=False)
+        self.cypher("MATCH (n) DETACH DELETE n")
+        self.home = home
+
         report = self.run_json("run", self.make_drop("a", DROP_A), "--lane", "openai-batch")
         run_id = report["run_id"]
+        full_registry = self.registry_dump([run_id], row_ids=False)
         docs = self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.fact_id IS NOT NULL "
                            "RETURN r.doc_id, count(r) ORDER BY count(r) DESC", {"run": run_id})
         self.assertGreaterEqual(len(docs), 1)
-        target = docs[0][0]
+        target = self.cypher("MATCH (d:Document) WHERE d.source ENDS WITH $f RETURN d.doc_id",
+                             {"f": target_file})[0][0]
+        # The document taught the registry something of its own: it is not a no-op.
+        self.assertNotEqual(full_registry, ref_registry)
         rc, out, err = self.fgraph("rollback", run_id, "--doc", target)
         self.assertEqual(rc, 0, out + err)
         left = dict(self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.fact_id IS NOT NULL "
                                 "RETURN r.doc_id, count(r)", {"run": run_id}))
         self.assertNotIn(target, left)
-        for doc, n in docs[1:]:
-            self.assertEqual(left.get(doc), n)
+        for doc, n in docs:
+            if doc != target:
+                self.assertEqual(left.get(doc), n)
         self.assertEqual(self.cypher("MATCH (d:Document {doc_id: $d}) RETURN count(d)", {"d": target})[0][0], 0)
+        # The registry holds what a run without the document would have taught it.
+        self.assertEqual(self.registry_dump([run_id], row_ids=False), ref_registry)
+        status = self.run_json("status", run_id)
+        self.assertEqual(status["graph"]["documents_rolled_back"], 1)
+        self.assertEqual(status["graph"]["documents_rolling_back"], 0)
+        rc, out, err = self.fgraph("audit")
+        self.assertEqual(rc, 0, out + err)
+        # Replay stages the document again and the registry learns it again.
+        calls = self.emu.stats()["answered"]
+        replay = self.run_json("replay", run_id)
+        self.assertEqual(replay["graph"]["documents_staged"], len(DROP_A))
+        self.assertEqual(self.registry_dump([run_id], row_ids=False), full_registry)
+        self.assertEqual(self.emu.stats()["answered"], calls)
+
+    def test_interrupted_rollback_is_recorded_and_finished_by_rollback_again(self):
+        self.emu.control("/_emulator/config", {"polls_to_complete": 0})
+        first = self.run_json("run", self.make_drop("a", DROP_A), "--lane", "openai-batch")
+        after_first = self.normalized_export(first["run_id"])
+        registry_first = self.registry_dump()
+        second = self.run_json("run", self.make_drop("b", DROP_B), "--lane", "openai-batch")
+        run_id = second["run_id"]
+        after_second = self.export()
+
+        # Killed between Neo4j and the registry: the ledger says the rollback is half done.
+        rc, out, err = self.fgraph("rollback", run_id, env=self.env(FGRAPH_TEST_CRASH_AT="rollback_graph"))
+        self.assertEqual(rc, -signal.SIGKILL, out + err)
+        rc, out, err = self.fgraph("runs", "--json")
+        states = {r["run_id"]: r["state"] for r in map(json.loads, out.splitlines())}
+        self.assertEqual(states[run_id], "rolling_back")
+        self.assertEqual(self.run_json("status", run_id)["state"], "rolling_back")
+        rc, out, err = self.fgraph("status", run_id)
+        self.assertIn(f"fgraph rollback {run_id}", out)
+        rc, out, err = self.fgraph("run", "--resume", run_id)
+        self.assertEqual(rc, 2, out + err)  # a half-rolled-back run is not resumed
+        self.assertIn("rollback", err)
+        self.assertNotEqual(self.registry_dump(), registry_first)  # the registry step never ran
+        rc, out, err = self.fgraph("rollback", run_id)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(self.run_json("status", run_id)["state"], "rolled_back")
+        self.assertEqual(self.normalized_export(first["run_id"]), after_first)
+        self.assertEqual(self.registry_dump(), registry_first)
+        rc, out, err = self.fgraph("audit")
+        self.assertEqual(rc, 0, out + err)
+
+        # One document, killed between the registry and the ledger.
+        replay = self.run_json("replay", run_id)
+        self.assertEqual(replay["graph"]["documents_staged"], len(DROP_B))
+        self.assertEqual(self.export(), after_second)
+        target = self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.fact_id IS NOT NULL "
+                             "RETURN r.doc_id LIMIT 1", {"run": run_id})[0][0]
+        rc, out, err = self.fgraph("rollback", run_id, "--doc", target,
+                                   env=self.env(FGRAPH_TEST_CRASH_AT="rollback_registry"))
+        self.assertEqual(rc, -signal.SIGKILL, out + err)
+        status = self.run_json("status", run_id)
+        self.assertEqual(status["graph"]["documents_rolling_back"], 1)
+        rc, out, err = self.fgraph("audit")
+        self.assertEqual(rc, 1, out + err)  # the ledger still lists facts Neo4j no longer has
+        rc, out, err = self.fgraph("rollback", run_id, "--doc", target)
+        self.assertEqual(rc, 0, out + err)
+        status = self.run_json("status", run_id)
+        self.assertEqual(status["graph"]["documents_rolling_back"], 0)
+        self.assertEqual(status["graph"]["documents_rolled_back"], 1)
+        rc, out, err = self.fgraph("audit")
+        self.assertEqual(rc, 0, out + err)
+
+    def test_identical_chunk_of_two_documents_is_verified_for_each(self):
+        # Two documents longer than one request's budget (400,000 bytes) that share their
+        # first chunk: that chunk is one request, answered once, and verified for both.
+        self.emu.control("/_emulator/config", {"polls_to_complete": 0})
+        shared, i = [], 0
+        while sum(map(len, shared)) < 410000:
+            shared.append(f"Section {i}. Acme Widgets Inc. signed an agreement with Beta Tools LLC"
+                          f" covering item {i} of the supply program.\n\n")
+            i += 1
+        drop = os.path.join(self.tmp, "shared")
+        os.makedirs(drop)
+        tails = {"one.txt": "Closing one. Gamma Holdings Corp. acquired Delta Parts Ltd. this year.\n",
+                 "two.txt": "Closing two. Epsilon Labs Inc. signed an agreement with Zeta Foods Co.\n"}
+        for name, tail in tails.items():
+            with open(os.path.join(drop, name), "w") as f:
+                f.write("".join(shared) + tail)
+        report = self.run_json("run", drop, "--lane", "openai-batch")
+        self.assert_reconciled(report)
+        req = report["requests"]
+        self.assertEqual((req["planned"], req["deduplicated"], req["submitted"]), (3, 1, 3), req)
+        answered = self.emu.stats()["answered"]
+        self.assertEqual(sorted(answered.values()), [1, 1, 1], answered)
+        self.assertEqual(report["graph"]["documents_staged"], 2)
+        run_id = report["run_id"]
+        # Every relation quoted from the shared chunk is staged once for each document.
+        rows = self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.evidence STARTS WITH 'Section '"
+                           " RETURN r.evidence, count(DISTINCT r.doc_id)", {"run": run_id})
+        self.assertTrue(rows)
+        self.assertTrue(all(n == 2 for _, n in rows), rows)
+        # The ledger holds one verdict per (request, document): both documents' facts from
+        # the shared request are counted in the reconciliation.
+        db = sqlite3.connect(os.path.join(self.home, "fgraph.db"))
+        per_doc = dict(db.execute("SELECT doc_id, count(DISTINCT request_id) FROM verified_facts"
+                                  " WHERE run_id = ? GROUP BY doc_id", (run_id,)).fetchall())
+        total = db.execute("SELECT count(*) FROM verified_facts WHERE run_id = ?", (run_id,)).fetchone()[0]
+        db.close()
+        self.assertEqual(sorted(per_doc.values()), [2, 2], per_doc)
+        self.assertEqual(report["facts"]["accepted"], total)
         rc, out, err = self.fgraph("audit")
         self.assertEqual(rc, 0, out + err)
 
@@ -310,6 +472,70 @@ class BatchLaneE2ETest(E2EBase):
         self.assertGreater(plan["estimated_cost_usd"], 0)
         self.assertEqual(self.emu.stats().get("files_uploaded", 0), 0)
 
+
+
+class KillResumeE2ETest(E2EBase):
+    """SIGKILL at each phase of a run, then `fgraph run --resume`: the graph and the registry
+    end identical to an uninterrupted run of the same drop, and no row is answered twice.
+    Kills are made deterministic by the test-only hook FGRAPH_TEST_CRASH_AT=<point>[:N]
+    (ARCHITECTURE.md, "Fault injection"); mid-poll is a real external kill
+    (BatchLaneE2ETest.test_sigkill_mid_poll_then_resume_submits_nothing_twice)."""
+
+    # (hook point, what the ledger holds when the process dies)
+    KILL_POINTS = [
+        ("after_ingest", "drop ingested, nothing planned"),
+        ("upload", "batch file uploaded, upload not recorded"),
+        ("batch_created", "batch created at the provider, creation not recorded"),
+        ("verify:2", "two rows verified of three"),
+        ("resolve:2", "two documents resolved in the registry"),
+        ("stage:2", "second document committed to Neo4j, not recorded as staged"),
+    ]
+
+    def fresh(self, name):
+        self.home = os.path.join(self.tmp, name)
+        os.makedirs(self.home)
+        self.cypher("MATCH (n) DETACH DELETE n")
+        self.emu.control("/_emulator/reset", {})
+        self.emu.control("/_emulator/config", {"polls_to_complete": 0})
+
+    def test_kill_at_each_phase_then_resume_equals_uninterrupted_run(self):
+        drop = self.make_drop("a", DROP_A)
+        self.fresh("reference")
+        ref = self.run_json("run", drop, "--lane", "openai-batch")
+        self.assertEqual(ref["graph"]["documents_staged"], len(DROP_A))
+        self.assertEqual(ref["requests"]["submitted"], len(DROP_A))  # one row per document
+        ref_export = self.normalized_export(ref["run_id"])
+        ref_registry = self.registry_dump([ref["run_id"]])
+        ref_answered = self.emu.stats()["answered"]
+        self.assertGreater(ref["graph"]["relations_staged"], 0)
+        self.assertTrue(ref_registry)
+
+        for point, what in self.KILL_POINTS:
+            with self.subTest(point=point, state=what):
+                self.fresh("home-" + point.replace(":", "-"))
+                rc, out, err = self.fgraph("run", drop, "--lane", "openai-batch", "--json",
+                                           env=self.env(FGRAPH_TEST_CRASH_AT=point))
+                self.assertEqual(rc, -signal.SIGKILL, f"not killed at {point}: {out}{err}")
+                rc, out, err = self.fgraph("runs", "--json")
+                self.assertEqual(rc, 0, err)
+                runs = [json.loads(l) for l in out.splitlines() if l.strip()]
+                self.assertEqual(len(runs), 1, runs)
+                self.assertNotEqual(runs[0]["state"], "finished")
+                run_id = runs[0]["run_id"]
+                report = self.run_json("run", "--resume", run_id)
+                self.assert_reconciled(report)
+                self.assertEqual(report["state"], "finished")
+                self.assertEqual(report["graph"]["documents_staged"], len(DROP_A))
+                self.assertEqual(report["requests"]["dead_lettered"], 0)
+                self.assertEqual(self.normalized_export(run_id), ref_export)
+                self.assertEqual(self.registry_dump([run_id]), ref_registry)
+                stats = self.emu.stats()
+                self.assertEqual(stats["answered"], ref_answered)  # every row answered once
+                self.assertEqual(stats["batches_created"]["openai"], 1, stats)
+                # Killed after the upload answered, the file is an orphan and is sent again.
+                self.assertEqual(stats["files_uploaded"], 2 if point == "upload" else 1, stats)
+                rc, out, err = self.fgraph("audit", "--json")
+                self.assertEqual(rc, 0, out + err)
 
 
 class LocalLaneE2ETest(E2EBase):
