@@ -177,6 +177,10 @@ int main(int argc, char** argv) {
     }
   }
   double build_s = seconds(Steady::now() - t_build);
+  // The baseline scans the registry as built, before the resolutions below add to it (so
+  // that a typo is not compared with the entity it created itself).
+  auto built_max = store.query("SELECT coalesce(max(rid), 0) FROM entities");
+  const std::int64_t built_max_rid = std::get<std::int64_t>((*built_max)[0][0]);
   auto count = store.query("SELECT count(*) FROM entities");
   auto n_alias = store.query("SELECT count(*) FROM entity_aliases");
   std::printf("build: %zu entities (%lld rows, %zu matched existing), %lld aliases in %.1f s\n",
@@ -278,7 +282,8 @@ int main(int argc, char** argv) {
   // ---- baseline: scan every entity ---------------------------------------------
   Scan scan;
   {
-    auto rows = store.query("SELECT entity_id, core_name FROM entities ORDER BY rid");
+    auto rows = store.query("SELECT entity_id, core_name FROM entities WHERE rid <= ? ORDER BY rid",
+                            {built_max_rid});
     for (auto& row : *rows) {
       scan.ids.push_back(std::get<std::string>(row[0]));
       scan.cores.push_back(std::get<std::string>(row[1]));
@@ -310,7 +315,8 @@ int main(int argc, char** argv) {
   }
   std::printf("baseline scan over %zu entities: %.1f resolutions/s; find p50 %.2f ms, p99 %.2f ms\n",
               scan.ids.size(), scan_rate, percentile(scan_ms, 0.5), percentile(scan_ms, 0.99));
-  std::printf("  scan best == intended entity on %zu/%zu fuzzy queries\n", agree, fuzzy_n);
+  std::printf("  scan best (over the built registry) == intended entity on %zu/%zu fuzzy queries\n",
+              agree, fuzzy_n);
   std::printf("ratio: resolve %.0fx the scan; find p99 %.0fx faster\n", rate / scan_rate,
               percentile(scan_ms, 0.99) / p99);
 

@@ -1,6 +1,5 @@
 // The entity registry: resolution cascade, merges, journal and rollback (registry.h).
 #include <algorithm>
-#include <cmath>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -9,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "registry/internal/names.h"
+#include "registry/internal/trigram_index.h"
 #include "registry/registry.h"
 
 namespace fgraph::registry {
@@ -249,67 +249,6 @@ bool legal_compatible(const std::string& a, const std::string& b) {
   return a.empty() || b.empty() || a == b;
 }
 
-// Trigrams of words that many company names share. They go last when the query's
-// trigrams are dealt into groups, so that every group holds a distinctive trigram and
-// each AND group stays selective. Only speed depends on this list, never the result.
-const std::unordered_set<std::uint64_t>& common_trigrams() {
-  static const std::unordered_set<std::uint64_t> kCommon = [] {
-    const char* words[] = {
-        "capital", "holdings", "holding", "group", "partners", "financial", "technologies",
-        "technology", "systems", "international", "global", "pharmaceuticals", "bank",
-        "trust", "resources", "industries", "services", "management", "investment",
-        "investments", "realty", "media", "energy", "american", "america", "national",
-        "first", "united", "general", "fund", "funds", "securities", "insurance",
-        "properties", "operations", "limited", "company", "corporation", "incorporated",
-        "association", "enterprises", "solutions", "products", "development", "communications",
-        "healthcare", "health", "medical", "bancorp", "advisors", "equity", "finance",
-        "acquisition", "ventures", "trading", "exploration", "production", "petroleum",
-        "chemical", "marketing", "north", "south", "east", "west", "new", "the", "and", "of"};
-    std::unordered_set<std::uint64_t> set;
-    for (const char* w : words) {
-      for (auto k : internal::trigram_keys(w)) set.insert(k);
-    }
-    return set;
-  }();
-  return kCommon;
-}
-
-// "(\"abc\" AND \"bcd\") OR (...)": the trigrams dealt into groups so that any name
-// sharing at least `min_shared` of them contains every trigram of some group
-// (pigeonhole), so the FTS query finds every name that could reach the threshold.
-std::string fuzzy_query(std::vector<std::uint64_t> keys, double threshold) {
-  const double n = static_cast<double>(keys.size());
-  // Dice >= t with a set of any size needs shared >= t*n/(2-t).
-  auto min_shared = static_cast<std::size_t>(std::ceil(threshold * n / (2.0 - threshold) - 1e-9));
-  min_shared = std::clamp<std::size_t>(min_shared, 1, keys.size());
-  std::size_t groups = keys.size() - min_shared + 1;
-  const auto& common = common_trigrams();
-  std::stable_partition(keys.begin(), keys.end(),
-                        [&](std::uint64_t k) { return common.count(k) == 0; });
-  std::vector<std::vector<std::string>> parts(groups);
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    std::string t = internal::trigram_text(keys[i]);
-    std::string quoted = "\"";
-    for (char c : t) {
-      quoted += c;
-      if (c == '"') quoted += '"';
-    }
-    quoted += '"';
-    parts[i % groups].push_back(std::move(quoted));
-  }
-  std::string q;
-  for (const auto& g : parts) {
-    if (!q.empty()) q += " OR ";
-    q += '(';
-    for (std::size_t i = 0; i < g.size(); ++i) {
-      if (i > 0) q += " AND ";
-      q += g[i];
-    }
-    q += ')';
-  }
-  return q;
-}
-
 struct Scored {
   EntityRow entity;  // the survivor
   double score = 0;
@@ -344,7 +283,57 @@ struct EntityRegistry::Impl {
 
   template <typename F>
   Status write(F&& body) {
-    return with_retry(options.retry, *clock, [&]() -> Status { return store.transaction(body); });
+    return with_retry(options.retry, *clock, [&]() -> Status {
+      index_fresh = false;
+      index_changed = false;
+      Status s = store.transaction(body);
+      // A rolled-back transaction takes with it the rows the index learnt inside it.
+      if (!s && index_changed) index_valid = false;
+      index_fresh = false;
+      return s;
+    });
+  }
+
+  // ---- the fuzzy index ------------------------------------------------------------
+  // An in-memory mirror of entities.core_name (see trigram_index.h), brought up to date
+  // once per transaction (and per find) before its first fuzzy lookup: rows above the
+  // largest rid it holds are added; a changed entity_index_epoch (a row deleted or
+  // rewritten, by any process or code path, see migration 0101) or a shrunk max(rid)
+  // rebuilds it. Inside a write transaction the database cannot change under it.
+  internal::TrigramIndex index;
+  bool index_valid = false;    // false: rebuild at the next sync
+  std::int64_t index_epoch = -1;
+  bool index_fresh = false;    // synced within the current transaction (or find)
+  bool index_changed = false;  // learnt rows within the current write attempt
+
+  Status sync_index() {
+    auto st = cached("SELECT (SELECT n FROM entity_index_epoch WHERE id = 1),"
+                     " (SELECT coalesce(max(rid), 0) FROM entities)");
+    if (!st) return st.error();
+    if (auto row = (*st)->step(); !row) return row.error();
+    const std::int64_t epoch = (*st)->column_int(0);
+    const std::int64_t max_rid = (*st)->column_int(1);
+    (*st)->reset();
+    if (!index_valid || epoch != index_epoch || max_rid < index.max_rid()) {
+      index.clear();
+      index_valid = false;
+    }
+    if (max_rid > index.max_rid()) {
+      auto rows = cached("SELECT rid, core_name FROM entities WHERE rid > ? ORDER BY rid");
+      if (!rows) return rows.error();
+      (*rows)->bind(1, index.max_rid());
+      while (true) {
+        auto more = (*rows)->step();
+        if (!more) return more.error();
+        if (!*more) break;
+        index.add((*rows)->column_int(0), (*rows)->column_text(1));
+      }
+      index_changed = true;
+    }
+    index_valid = true;
+    index_epoch = epoch;
+    index_fresh = true;
+    return ok();
   }
 
   // ---- reads -------------------------------------------------------------------
@@ -437,31 +426,24 @@ struct EntityRegistry::Impl {
     return survivors_of(**st);
   }
 
-  // FTS candidates scoring at least `threshold` against `core` that `keep` accepts,
-  // resolved to survivors and deduplicated, best first (ties by creation order), at
-  // most `max_results`. Every name that can score >= threshold is among the FTS rows
-  // (see fuzzy_query), up to max_fuzzy_rows.
+  // Entities scoring at least `threshold` against `core` that `keep` accepts, resolved
+  // to survivors and deduplicated, best first (ties by creation order), at most
+  // `max_results`. The index finds every entity row scoring >= threshold; the best
+  // max_fuzzy_rows of them are looked at.
   template <typename Keep>
   Result<std::vector<Scored>> fuzzy(const std::string& core, double threshold,
                                     std::size_t max_results, Keep&& keep) {
     std::vector<Scored> out;
     auto keys = internal::trigram_keys(core);
     if (keys.empty() || keys.size() > options.max_fuzzy_trigrams) return out;
-    auto st = cached("SELECT rowid, core_name FROM entity_fts WHERE entity_fts MATCH ? LIMIT ?");
-    if (!st) return st.error();
-    (*st)->bind(1, fuzzy_query(keys, threshold))
-        .bind(2, static_cast<std::int64_t>(options.max_fuzzy_rows));
-    std::vector<std::pair<double, std::int64_t>> hits;
-    while (true) {
-      auto more = (*st)->step();
-      if (!more) return more.error();
-      if (!*more) break;
-      double score = internal::dice(keys, internal::trigram_keys((*st)->column_text(1)));
-      if (score >= threshold) hits.emplace_back(score, (*st)->column_int(0));
+    if (!index_fresh) {
+      if (auto s = sync_index(); !s) return s.error();
     }
+    auto hits = index.search(keys, threshold);
     std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first > b.first : a.second < b.second;
+      return a.score != b.score ? a.score > b.score : a.rid < b.rid;
     });
+    if (hits.size() > options.max_fuzzy_rows) hits.resize(options.max_fuzzy_rows);
     std::unordered_set<std::string> seen;
     for (const auto& [score, rid] : hits) {
       if (out.size() >= max_results) break;
@@ -477,7 +459,7 @@ struct EntityRegistry::Impl {
   }
 
   // The fuzzy step's candidate threshold: low enough that the runner-up within the
-  // margin and every reviewable candidate are always found, whatever the FTS grouping.
+  // margin and every reviewable candidate are always found.
   double fuzzy_floor() const {
     return std::min(options.fuzzy_review, options.fuzzy_accept - options.fuzzy_margin);
   }
@@ -537,6 +519,11 @@ struct EntityRegistry::Impl {
     if (p.in->authoritative && !e.authoritative) {
       after.authoritative = true;
       if (p.norm == e.norm_name) after.name = p.in->name;
+    }
+    if (after.name == e.name && after.cik == e.cik && after.ticker == e.ticker &&
+        after.lei == e.lei && after.jurisdiction == e.jurisdiction &&
+        after.authoritative == e.authoritative) {
+      return ok();  // the common case, without building JSON images
     }
     json before_image = identity_image(e), after_image = identity_image(after);
     if (before_image == after_image) return ok();
@@ -610,6 +597,10 @@ struct EntityRegistry::Impl {
     if (!fts) return fts.error();
     (*fts)->bind(1, e.rid).bind(2, p.core);
     if (auto r = (*fts)->run(); !r) return r.error();
+    if (index_fresh) {  // otherwise the next sync reads the row
+      index_changed = true;
+      if (!index.add(e.rid, p.core)) index_valid = index_fresh = false;
+    }
     if (auto j = journal(in.run_id, "insert", e.entity_id, dup_of, e.rid, json::object(),
                          entity_json(e));
         !j) {
@@ -991,28 +982,19 @@ Result<std::vector<Candidate>> EntityRegistry::find(std::string_view text,
     if (auto s = offer_all(impl_->by_alias(norm), "alias", t); !s) return s.error();
     std::string core = core_name(norm);
     auto keys = internal::trigram_keys(core);
-    // A phrase over a very long text costs quadratic time in FTS5; exact covers those.
+    // Very long texts skip substring and fuzzy matching (max_fuzzy_trigrams); exact
+    // covers those.
     bool short_enough =
         internal::decode_utf8(core).size() <= impl_->options.max_fuzzy_trigrams + 2;
     if (!keys.empty() && short_enough) {
-      // Names that contain the text (FTS5 trigram phrase = substring).
-      std::string phrase = "\"";
-      for (char c : core) {
-        phrase += c;
-        if (c == '"') phrase += '"';
-      }
-      phrase += '"';
-      auto st = impl_->cached(
-          "SELECT rowid, core_name FROM entity_fts WHERE entity_fts MATCH ? LIMIT ?");
-      if (!st) return st.error();
-      (*st)->bind(1, phrase).bind(2, static_cast<std::int64_t>(kFindSubstringRows));
+      // Names that contain the text (what an FTS5 trigram phrase finds), from the
+      // in-memory index: a phrase query reads every trigram's doclist, milliseconds
+      // for common trigrams in a large registry.
+      impl_->index_fresh = false;  // find runs outside a transaction: sync every time
+      if (auto s = impl_->sync_index(); !s) return s.error();
       std::vector<std::pair<std::int64_t, double>> hits;
-      while (true) {
-        auto more = (*st)->step();
-        if (!more) return more.error();
-        if (!*more) break;
-        hits.emplace_back((*st)->column_int(0),
-                          internal::dice(keys, internal::trigram_keys((*st)->column_text(1))));
+      for (const auto& h : impl_->index.containing(core, keys, kFindSubstringRows)) {
+        hits.emplace_back(h.rid, h.score);
       }
       std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;

@@ -1,6 +1,7 @@
 #include <sqlite3.h>
 
 #include <map>
+#include <set>
 
 #include "registry/registry.h"
 
@@ -147,6 +148,12 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (auto s = store->exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"); !s) {
     return s.error();
   }
+  if (auto s = store->exec("PRAGMA cache_size=-" + std::to_string(options.cache_size_kib) +
+                           "; PRAGMA wal_autocheckpoint=" +
+                           std::to_string(options.wal_autocheckpoint_pages) + ";");
+      !s) {
+    return s.error();
+  }
   if (options.path != ":memory:" && !options.path.empty()) {
     auto mode = store->query("PRAGMA journal_mode=WAL");
     if (!mode) return mode.error();
@@ -281,8 +288,16 @@ Status Store::migrate() {
                       path_ + " has schema version " + std::to_string(current) +
                           ", newer than this fgraph knows (" + std::to_string(newest) + ")");
   }
+  // Each stage numbers its migrations in its own range, so a stage's new migration can
+  // be numbered below one already applied: apply every migration not yet recorded.
+  std::set<std::int64_t> applied;
+  {
+    auto rows = query("SELECT version FROM schema_migrations");
+    if (!rows) return rows.error();
+    for (const auto& r : *rows) applied.insert(std::get<std::int64_t>(r[0]));
+  }
   for (const Migration& m : migrations()) {
-    if (m.version <= current) continue;
+    if (applied.count(m.version) != 0) continue;
     Status s = transaction([&]() -> Status {
       if (auto e = exec(m.sql); !e) {
         Error err = e.error();

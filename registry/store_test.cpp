@@ -33,6 +33,31 @@ TEST(StoreTest, AppliesEveryMigrationOnce) {
   std::filesystem::remove(path);
 }
 
+// Stages number migrations in their own ranges, so a new migration can be numbered
+// below one a database already has (0101 after 0500): it is applied all the same.
+TEST(StoreTest, AppliesAMigrationNumberedBelowTheNewestApplied) {
+  auto path = std::filesystem::temp_directory_path() / ("fgraph_store_" + random_hex(4) + ".db");
+  {
+    auto s = Store::open({path.string()});
+    ASSERT_TRUE(s.has_value()) << s.error().describe();
+    // As a database written before 0101 existed: no epoch table, no record of it.
+    ASSERT_TRUE((*s)->exec("DROP TRIGGER entities_delete_bumps_index_epoch;"
+                           " DROP TRIGGER entities_update_bumps_index_epoch;"
+                           " DROP TABLE entity_index_epoch;"
+                           " DELETE FROM schema_migrations WHERE version = 101;")
+                    .has_value());
+  }
+  auto again = Store::open({path.string()});
+  ASSERT_TRUE(again.has_value()) << again.error().describe();
+  auto rows = (*again)->query("SELECT n FROM entity_index_epoch");
+  ASSERT_TRUE(rows.has_value()) << rows.error().describe();
+  EXPECT_EQ(rows->size(), 1u);
+  auto recorded = (*again)->query("SELECT count(*) FROM schema_migrations WHERE version = 101");
+  EXPECT_EQ(std::get<std::int64_t>((*recorded)[0][0]), 1);
+  again->reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+}
+
 TEST(StoreTest, RefusesAFileThatIsNotADatabase) {
   auto path = std::filesystem::temp_directory_path() / ("fgraph_notdb_" + random_hex(4));
   ASSERT_TRUE(write_file_atomic(path.string(), std::string(4096, 'x')).has_value());

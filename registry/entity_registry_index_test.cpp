@@ -1,0 +1,167 @@
+// The fuzzy step's in-memory trigram index, seen through EntityRegistry: it must find
+// what a scan of every entity finds, and follow other connections' writes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "registry/registry.h"
+
+namespace fgraph::registry {
+namespace {
+
+EntityInput company(std::string name, std::string run = "run1") {
+  EntityInput in;
+  in.type = "COMPANY";
+  in.name = std::move(name);
+  in.doc_id = "doc1";
+  in.run_id = std::move(run);
+  return in;
+}
+
+// Names from a small alphabet plus common words, so that many share trigrams and the
+// index's choice of posting lists matters.
+std::string generated_name(std::mt19937_64& rng) {
+  const char* words[] = {"Capital", "Holdings", "Group", "Energy", "Bank", "Trust"};
+  const char* forms[] = {"Inc.", "Corp.", "LLC", "Ltd", ""};
+  std::string name;
+  int parts = 1 + static_cast<int>(rng() % 2);
+  for (int p = 0; p < parts; ++p) {
+    if (p > 0) name += ' ';
+    int len = 4 + static_cast<int>(rng() % 6);
+    for (int c = 0; c < len; ++c) name += "abdeiklmnorst"[rng() % 13];
+  }
+  name += std::string(" ") + words[rng() % 6];
+  return name + " " + forms[rng() % 5];
+}
+
+std::string typo(std::string s, std::mt19937_64& rng) {
+  std::size_t pos = rng() % s.find(' ');
+  switch (rng() % 3) {
+    case 0: s[pos] = s[pos] == 'x' ? 'q' : 'x'; break;
+    case 1: s.erase(pos, 1); break;
+    default: s.insert(pos, 1, 'e'); break;
+  }
+  return s;
+}
+
+TEST(EntityRegistryIndexTest, FuzzyCandidatesAreExactlyWhatAScanOfEveryEntityFinds) {
+  auto store = Store::open({":memory:"});
+  ASSERT_TRUE(store.has_value());
+  EntityRegistry reg(**store);
+  std::mt19937_64 rng(3);
+  std::vector<std::string> names;
+  std::vector<EntityInput> batch;
+  for (int i = 0; i < 1500; ++i) {
+    names.push_back(generated_name(rng));
+    batch.push_back(company(names.back()));
+  }
+  ASSERT_TRUE(reg.resolve_all(batch).has_value());
+  auto rows = (*store)->query("SELECT entity_id, core_name FROM entities ORDER BY rid");
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_GT(rows->size(), 1000u);
+
+  const double floor = 0.75;  // min(fuzzy_review, fuzzy_accept - fuzzy_margin)
+  std::size_t with_candidates = 0, typos = 0;
+  for (int q = 0; q < 300; ++q) {
+    std::string text = typo(names[rng() % names.size()], rng);
+    std::string core = core_name(normalize_name(text));
+    auto found = reg.find(text, std::string("COMPANY"), 100000);
+    ASSERT_TRUE(found.has_value()) << found.error().describe();
+    std::map<std::string, double> got;
+    for (const auto& c : *found) got[c.entity_id] = c.score;
+    for (const auto& row : *rows) {
+      double s = trigram_similarity(core, std::get<std::string>(row[1]));
+      if (s < floor) continue;
+      const auto& id = std::get<std::string>(row[0]);
+      ASSERT_TRUE(got.count(id)) << "'" << text << "' misses " << std::get<std::string>(row[1])
+                                 << " (scan score " << s << ")";
+      EXPECT_GE(got[id], s) << text;
+      ++with_candidates;
+    }
+    ++typos;
+  }
+  EXPECT_EQ(typos, 300u);
+  EXPECT_GT(with_candidates, 250u);  // not vacuous: most typos have scan candidates
+
+  // Resolution agrees with the scan: a typo whose best scan score reaches the review
+  // score is matched or flagged, never silently new.
+  std::size_t decided = 0;
+  for (int q = 0; q < 200; ++q) {
+    std::string text = typo(names[rng() % names.size()], rng);
+    std::string core = core_name(normalize_name(text));
+    auto now = (*store)->query("SELECT core_name FROM entities");
+    ASSERT_TRUE(now.has_value());
+    double best = 0;
+    for (const auto& row : *now) {
+      best = std::max(best, trigram_similarity(core, std::get<std::string>(row[0])));
+    }
+    auto r = reg.resolve(company(text, "run2"));
+    ASSERT_TRUE(r.has_value());
+    if (r->method == "exact" || r->method == "alias") continue;
+    if (best >= 0.75) {
+      EXPECT_TRUE(r->method == "fuzzy" || r->method == "new_possible_duplicate")
+          << text << " scored " << best << " but resolved " << r->method;
+      ++decided;
+    } else {
+      EXPECT_EQ(r->method, "new") << text << " scored " << best;
+    }
+  }
+  EXPECT_GT(decided, 100u);
+}
+
+class TempDb {
+ public:
+  TempDb() {
+    path_ = (std::filesystem::temp_directory_path() / ("fgraph_index_" + random_hex(6) + ".db"))
+                .string();
+  }
+  ~TempDb() {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(EntityRegistryIndexTest, FollowsInsertsAndRollbacksOfAnotherConnection) {
+  TempDb db;
+  auto a = Store::open({db.path()});
+  auto b = Store::open({db.path()});
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  EntityRegistry reg_a(**a), reg_b(**b);
+  ASSERT_TRUE(reg_a.resolve(company("Zentrix Holdings Inc", "r1")).has_value());  // index built
+
+  auto quorvani = reg_b.resolve(company("Quorvani Zentrabex Capital Group Inc", "r2"));
+  ASSERT_TRUE(quorvani.has_value());
+  auto typo_a = reg_a.resolve(company("Quorvani Zentrabex Capitol Group Inc", "r9"));
+  ASSERT_TRUE(typo_a.has_value());
+  EXPECT_EQ(typo_a->method, "fuzzy");  // B's insert reached A's index
+  EXPECT_EQ(typo_a->entity_id, quorvani->entity_id);
+  ASSERT_TRUE(reg_a.rollback_run("r9").has_value());
+
+  // B removes its entity and creates another, which takes the freed rid.
+  ASSERT_TRUE(reg_b.rollback_run("r2").has_value());
+  auto other = reg_b.resolve(company("Plinthor Ostravek Mining Corp", "r3"));
+  ASSERT_TRUE(other.has_value());
+  auto again = reg_a.resolve(company("Quorvani Zentrabex Capitol Group Inc", "r4"));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->method, "new");
+  EXPECT_NE(again->entity_id, other->entity_id);
+  EXPECT_TRUE(again->created);
+
+  // A delete through any code path on A's own connection is seen as well.
+  ASSERT_TRUE((*a)->execute("DELETE FROM entities WHERE entity_id = ?", {again->entity_id}).has_value());
+  ASSERT_TRUE((*a)->execute("INSERT INTO entities(rid, entity_id, type, name, norm_name,"
+                            " core_name) SELECT max(rid) + 1, 'ent_manual', 'COMPANY', 'Manual',"
+                            " 'manual', 'manual' FROM entities")
+                  .has_value());
+  auto third = reg_a.find("Quorvani Zentrabex Capitol Group", std::string("COMPANY"));
+  ASSERT_TRUE(third.has_value());
+  for (const auto& c : *third) EXPECT_NE(c.entity_id, "ent_manual") << c.method;
+}
+
+}  // namespace
+}  // namespace fgraph::registry

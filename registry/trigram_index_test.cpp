@@ -1,0 +1,142 @@
+#include "registry/internal/trigram_index.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "registry/internal/names.h"
+#include "registry/registry.h"
+
+namespace fgraph::registry::internal {
+namespace {
+
+// Names built from a small alphabet so that many share trigrams (the hard case for the
+// rarest-lists selection), plus a few common words.
+std::vector<std::string> generated_names(std::size_t n, std::mt19937_64& rng) {
+  const char* words[] = {"capital", "holdings", "group", "energy", "bank", "trust"};
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string name;
+    int parts = 1 + static_cast<int>(rng() % 3);
+    for (int p = 0; p < parts; ++p) {
+      if (p > 0) name += ' ';
+      int len = 3 + static_cast<int>(rng() % 6);
+      for (int c = 0; c < len; ++c) name += "abdeiklmnorst"[rng() % 13];
+    }
+    if (rng() % 2 == 0) name += std::string(" ") + words[rng() % 6];
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
+std::string typo(std::string s, std::mt19937_64& rng) {
+  std::size_t pos = rng() % s.size();
+  switch (rng() % 3) {
+    case 0: s[pos] = s[pos] == 'x' ? 'q' : 'x'; break;
+    case 1: s.erase(pos, 1); break;
+    default: s.insert(pos, 1, 'a'); break;
+  }
+  return s;
+}
+
+TEST(TrigramIndexTest, FindsExactlyTheEntriesAScanFindsAtEveryThreshold) {
+  std::mt19937_64 rng(11);
+  auto names = generated_names(3000, rng);
+  TrigramIndex index;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    ASSERT_TRUE(index.add(static_cast<std::int64_t>(i * 3 + 1), names[i]));
+  }
+  std::size_t compared = 0, nonempty = 0;
+  for (double threshold : {0.3, 0.5, 0.75, 0.8, 0.85, 1.0}) {
+    for (int q = 0; q < 150; ++q) {
+      std::string query = q % 5 == 4 ? generated_names(1, rng)[0]
+                                     : typo(names[rng() % names.size()], rng);
+      auto keys = trigram_keys(query);
+      std::vector<TrigramIndex::Hit> expected;
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        double s = dice(keys, trigram_keys(names[i]));
+        if (s >= threshold && s > 0) expected.push_back({s, static_cast<std::int64_t>(i * 3 + 1)});
+      }
+      auto got = index.search(keys, threshold);
+      ASSERT_EQ(got.size(), expected.size()) << "query '" << query << "' at " << threshold;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].rid, expected[i].rid) << query;
+        EXPECT_EQ(got[i].score, expected[i].score) << query;  // bit-identical to dice()
+      }
+      ++compared;
+      if (!expected.empty()) ++nonempty;
+    }
+  }
+  EXPECT_EQ(compared, 900u);
+  EXPECT_GT(nonempty, 300u);  // the comparison is not vacuous
+}
+
+TEST(TrigramIndexTest, ContainingFindsEverySubstringMatchInRidOrder) {
+  std::mt19937_64 rng(5);
+  auto names = generated_names(3000, rng);
+  TrigramIndex index;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    ASSERT_TRUE(index.add(static_cast<std::int64_t>(i + 1), names[i]));
+  }
+  std::size_t nonempty = 0;
+  for (int q = 0; q < 300; ++q) {
+    const std::string& name = names[rng() % names.size()];
+    std::size_t len = 3 + rng() % 5, at = rng() % name.size();
+    std::string text = name.substr(at, len);
+    auto keys = trigram_keys(text);
+    if (keys.empty()) continue;
+    std::vector<TrigramIndex::Hit> expected;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i].find(text) != std::string::npos) {
+        expected.push_back({dice(keys, trigram_keys(names[i])), static_cast<std::int64_t>(i + 1)});
+      }
+    }
+    auto got = index.containing(text, keys, 1000000);
+    ASSERT_EQ(got.size(), expected.size()) << "'" << text << "'";
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].rid, expected[i].rid) << text;
+      EXPECT_EQ(got[i].score, expected[i].score) << text;
+    }
+    auto capped = index.containing(text, keys, 2);
+    EXPECT_EQ(capped.size(), std::min<std::size_t>(2, expected.size()));
+    if (!expected.empty()) ++nonempty;
+  }
+  EXPECT_GT(nonempty, 200u);
+  auto keys = trigram_keys("zzzz");
+  EXPECT_TRUE(index.containing("zzzz", keys, 10).empty());
+}
+
+TEST(TrigramIndexTest, RejectsRidsOutOfOrderAndForgetsOnClear) {
+  TrigramIndex index;
+  EXPECT_TRUE(index.add(5, "acme widgets"));
+  EXPECT_FALSE(index.add(5, "acme widgetz"));
+  EXPECT_FALSE(index.add(4, "acme widgetz"));
+  EXPECT_EQ(index.size(), 1u);
+  EXPECT_EQ(index.max_rid(), 5);
+  auto hits = index.search(trigram_keys("acme widgetz"), 0.75);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].rid, 5);
+  index.clear();
+  EXPECT_EQ(index.max_rid(), 0);
+  EXPECT_TRUE(index.search(trigram_keys("acme widgets"), 0.5).empty());
+  EXPECT_TRUE(index.add(1, "acme widgets"));
+}
+
+TEST(TrigramIndexTest, ShortAndNonAsciiNames) {
+  TrigramIndex index;
+  ASSERT_TRUE(index.add(1, "ab"));  // no trigram: never found
+  ASSERT_TRUE(index.add(2, "삼성전자"));
+  ASSERT_TRUE(index.add(3, "삼성전기"));
+  EXPECT_TRUE(index.search(trigram_keys("ab"), 0.1).empty());
+  auto hits = index.search(trigram_keys("삼성전자"), 0.4);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].rid, 2);
+  EXPECT_EQ(hits[0].score, 1.0);
+  EXPECT_EQ(hits[1].rid, 3);
+  EXPECT_EQ(hits[1].score, 0.5);
+}
+
+}  // namespace
+}  // namespace fgraph::registry::internal
