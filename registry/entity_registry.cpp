@@ -1024,7 +1024,7 @@ Result<std::vector<Candidate>> EntityRegistry::find(std::string_view text,
   return out;
 }
 
-Result<EntityDetails> EntityRegistry::show(std::string_view entity_id) {
+Result<EntityDetails> EntityRegistry::identity(std::string_view entity_id) {
   auto e = impl_->load(entity_id);
   if (!e) return e.error();
   if (!e->has_value()) {
@@ -1043,6 +1043,13 @@ Result<EntityDetails> EntityRegistry::show(std::string_view entity_id) {
   d.authoritative = r.authoritative;
   d.possible_duplicate_of = r.possible_duplicate_of;
   d.merged_into = r.merged_into;
+  return d;
+}
+
+Result<EntityDetails> EntityRegistry::show(std::string_view entity_id) {
+  auto base = identity(entity_id);
+  if (!base) return base.error();
+  EntityDetails d = std::move(*base);
   Store& store = impl_->store;
   {
     auto st = store.prepare("SELECT alias_id, raw, norm, method, doc_id, run_id FROM"

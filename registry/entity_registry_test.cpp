@@ -63,6 +63,24 @@ TEST_F(EntityRegistryTest, SameCompanyUnderThreeSpellingsIsOneEntity) {
   EXPECT_EQ(details->aliases.size(), 3u);  // the three raw spellings, each once
 }
 
+TEST_F(EntityRegistryTest, IdentityIsShowWithoutHistory) {
+  Resolution seed = resolve(with_cik(company("Apple Inc.", "doc1"), "320193"));
+  resolve(company("APPLE INC", "doc2"));
+  auto full = reg_->show(seed.entity_id);
+  auto id = reg_->identity(seed.entity_id);
+  ASSERT_TRUE(full.has_value());
+  ASSERT_TRUE(id.has_value());
+  EXPECT_EQ(id->entity_id, full->entity_id);
+  EXPECT_EQ(id->type, full->type);
+  EXPECT_EQ(id->name, full->name);
+  EXPECT_EQ(id->cik, "0000320193");
+  EXPECT_TRUE(id->authoritative);
+  EXPECT_EQ(full->mentions.size(), 2u);
+  EXPECT_TRUE(id->mentions.empty());
+  EXPECT_TRUE(id->aliases.empty());
+  EXPECT_EQ(reg_->identity("ent_missing").error().code, ErrorCode::kNotFound);
+}
+
 struct CascadeCase {
   const char* label;
   std::vector<EntityInput> seed;

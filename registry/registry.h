@@ -340,6 +340,9 @@ class EntityRegistry {
                                       std::size_t limit = 10);
   // kNotFound for an unknown id.
   Result<EntityDetails> show(std::string_view entity_id);
+  // The entity's own fields only (aliases, mentions and merges left empty): what staging
+  // needs, at a cost that does not grow with the documents that mention it.
+  Result<EntityDetails> identity(std::string_view entity_id);
 
   // B becomes an alias of A: B redirects to A, B's canonical name is added to A's
   // aliases; one journal entry. kNotFound for an unknown id; kInvalidInput when A == B,

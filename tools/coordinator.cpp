@@ -389,7 +389,7 @@ struct Coordinator::Impl {
   graph::EntityNode entity_node(const std::string& entity_id) {
     graph::EntityNode n;
     n.entity_id = entity_id;
-    auto d = entities.show(entity_id);
+    auto d = entities.identity(entity_id);
     if (d) {
       n.type = d->type;
       n.name = d->name;
