@@ -538,6 +538,34 @@ class KillResumeE2ETest(E2EBase):
                 self.assertEqual(rc, 0, out + err)
 
 
+    def test_anthropic_kill_after_batch_creation_then_resume_equals_uninterrupted_run(self):
+        # Anthropic batches carry no metadata: the lane must find its unrecorded batch again
+        # by what it can list, and must not create (or pay for) a second one.
+        drop = self.make_drop("b", DROP_A[:2])
+        self.fresh("anthropic-reference")
+        ref = self.run_json("run", drop, "--lane", "anthropic-batch")
+        ref_export = self.normalized_export(ref["run_id"])
+        ref_registry = self.registry_dump([ref["run_id"]])
+        ref_answered = self.emu.stats()["answered"]
+        self.assertEqual(ref["graph"]["documents_staged"], 2)
+
+        self.fresh("anthropic-killed")
+        rc, out, err = self.fgraph("run", drop, "--lane", "anthropic-batch", "--json",
+                                   env=self.env(FGRAPH_TEST_CRASH_AT="batch_created"))
+        self.assertEqual(rc, -signal.SIGKILL, out + err)
+        rc, out, err = self.fgraph("runs", "--json")
+        self.assertEqual(rc, 0, err)
+        run_id = json.loads(out.splitlines()[0])["run_id"]
+        report = self.run_json("run", "--resume", run_id)
+        self.assert_reconciled(report)
+        self.assertEqual(report["state"], "finished")
+        self.assertEqual(self.normalized_export(run_id), ref_export)
+        self.assertEqual(self.registry_dump([run_id]), ref_registry)
+        stats = self.emu.stats()
+        self.assertEqual(stats["answered"], ref_answered)
+        self.assertEqual(stats["batches_created"]["anthropic"], 1, stats)
+
+
 class LocalLaneE2ETest(E2EBase):
     """Needs the real local model (ctest fixture `local_llm`)."""
 
