@@ -800,6 +800,29 @@ struct EntityRegistry::Impl {
     std::string before_json, after_json;
   };
 
+  // The live (not undone) journal entries matching `where`, newest first.
+  Result<std::vector<JournalRow>> live_journal(const std::string& where,
+                                               const std::vector<SqlValue>& params) {
+    auto rows = store.query(
+        "SELECT seq, op, entity_id, target, ref, before_json, after_json FROM registry_journal"
+        " WHERE undone = 0 AND " + where + " ORDER BY seq DESC",
+        params);
+    if (!rows) return rows.error();
+    std::vector<JournalRow> out;
+    for (const auto& r : *rows) {
+      JournalRow j;
+      j.seq = std::get<std::int64_t>(r[0]);
+      j.op = std::get<std::string>(r[1]);
+      j.entity_id = std::get<std::string>(r[2]);
+      if (auto t = std::get_if<std::string>(&r[3])) j.target = *t;
+      if (auto ref = std::get_if<std::int64_t>(&r[4])) j.ref = *ref;
+      j.before_json = std::get<std::string>(r[5]);
+      j.after_json = std::get<std::string>(r[6]);
+      out.push_back(std::move(j));
+    }
+    return out;
+  }
+
   // Refuses when another run (or a manual merge) changed, since `since_seq`, an entity
   // this run inserted (anything at all, mentions included) or updated/merged (a later
   // update, merge or unmerge). Aliases others added to an entity this run only aliased
@@ -1208,26 +1231,9 @@ Status EntityRegistry::rollback_run(std::string_view run_id_view) {
   if (run_id.empty()) return make_error(ErrorCode::kInvalidInput, "rollback needs a run id");
   return impl_->write([&]() -> Status {
     Store& store = impl_->store;
-    auto st = store.prepare(
-        "SELECT seq, op, entity_id, target, ref, before_json, after_json FROM registry_journal"
-        " WHERE run_id = ? AND undone = 0 ORDER BY seq DESC");
-    if (!st) return st.error();
-    st->bind(1, run_id);
-    std::vector<Impl::JournalRow> entries;
-    while (true) {
-      auto more = st->step();
-      if (!more) return more.error();
-      if (!*more) break;
-      Impl::JournalRow j;
-      j.seq = st->column_int(0);
-      j.op = st->column_text(1);
-      j.entity_id = st->column_text(2);
-      j.target = st->column_optional(3);
-      if (!st->column_is_null(4)) j.ref = st->column_int(4);
-      j.before_json = st->column_text(5);
-      j.after_json = st->column_text(6);
-      entries.push_back(std::move(j));
-    }
+    auto live = impl_->live_journal("run_id = ?", {run_id});
+    if (!live) return live.error();
+    const std::vector<Impl::JournalRow>& entries = *live;
     auto mentions = store.query("SELECT count(*) FROM entity_mentions WHERE run_id = ?", {run_id});
     if (!mentions) return mentions.error();
     std::int64_t n_mentions = std::get<std::int64_t>((*mentions)[0][0]);
@@ -1316,20 +1322,9 @@ Status EntityRegistry::rollback_document(std::string_view run_id_view,
       return s;
     }
     auto undo_entries = [&](const std::string& where, const std::vector<SqlValue>& params) -> Status {
-      auto rows = store.query(
-          "SELECT seq, op, entity_id, target, ref, before_json, after_json FROM registry_journal"
-          " WHERE undone = 0 AND " + where + " ORDER BY seq DESC",
-          params);
-      if (!rows) return rows.error();
-      for (const auto& r : *rows) {
-        Impl::JournalRow j;
-        j.seq = std::get<std::int64_t>(r[0]);
-        j.op = std::get<std::string>(r[1]);
-        j.entity_id = std::get<std::string>(r[2]);
-        if (auto t = std::get_if<std::string>(&r[3])) j.target = *t;
-        if (auto ref = std::get_if<std::int64_t>(&r[4])) j.ref = *ref;
-        j.before_json = std::get<std::string>(r[5]);
-        j.after_json = std::get<std::string>(r[6]);
+      auto live = impl_->live_journal(where, params);
+      if (!live) return live.error();
+      for (const auto& j : *live) {
         if (auto s = impl_->undo(j); !s) return s;
         if (auto s = store.execute("UPDATE registry_journal SET undone = 1 WHERE seq = ?", {j.seq});
             !s) {
