@@ -125,19 +125,26 @@ struct GraphClient::Impl {
   std::string stage_cypher;  // built once per server (syntax depends on the version)
   std::once_flag cypher_once;
 
-  Result<std::vector<WireResult>> transaction(const std::vector<WireStatement>& statements,
-                                              int* attempts) {
+  // Runs `attempt` under the retry policy, logging each retryable failure as `what`, and
+  // reports the attempts used.
+  template <typename F>
+  auto retried(const std::string& what, int* attempts, F&& attempt) {
     int n = 0;
     auto r = with_retry(options.retry, clock, [&]() {
       ++n;
-      auto res = http.transaction_once(statements);
+      auto res = attempt();
       if (!res && is_retryable(res.error().code)) {
-        log->warn("transaction attempt {} failed: {}", n, res.error().describe());
+        log->warn("{} attempt {} failed: {}", what, n, res.error().describe());
       }
       return res;
     });
     if (attempts) *attempts = n;
     return r;
+  }
+
+  Result<std::vector<WireResult>> transaction(const std::vector<WireStatement>& statements,
+                                              int* attempts) {
+    return retried("transaction", attempts, [&] { return http.transaction_once(statements); });
   }
 
   Result<WireResult> auto_commit(std::string cypher, json params) {
@@ -250,14 +257,9 @@ struct GraphClient::Impl {
     // One statement is one transaction: sent in a single request, it commits whole or
     // not at all, and a transient failure retries it whole.
     int attempts = 0;
-    auto result = with_retry(options.retry, clock, [&]() {
-      ++attempts;
-      auto res = http.auto_commit(WireStatement{stage_cypher, p});
-      if (!res && is_retryable(res.error().code)) {
-        log->warn("stage doc={} attempt {} failed: {}", doc.doc_id, attempts, res.error().describe());
-      }
-      return res;
-    });
+    const WireStatement statement{stage_cypher, std::move(p)};
+    auto result = retried("stage doc=" + doc.doc_id, &attempts,
+                          [&] { return http.auto_commit(statement); });
     if (!result) {
       log->error("stage doc={} run={} failed after {} attempt(s): {}", doc.doc_id, run.run_id,
                  attempts, result.error().describe());
