@@ -1,8 +1,6 @@
 #include "tools/coordinator.h"
 
 #include <algorithm>
-#include <csignal>
-#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <utility>
@@ -460,6 +458,7 @@ struct Coordinator::Impl {
   }
 
   // Records one staging outcome in the ledger: the staged facts and the document's state.
+  // Called inside the batch's ledger transaction.
   Status record_staged(const std::string& run_id, const graph::GraphClient::StageInput& in,
                        const Result<graph::Counters>& staged, RunReport* report) {
     const std::string& doc_id = in.document.doc_id;
@@ -474,23 +473,21 @@ struct Coordinator::Impl {
           {why, run_id, doc_id});
     }
     std::string at = now_utc(clock);
-    return store.transaction([&]() -> Status {
-      for (const auto& e : in.relations) {
-        if (auto x = store.execute(
-                "INSERT OR REPLACE INTO staged_facts(run_id, doc_id, fact_id, rel_type,"
-                " source_entity_id, target_entity_id, evidence, char_start, char_end, staged_at)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?)",
-                {run_id, doc_id, e.fact_id, e.type, e.source_entity_id, e.target_entity_id,
-                 e.evidence, e.char_start, e.char_end, at});
-            !x) {
-          return x;
-        }
+    for (const auto& e : in.relations) {
+      if (auto x = store.execute(
+              "INSERT OR REPLACE INTO staged_facts(run_id, doc_id, fact_id, rel_type,"
+              " source_entity_id, target_entity_id, evidence, char_start, char_end, staged_at)"
+              " VALUES(?,?,?,?,?,?,?,?,?,?)",
+              {run_id, doc_id, e.fact_id, e.type, e.source_entity_id, e.target_entity_id,
+               e.evidence, e.char_start, e.char_end, at});
+          !x) {
+        return x;
       }
-      return store.execute(
-          "UPDATE run_documents SET state = 'staged', error = NULL, staged_at = ?"
-          " WHERE run_id = ? AND doc_id = ?",
-          {at, run_id, doc_id});
-    });
+    }
+    return store.execute(
+        "UPDATE run_documents SET state = 'staged', error = NULL, staged_at = ?"
+        " WHERE run_id = ? AND doc_id = ?",
+        {at, run_id, doc_id});
   }
 
   // Stages every resolved document of the run that is not staged yet, in batches whose
@@ -515,14 +512,20 @@ struct Coordinator::Impl {
       if (batch.empty()) return ok();
       auto results = graph().stage_documents(info, batch, concurrency);
       std::optional<Error> unavailable;
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (!results[i] && results[i].error().code == ErrorCode::kUnavailable) {
-          if (!unavailable) unavailable = results[i].error();
-          continue;  // stays 'resolved': the next run or resume stages it
+      // One ledger transaction for the whole batch: all its outcomes are recorded or none
+      // (then resume stages the batch again, which changes nothing in Neo4j).
+      Status recorded = store.transaction([&]() -> Status {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          if (!results[i] && results[i].error().code == ErrorCode::kUnavailable) {
+            if (!unavailable) unavailable = results[i].error();
+            continue;  // stays 'resolved': the next run or resume stages it
+          }
+          if (results[i]) crash_point("stage");  // in Neo4j, not yet in the ledger
+          if (auto s = record_staged(run.run_id, batch[i], results[i], report); !s) return s;
         }
-        if (results[i]) crash_point("stage");  // in Neo4j, not yet in the ledger: resume MERGEs it again
-        if (auto s = record_staged(run.run_id, batch[i], results[i], report); !s) return s;
-      }
+        return ok();
+      });
+      if (!recorded) return recorded;
       done += static_cast<long>(batch.size());
       progress.update("stage", done, static_cast<long>(docs.size()));
       batch.clear();
