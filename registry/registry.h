@@ -14,7 +14,8 @@
 // Requires SQLite with FTS5 and its trigram tokenizer (3.34+, as in Debian 12's 3.40):
 // Store::open checks for it and fails with kInvalidInput and a clear message otherwise.
 //
-// Threading: a Store is one SQLite connection and is used by one thread at a time.
+// Threading: a Store is one SQLite connection and is used by one thread at a time (its
+// background checkpointer has a connection of its own; see StoreOptions).
 // Several processes (or several Stores) may open the same file: WAL mode plus a busy
 // timeout let them interleave, and write transactions use BEGIN IMMEDIATE.
 #pragma once
@@ -82,6 +83,12 @@ struct StoreOptions {
   // so rarer checkpoints cost less per write; the WAL file grows to about this size
   // (64 MiB at 4 KiB pages). Registry bench: 1.5x the resolutions per CPU second.
   int wal_autocheckpoint_pages = 16384;
+  // Checkpoints run on a thread of the Store with its own connection, so that a commit
+  // never waits for a checkpoint's copy and fsync (which took a third of the registry
+  // bench's wall time). Should that thread fall behind, the committing connection
+  // checkpoints itself once the WAL holds 4x wal_autocheckpoint_pages, which bounds the
+  // WAL file. false: the committing connection checkpoints, as SQLite does by default.
+  bool background_checkpoint = true;
 };
 
 class Store {
@@ -127,6 +134,8 @@ class Store {
   std::int64_t last_insert_rowid() const;
   int changes() const;
   int schema_version() const;
+  // Checkpoints the background thread has completed (0 without one). For tests.
+  std::int64_t background_checkpoints() const;
   const std::string& path() const { return path_; }
 
  private:

@@ -1,7 +1,11 @@
 #include <sqlite3.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "registry/registry.h"
 
@@ -28,6 +32,65 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   msg += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   return make_error(code, std::move(msg), "sqlite:" + std::to_string(rc));
 }
+
+// Copies WAL frames into the database on its own thread and connection (see
+// StoreOptions::background_checkpoint). The main connection's WAL hook, which replaces
+// SQLite's autocheckpoint, wakes it after a commit that leaves `threshold` frames in the
+// WAL, and checkpoints in the committing thread itself from `backstop` frames. PASSIVE
+// checkpoints never block the writer; once one has copied every frame, the writer's next
+// transaction starts the WAL from its beginning again.
+class Checkpointer {
+ public:
+  Checkpointer(std::unique_ptr<sqlite3, DbDeleter> db, int threshold)
+      : db_(std::move(db)), threshold_(threshold), backstop_(4 * threshold) {
+    thread_ = std::jthread([this](std::stop_token stop) { loop(stop); });
+  }
+  ~Checkpointer() {
+    thread_.request_stop();
+    thread_.join();  // before db_ closes
+  }
+
+  static int on_commit(void* self, sqlite3* db, const char* name, int frames) {
+    auto* c = static_cast<Checkpointer*>(self);
+    if (frames >= c->backstop_) {
+      (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (frames >= c->threshold_) {
+      {
+        std::lock_guard lock(c->mutex_);
+        c->due_ = true;
+      }
+      c->wake_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  std::int64_t completed() const { return completed_.load(); }
+
+ private:
+  void loop(std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    while (wake_.wait(lock, stop, [&] { return due_; })) {
+      due_ = false;
+      lock.unlock();
+      int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                         nullptr);
+      if (rc == SQLITE_OK) {
+        ++completed_;
+      } else if ((rc & 0xff) != SQLITE_BUSY) {  // BUSY: another checkpoint is running
+        logger("store")->warn("background checkpoint: {}", sqlite3_errmsg(db_.get()));
+      }
+      lock.lock();
+    }
+  }
+
+  std::unique_ptr<sqlite3, DbDeleter> db_;
+  const int threshold_, backstop_;
+  std::mutex mutex_;
+  std::condition_variable_any wake_;
+  bool due_ = false;
+  std::atomic<std::int64_t> completed_{0};
+  std::jthread thread_;
+};
 
 }  // namespace
 
@@ -128,11 +191,20 @@ SqlValue Statement::column_value(int i) const {
 struct Store::Impl {
   std::unique_ptr<sqlite3, DbDeleter> db;
   std::map<std::string, Statement, std::less<>> cache;
+  std::unique_ptr<Checkpointer> checkpointer;  // after db: stops before db closes
 };
 
 Store::Store() : impl_(std::make_unique<Impl>()) {}
 Store::~Store() {
   impl_->cache.clear();  // statements before the connection
+  if (impl_->checkpointer) {
+    sqlite3_wal_hook(impl_->db.get(), nullptr, nullptr);
+    impl_->checkpointer.reset();
+  }
+}
+
+std::int64_t Store::background_checkpoints() const {
+  return impl_->checkpointer ? impl_->checkpointer->completed() : 0;
 }
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
@@ -170,6 +242,23 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
                       s.error().message);
   }
   if (auto s = store->migrate(); !s) return s.error();
+  if (options.background_checkpoint && options.wal_autocheckpoint_pages > 0 &&
+      options.path != ":memory:" && !options.path.empty()) {
+    sqlite3* ck = nullptr;
+    rc = sqlite3_open_v2(options.path.c_str(), &ck, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                         nullptr);
+    std::unique_ptr<sqlite3, DbDeleter> ck_db(ck);
+    if (rc != SQLITE_OK) {
+      // The committing connection keeps checkpointing, as SQLite does by default.
+      logger("store")->warn("no background checkpoints: {}",
+                            sqlite_error(ck, rc, "open " + options.path).describe());
+    } else {
+      sqlite3_exec(ck, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+      store->impl_->checkpointer =
+          std::make_unique<Checkpointer>(std::move(ck_db), options.wal_autocheckpoint_pages);
+      sqlite3_wal_hook(raw, &Checkpointer::on_commit, store->impl_->checkpointer.get());
+    }
+  }
   return store;
 }
 

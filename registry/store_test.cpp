@@ -1,4 +1,6 @@
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -31,6 +33,48 @@ TEST(StoreTest, AppliesEveryMigrationOnce) {
   auto fk = (*again)->query("PRAGMA foreign_keys");
   EXPECT_EQ(std::get<std::int64_t>((*fk)[0][0]), 1);
   std::filesystem::remove(path);
+}
+
+// Commits do not checkpoint: a thread of the Store does, with its own connection. The
+// WAL stays bounded whether or not that thread keeps up (the committing connection
+// checkpoints itself from 4x the threshold), and nothing written is lost.
+TEST(StoreTest, CheckpointsInTheBackgroundAndBoundsTheWal) {
+  for (bool background : {true, false}) {
+    auto path =
+        std::filesystem::temp_directory_path() / ("fgraph_store_" + random_hex(4) + ".db");
+    StoreOptions options{path.string()};
+    options.wal_autocheckpoint_pages = 64;
+    options.background_checkpoint = background;
+    {
+      auto s = Store::open(options);
+      ASSERT_TRUE(s.has_value()) << s.error().describe();
+      Store& store = **s;
+      ASSERT_TRUE(store.exec("CREATE TABLE t(x BLOB)").has_value());
+      const std::string page(4000, 'x');
+      for (int i = 0; i < 2000; ++i) {
+        ASSERT_TRUE(store.execute("INSERT INTO t VALUES(?)", {page + std::to_string(i)}).has_value());
+        if (background && i % 100 == 99) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));  // lets the thread run
+        }
+      }
+      if (background) {
+        EXPECT_GT(store.background_checkpoints(), 0);
+      } else {
+        EXPECT_EQ(store.background_checkpoints(), 0);
+      }
+      // Some 5,000 frames were committed. The WAL held the backstop (256 frames) at
+      // most, plus what was committed while another checkpoint held the lock.
+      EXPECT_LT(std::filesystem::file_size(path.string() + "-wal"), 1500u * (4096 + 24))
+          << (background ? "background" : "foreground");
+    }
+    auto again = Store::open(options);
+    ASSERT_TRUE(again.has_value());
+    auto rows = (*again)->query("SELECT count(*), count(DISTINCT x) FROM t");
+    EXPECT_EQ(std::get<std::int64_t>((*rows)[0][0]), 2000);
+    EXPECT_EQ(std::get<std::int64_t>((*rows)[0][1]), 2000);
+    again->reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+  }
 }
 
 // Stages number migrations in their own ranges, so a new migration can be numbered
