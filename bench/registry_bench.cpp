@@ -5,7 +5,8 @@
 //
 // Builds a registry of generated companies (a quarter with a CIK and a second spelling
 // taught as an alias), then resolves a mix of exact variants, aliases, one-letter typos
-// and new names in batches of 100 (one transaction per "document"), and times `find`.
+// and new names in documents of 100, kResolveGroupInputs names per transaction as the
+// run coordinator groups documents, and times `find`.
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -219,11 +220,12 @@ int main(int argc, char** argv) {
   size_t correct[4] = {0, 0, 0, 0}, total[4] = {0, 0, 0, 0};
   auto t0 = Steady::now();
   std::clock_t cpu0 = std::clock();
+  // Documents of 100 names, grouped into transactions as the run coordinator groups them.
   const size_t kDoc = 100;
-  for (size_t i = 0; i < queries.size(); i += kDoc) {
+  for (size_t i = 0; i < queries.size(); i += kResolveGroupInputs) {
     std::vector<EntityInput> batch;
-    for (size_t j = i; j < std::min(queries.size(), i + kDoc); ++j) {
-      batch.push_back({"COMPANY", queries[j].name, {}, {}, {}, {}, "doc_" + std::to_string(i / kDoc),
+    for (size_t j = i; j < std::min(queries.size(), i + kResolveGroupInputs); ++j) {
+      batch.push_back({"COMPANY", queries[j].name, {}, {}, {}, {}, "doc_" + std::to_string(j / kDoc),
                        "bench", false});
     }
     auto r = reg.resolve_all(batch);

@@ -937,7 +937,9 @@ Result<Resolution> EntityRegistry::resolve(const EntityInput& input) {
   return std::move(all->front());
 }
 
-Result<std::vector<Resolution>> EntityRegistry::resolve_all(const std::vector<EntityInput>& inputs) {
+Result<std::vector<Resolution>> EntityRegistry::resolve_all(
+    const std::vector<EntityInput>& inputs,
+    const std::function<Status(const std::vector<Resolution>&)>& also) {
   std::vector<Prepared> prepared;
   prepared.reserve(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -962,7 +964,7 @@ Result<std::vector<Resolution>> EntityRegistry::resolve_all(const std::vector<En
       }
       out.push_back(std::move(*r));
     }
-    return ok();
+    return also ? also(out) : ok();
   });
   if (!s) return s.error();
   return out;

@@ -357,4 +357,48 @@ TEST_F(EntityRegistryTest, FindRanksCandidatesWithMethods) {
 }
 
 }  // namespace
+// A caller's records of the resolutions commit with them, or neither does: the run
+// coordinator writes run_entities this way.
+TEST_F(EntityRegistryTest, ResolveAllRunsTheCallersWritesInItsTransaction) {
+  resolve(company("Existing Corp", "doc0"));
+  const std::string before = dump();
+  ASSERT_TRUE(store_->exec("CREATE TABLE caller_log(entity_id TEXT, method TEXT)").has_value());
+  std::vector<EntityInput> inputs{company("Existing Corporation", "doc2"),
+                                  company("Brand New Ltd", "doc3")};
+  auto failed = reg_->resolve_all(inputs, [&](const std::vector<Resolution>& out) -> Status {
+    EXPECT_EQ(out.size(), 2u);
+    if (auto s = store_->execute("INSERT INTO caller_log VALUES(?, ?)",
+                                 {out[1].entity_id, out[1].method});
+        !s) {
+      return s;
+    }
+    return make_error(ErrorCode::kInvalidInput, "the caller refuses");
+  });
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(dump(), before);  // the new entity and the alias are gone with the caller's row
+  auto logged = store_->query("SELECT count(*) FROM caller_log");
+  EXPECT_EQ(std::get<std::int64_t>((*logged)[0][0]), 0);
+
+  auto done = reg_->resolve_all(inputs, [&](const std::vector<Resolution>& out) -> Status {
+    for (const auto& r : out) {
+      if (auto s = store_->execute("INSERT INTO caller_log VALUES(?, ?)", {r.entity_id, r.method});
+          !s) {
+        return s;
+      }
+    }
+    return ok();
+  });
+  ASSERT_TRUE(done.has_value()) << done.error().describe();
+  auto rows = store_->query("SELECT method FROM caller_log ORDER BY rowid");
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(std::get<std::string>((*rows)[0][0]), "exact");
+  EXPECT_EQ(std::get<std::string>((*rows)[1][0]), "new");
+  // The fuzzy index dropped what the failed attempt taught it: the new entity is found.
+  auto found = reg_->find("Brand New");
+  ASSERT_TRUE(found.has_value());
+  ASSERT_FALSE(found->empty());
+  EXPECT_EQ(found->front().entity_id, (*done)[1].entity_id);
+}
+
 }  // namespace fgraph::registry

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -301,6 +302,12 @@ struct EntityDetails {
   std::vector<MergeRecord> merges;  // where it is survivor or merged, oldest first
 };
 
+// How many entity inputs a caller resolving many documents (the run coordinator)
+// gathers into one resolve_all, whole documents at a time: a commit costs about as much
+// as a hundred resolutions, and a transaction of this size holds the write lock for well
+// under a second.
+inline constexpr std::size_t kResolveGroupInputs = 2000;
+
 struct RegistryOptions {
   double fuzzy_accept = 0.85;  // minimum Dice score for a fuzzy match
   double fuzzy_margin = 0.05;  // minimum lead of the best fuzzy candidate over the runner-up
@@ -338,9 +345,15 @@ class EntityRegistry {
   // Resolves one entity (one transaction). kInvalidInput for an empty type or name, or a
   // malformed CIK/LEI; kTransient when the database stayed locked through the retries.
   Result<Resolution> resolve(const EntityInput& input);
-  // Resolves a document's entities in order, in ONE transaction: all are recorded or none
-  // (a crash halfway leaves none). Errors as resolve(); the message names the index.
-  Result<std::vector<Resolution>> resolve_all(const std::vector<EntityInput>& inputs);
+  // Resolves entities in order (one document's, or several documents' one after the
+  // other), in ONE transaction: all are recorded or none (a crash halfway leaves none).
+  // `also`, when given, runs inside that transaction with the resolutions, so that a
+  // caller's own records of them (the run ledger) commit with them; an error from it
+  // rolls everything back. It may run more than once (a retry after SQLITE_BUSY), so it
+  // must write idempotently. Errors as resolve(); the message names the index.
+  Result<std::vector<Resolution>> resolve_all(
+      const std::vector<EntityInput>& inputs,
+      const std::function<Status(const std::vector<Resolution>&)>& also = {});
 
   // Ranked candidates for a free text (a name, CIK, LEI or ticker), best first, ties by
   // entity id; `type` restricts the type. Read-only. kInvalidInput for an empty text.

@@ -298,9 +298,42 @@ struct Coordinator::Impl {
         {run_id});
   }
 
-  // Resolves the filer identity and every verified entity of each document.
+  // Resolves the filer identity and every verified entity of each document, in the
+  // run's order. Whole documents are gathered into groups of about
+  // registry::kResolveGroupInputs entities; each group is one transaction that holds the
+  // registry's changes and the run_entities rows that record them, so a crash leaves a
+  // document either resolved and recorded or untouched.
   Status resolve_run(const std::string& run_id,
                      const std::vector<std::pair<ingest::Document, std::string>>& docs) {
+    struct Key {
+      std::string doc_id, request_id, local_id;
+    };
+    std::vector<registry::EntityInput> inputs;
+    std::vector<Key> keys;
+    auto flush = [&]() -> Status {
+      if (inputs.empty()) return ok();
+      auto resolved = entities.resolve_all(
+          inputs, [&](const std::vector<registry::Resolution>& out) -> Status {
+            auto st = store.cached(
+                "INSERT OR REPLACE INTO run_entities(run_id, request_id, local_id, doc_id,"
+                " entity_id, method, score) VALUES(?, ?, ?, ?, ?, ?, ?)");
+            if (!st) return st.error();
+            for (size_t i = 0; i < out.size(); ++i) {
+              (*st)->reset();
+              (*st)->bind(1, run_id).bind(2, keys[i].request_id).bind(3, keys[i].local_id);
+              (*st)->bind(4, keys[i].doc_id).bind(5, out[i].entity_id).bind(6, out[i].method);
+              (*st)->bind(7, registry::SqlValue(out[i].score));
+              if (auto e = (*st)->run(); !e) return e;
+            }
+            crash_point("resolve_uncommitted");
+            return ok();
+          });
+      if (!resolved) return resolved.error();
+      inputs.clear();
+      keys.clear();
+      crash_point("resolve");
+      return ok();
+    };
     long n = 0;
     for (const auto& [doc, state] : docs) {
       progress.update("resolve", ++n, static_cast<long>(docs.size()));
@@ -310,13 +343,11 @@ struct Coordinator::Impl {
       if (!done) return done.error();
       if (as_int((*done)[0][0]) > 0) continue;  // resolved before a crash or a resume
 
-      std::vector<registry::EntityInput> inputs;
-      std::vector<std::pair<std::string, std::string>> keys;  // (request_id, local_id)
       auto rec = registry::get_document(store, doc.doc_id);
       if (!rec) return rec.error();
       if (auto filer = registry::filer_input(*rec, run_id)) {
         inputs.push_back(*filer);
-        keys.emplace_back(doc.doc_id, "@filer");  // keyed by document: one filer row each
+        keys.push_back({doc.doc_id, doc.doc_id, "@filer"});  // keyed by document: one filer row each
       }
       auto facts = store.query(
           "SELECT request_id, local_id, fact_json FROM verified_facts"
@@ -343,29 +374,13 @@ struct Coordinator::Impl {
         if (in.cik && !digits(in.cik)) in.cik.reset();
         if (in.lei && in.lei->size() != 20) in.lei.reset();
         inputs.push_back(std::move(in));
-        keys.emplace_back(as_text(f[0]), as_text(f[1]));
+        keys.push_back({doc.doc_id, as_text(f[0]), as_text(f[1])});
       }
-      if (inputs.empty()) continue;
-      auto resolved = entities.resolve_all(inputs);
-      if (!resolved) return resolved.error();
-      Status s = store.transaction([&]() -> Status {
-        for (size_t i = 0; i < resolved->size(); ++i) {
-          const auto& r = (*resolved)[i];
-          if (auto e = store.execute(
-                  "INSERT OR REPLACE INTO run_entities(run_id, request_id, local_id, doc_id,"
-                  " entity_id, method, score) VALUES(?, ?, ?, ?, ?, ?, ?)",
-                  {run_id, keys[i].first, keys[i].second, doc.doc_id, r.entity_id, r.method,
-                   r.score});
-              !e) {
-            return e;
-          }
-        }
-        return ok();
-      });
-      if (!s) return s;
-      crash_point("resolve");
+      if (inputs.size() >= registry::kResolveGroupInputs) {
+        if (auto s = flush(); !s) return s;
+      }
     }
-    return ok();
+    return flush();
   }
 
   graph::GraphClient& graph() {

@@ -487,7 +487,8 @@ class KillResumeE2ETest(E2EBase):
         ("upload", "batch file uploaded, upload not recorded"),
         ("batch_created", "batch created at the provider, creation not recorded"),
         ("verify:2", "two rows verified of three"),
-        ("resolve:2", "two documents resolved in the registry"),
+        ("resolve_uncommitted", "documents resolved and recorded, transaction not committed"),
+        ("resolve", "every document resolved and recorded, none staged"),
         ("stage:2", "second document committed to Neo4j, not recorded as staged"),
     ]
 
