@@ -78,7 +78,10 @@ class Statement {
 struct StoreOptions {
   std::string path;  // database file; ":memory:" for a private in-memory database
   std::chrono::milliseconds busy_timeout{15000};  // how long a writer waits for a lock
-  int cache_size_kib = 65536;  // page cache of this connection (SQLite's default is 2 MiB)
+  // Page cache of this connection, at most (SQLite's default is 2 MiB). It fills only as
+  // pages are read: a registry of 200,000 entities and a million resolved names uses it
+  // all, and resolves 1.3x faster than with 64 MiB (registry bench; 1 GiB gains nothing).
+  int cache_size_kib = 262144;
   // WAL pages written before a commit checkpoints them into the database (SQLite's
   // default is 1000). A checkpoint copies each page once however often it was rewritten,
   // so rarer checkpoints cost less per write; the WAL file grows to about this size
