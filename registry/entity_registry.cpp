@@ -301,6 +301,7 @@ struct EntityRegistry::Impl {
   // rewritten, by any process or code path, see migration 0101) or a shrunk max(rid)
   // rebuilds it. Inside a write transaction the database cannot change under it.
   internal::TrigramIndex index;
+  internal::TrigramIndex::Scratch scratch;  // this thread's
   bool index_valid = false;    // false: rebuild at the next sync
   std::int64_t index_epoch = -1;
   bool index_fresh = false;    // synced within the current transaction (or find)
@@ -439,7 +440,7 @@ struct EntityRegistry::Impl {
     if (!index_fresh) {
       if (auto s = sync_index(); !s) return s.error();
     }
-    auto hits = index.search(keys, threshold);
+    auto hits = index.search(keys, threshold, scratch);
     std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
       return a.score != b.score ? a.score > b.score : a.rid < b.rid;
     });
@@ -1018,7 +1019,7 @@ Result<std::vector<Candidate>> EntityRegistry::find(std::string_view text,
       impl_->index_fresh = false;  // find runs outside a transaction: sync every time
       if (auto s = impl_->sync_index(); !s) return s.error();
       std::vector<std::pair<std::int64_t, double>> hits;
-      for (const auto& h : impl_->index.containing(core, keys, kFindSubstringRows)) {
+      for (const auto& h : impl_->index.containing(core, keys, kFindSubstringRows, impl_->scratch)) {
         hits.emplace_back(h.rid, h.score);
       }
       std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {

@@ -28,8 +28,6 @@ void TrigramIndex::clear() {
   tids_.clear();
   text_offsets_.assign(1, 0);
   text_.clear();
-  counts_.clear();
-  touched_.clear();
 }
 
 bool TrigramIndex::add(std::int64_t rid, std::string_view core) {
@@ -47,12 +45,11 @@ bool TrigramIndex::add(std::int64_t rid, std::string_view core) {
   text_.append(core);
   text_offsets_.push_back(static_cast<std::uint32_t>(text_.size()));
   rids_.push_back(rid);
-  counts_.push_back(0);
   return true;
 }
 
 std::vector<TrigramIndex::Hit> TrigramIndex::search(const std::vector<std::uint64_t>& keys,
-                                                    double threshold) {
+                                                    double threshold, Scratch& scratch) const {
   std::vector<Hit> hits;
   const std::size_t n = keys.size();
   if (n == 0 || n > kMaxSearchKeys || rids_.empty()) return hits;
@@ -72,27 +69,31 @@ std::vector<TrigramIndex::Hit> TrigramIndex::search(const std::vector<std::uint6
   const std::size_t present = lists.size();
   if (present < need_total) return hits;  // no entry can share enough
   std::sort(lists.begin(), lists.end());
+  auto& counts = scratch.counts;
+  auto& touched = scratch.touched;
+  auto& marks = scratch.marks;
+  if (counts.size() < rids_.size()) counts.resize(rids_.size(), 0);
 
   // Every qualifying entry is in one of the first `mandatory` lists.
   const std::size_t mandatory = present - need_total + 1;
   std::size_t postings = 0;
   for (std::size_t i = 0; i < mandatory; ++i) postings += lists[i].first;
-  touched_.resize(postings);
+  touched.resize(postings);
   std::size_t n_touched = 0;
   for (std::size_t i = 0; i < mandatory; ++i) {
     for (std::uint32_t slot : postings_[lists[i].second]) {
-      touched_[n_touched] = slot;  // kept only when first seen: no branch to mispredict
-      n_touched += counts_[slot]++ == 0 ? 1 : 0;
+      touched[n_touched] = slot;  // kept only when first seen: no branch to mispredict
+      n_touched += counts[slot]++ == 0 ? 1 : 0;
     }
   }
-  touched_.resize(n_touched);
+  touched.resize(n_touched);
   // Later lists only raise the counts of entries already found; each one counted raises
   // the count a candidate needs by one.
   std::size_t counted = mandatory;
   while (counted < present && static_cast<double>(lists[counted].first) <=
-                                    kCountRatio * static_cast<double>(touched_.size())) {
+                                    kCountRatio * static_cast<double>(touched.size())) {
     for (std::uint32_t slot : postings_[lists[counted].second]) {
-      counts_[slot] += counts_[slot] != 0 ? 1 : 0;
+      counts[slot] += counts[slot] != 0 ? 1 : 0;
     }
     ++counted;
   }
@@ -101,11 +102,11 @@ std::vector<TrigramIndex::Hit> TrigramIndex::search(const std::vector<std::uint6
   // A candidate's shared count is its count so far plus the uncounted lists it is in:
   // mark those trigrams, then add up the marks over the candidate's trigrams.
   const std::size_t uncounted = present - counted;
-  if (marks_.size() < postings_.size()) marks_.resize(postings_.size(), 0);
-  for (std::size_t i = counted; i < present; ++i) marks_[lists[i].second] = 1;
-  for (std::uint32_t slot : touched_) {
-    const std::uint32_t count = counts_[slot];
-    counts_[slot] = 0;
+  if (marks.size() < postings_.size()) marks.resize(postings_.size(), 0);
+  for (std::size_t i = counted; i < present; ++i) marks[lists[i].second] = 1;
+  for (std::uint32_t slot : touched) {
+    const std::uint32_t count = counts[slot];
+    counts[slot] = 0;
     if (count < need) continue;
     const std::uint32_t first = offsets_[slot], last = offsets_[slot + 1];
     const double size = static_cast<double>(n + (last - first));
@@ -114,20 +115,21 @@ std::vector<TrigramIndex::Hit> TrigramIndex::search(const std::vector<std::uint6
     if (2.0 * static_cast<double>(count + uncounted) / size < threshold) continue;
     std::size_t common = count;
     if (uncounted > 0) {
-      for (std::uint32_t k = first; k < last; ++k) common += marks_[tids_[k]];
+      for (std::uint32_t k = first; k < last; ++k) common += marks[tids_[k]];
     }
     double score = 2.0 * static_cast<double>(common) / size;
     if (score >= threshold && common > 0) hits.push_back({score, rids_[slot]});
   }
-  for (std::size_t i = counted; i < present; ++i) marks_[lists[i].second] = 0;
-  touched_.clear();
+  for (std::size_t i = counted; i < present; ++i) marks[lists[i].second] = 0;
+  touched.clear();
   std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.rid < b.rid; });
   return hits;
 }
 
 std::vector<TrigramIndex::Hit> TrigramIndex::containing(std::string_view text,
                                                         const std::vector<std::uint64_t>& keys,
-                                                        std::size_t limit) {
+                                                        std::size_t limit,
+                                                        Scratch& scratch) const {
   std::vector<Hit> hits;
   if (keys.empty() || text.empty()) return hits;
   std::vector<std::uint32_t> query;
@@ -139,19 +141,20 @@ std::vector<TrigramIndex::Hit> TrigramIndex::containing(std::string_view text,
     const auto& list = postings_[it->second];
     if (rarest == nullptr || list.size() < rarest->size()) rarest = &list;
   }
-  if (marks_.size() < postings_.size()) marks_.resize(postings_.size(), 0);
-  for (std::uint32_t t : query) marks_[t] = 1;
+  auto& marks = scratch.marks;
+  if (marks.size() < postings_.size()) marks.resize(postings_.size(), 0);
+  for (std::uint32_t t : query) marks[t] = 1;
   for (std::uint32_t slot : *rarest) {
     if (hits.size() >= limit) break;
     std::string_view core(text_.data() + text_offsets_[slot],
                           text_offsets_[slot + 1] - text_offsets_[slot]);
     if (core.find(text) == std::string_view::npos) continue;
     std::size_t common = 0;
-    for (std::uint32_t k = offsets_[slot]; k < offsets_[slot + 1]; ++k) common += marks_[tids_[k]];
+    for (std::uint32_t k = offsets_[slot]; k < offsets_[slot + 1]; ++k) common += marks[tids_[k]];
     const double size = static_cast<double>(keys.size() + (offsets_[slot + 1] - offsets_[slot]));
     hits.push_back({2.0 * static_cast<double>(common) / size, rids_[slot]});
   }
-  for (std::uint32_t t : query) marks_[t] = 0;
+  for (std::uint32_t t : query) marks[t] = 0;
   return hits;
 }
 

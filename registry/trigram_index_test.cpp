@@ -4,6 +4,7 @@
 
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "registry/internal/names.h"
@@ -45,6 +46,7 @@ TEST(TrigramIndexTest, FindsExactlyTheEntriesAScanFindsAtEveryThreshold) {
   std::mt19937_64 rng(11);
   auto names = generated_names(3000, rng);
   TrigramIndex index;
+  TrigramIndex::Scratch scratch;
   for (std::size_t i = 0; i < names.size(); ++i) {
     ASSERT_TRUE(index.add(static_cast<std::int64_t>(i * 3 + 1), names[i]));
   }
@@ -59,7 +61,7 @@ TEST(TrigramIndexTest, FindsExactlyTheEntriesAScanFindsAtEveryThreshold) {
         double s = dice(keys, trigram_keys(names[i]));
         if (s >= threshold && s > 0) expected.push_back({s, static_cast<std::int64_t>(i * 3 + 1)});
       }
-      auto got = index.search(keys, threshold);
+      auto got = index.search(keys, threshold, scratch);
       ASSERT_EQ(got.size(), expected.size()) << "query '" << query << "' at " << threshold;
       for (std::size_t i = 0; i < got.size(); ++i) {
         EXPECT_EQ(got[i].rid, expected[i].rid) << query;
@@ -77,6 +79,7 @@ TEST(TrigramIndexTest, ContainingFindsEverySubstringMatchInRidOrder) {
   std::mt19937_64 rng(5);
   auto names = generated_names(3000, rng);
   TrigramIndex index;
+  TrigramIndex::Scratch scratch;
   for (std::size_t i = 0; i < names.size(); ++i) {
     ASSERT_TRUE(index.add(static_cast<std::int64_t>(i + 1), names[i]));
   }
@@ -93,49 +96,84 @@ TEST(TrigramIndexTest, ContainingFindsEverySubstringMatchInRidOrder) {
         expected.push_back({dice(keys, trigram_keys(names[i])), static_cast<std::int64_t>(i + 1)});
       }
     }
-    auto got = index.containing(text, keys, 1000000);
+    auto got = index.containing(text, keys, 1000000, scratch);
     ASSERT_EQ(got.size(), expected.size()) << "'" << text << "'";
     for (std::size_t i = 0; i < got.size(); ++i) {
       EXPECT_EQ(got[i].rid, expected[i].rid) << text;
       EXPECT_EQ(got[i].score, expected[i].score) << text;
     }
-    auto capped = index.containing(text, keys, 2);
+    auto capped = index.containing(text, keys, 2, scratch);
     EXPECT_EQ(capped.size(), std::min<std::size_t>(2, expected.size()));
     if (!expected.empty()) ++nonempty;
   }
   EXPECT_GT(nonempty, 200u);
   auto keys = trigram_keys("zzzz");
-  EXPECT_TRUE(index.containing("zzzz", keys, 10).empty());
+  EXPECT_TRUE(index.containing("zzzz", keys, 10, scratch).empty());
 }
 
 TEST(TrigramIndexTest, RejectsRidsOutOfOrderAndForgetsOnClear) {
   TrigramIndex index;
+  TrigramIndex::Scratch scratch;
   EXPECT_TRUE(index.add(5, "acme widgets"));
   EXPECT_FALSE(index.add(5, "acme widgetz"));
   EXPECT_FALSE(index.add(4, "acme widgetz"));
   EXPECT_EQ(index.size(), 1u);
   EXPECT_EQ(index.max_rid(), 5);
-  auto hits = index.search(trigram_keys("acme widgetz"), 0.75);
+  auto hits = index.search(trigram_keys("acme widgetz"), 0.75, scratch);
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].rid, 5);
   index.clear();
   EXPECT_EQ(index.max_rid(), 0);
-  EXPECT_TRUE(index.search(trigram_keys("acme widgets"), 0.5).empty());
+  EXPECT_TRUE(index.search(trigram_keys("acme widgets"), 0.5, scratch).empty());
   EXPECT_TRUE(index.add(1, "acme widgets"));
 }
 
 TEST(TrigramIndexTest, ShortAndNonAsciiNames) {
   TrigramIndex index;
+  TrigramIndex::Scratch scratch;
   ASSERT_TRUE(index.add(1, "ab"));  // no trigram: never found
   ASSERT_TRUE(index.add(2, "삼성전자"));
   ASSERT_TRUE(index.add(3, "삼성전기"));
-  EXPECT_TRUE(index.search(trigram_keys("ab"), 0.1).empty());
-  auto hits = index.search(trigram_keys("삼성전자"), 0.4);
+  EXPECT_TRUE(index.search(trigram_keys("ab"), 0.1, scratch).empty());
+  auto hits = index.search(trigram_keys("삼성전자"), 0.4, scratch);
   ASSERT_EQ(hits.size(), 2u);
   EXPECT_EQ(hits[0].rid, 2);
   EXPECT_EQ(hits[0].score, 1.0);
   EXPECT_EQ(hits[1].rid, 3);
   EXPECT_EQ(hits[1].score, 0.5);
+}
+
+// Searches are const: threads with their own Scratch search one index at once and find
+// what one thread finds (the registry's prefetch thread relies on it).
+TEST(TrigramIndexTest, ConcurrentSearchesWithTheirOwnScratchAgree) {
+  std::mt19937_64 rng(23);
+  auto names = generated_names(5000, rng);
+  TrigramIndex index;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    ASSERT_TRUE(index.add(static_cast<std::int64_t>(i + 1), names[i]));
+  }
+  std::vector<std::vector<std::uint64_t>> queries;
+  for (int q = 0; q < 400; ++q) queries.push_back(trigram_keys(typo(names[rng() % names.size()], rng)));
+  auto run = [&](std::size_t from, std::size_t step, std::vector<std::vector<TrigramIndex::Hit>>& out) {
+    TrigramIndex::Scratch scratch;
+    for (std::size_t q = from; q < queries.size(); q += step) out[q] = index.search(queries[q], 0.75, scratch);
+  };
+  std::vector<std::vector<TrigramIndex::Hit>> alone(queries.size()), together(queries.size());
+  run(0, 1, alone);
+  {
+    std::jthread a([&] { run(0, 2, together); });
+    std::jthread b([&] { run(1, 2, together); });
+  }
+  std::size_t found = 0;
+  for (std::size_t q = 0; q < queries.size(); ++q) {
+    ASSERT_EQ(alone[q].size(), together[q].size()) << q;
+    for (std::size_t i = 0; i < alone[q].size(); ++i) {
+      EXPECT_EQ(alone[q][i].rid, together[q][i].rid);
+      EXPECT_EQ(alone[q][i].score, together[q][i].score);
+    }
+    found += alone[q].size();
+  }
+  EXPECT_GT(found, 200u);
 }
 
 }  // namespace

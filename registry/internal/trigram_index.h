@@ -6,7 +6,8 @@
 // and one posting list per distinct trigram. It mirrors the `entities` table; keeping it
 // in step with the database (other processes, rollbacks) is the registry's job.
 //
-// Threading: none; one thread at a time (search uses scratch space held by the index).
+// Threading: add and clear need one thread at a time; search and containing are const
+// and may run on several threads at once, each with its own Scratch.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,14 @@ class TrigramIndex {
   std::int64_t max_rid() const { return rids_.empty() ? 0 : rids_.back(); }
   std::size_t size() const { return rids_.size(); }
 
+  // Working memory of one searching thread (per-entry counts, trigram marks); reusable
+  // across calls and indexes.
+  struct Scratch {
+    std::vector<std::uint16_t> counts;   // slot -> shared trigrams counted so far
+    std::vector<std::uint32_t> touched;  // slots with a count, to reset them
+    std::vector<std::uint8_t> marks;     // trigram id -> 1 while it is a query trigram
+  };
+
   struct Hit {
     double score = 0;  // dice(keys, trigram_keys(core)), exactly as internal::dice computes it
     std::int64_t rid = 0;
@@ -43,14 +52,15 @@ class TrigramIndex {
   // lists are counted first; more lists are counted while they are cheap, each raising
   // the count a candidate needs; the survivors are scored exactly. Which lists are
   // counted changes only the speed, never the result.
-  std::vector<Hit> search(const std::vector<std::uint64_t>& keys, double threshold);
+  std::vector<Hit> search(const std::vector<std::uint64_t>& keys, double threshold,
+                          Scratch& scratch) const;
 
   // The entries whose core name contains `text` (whose sorted distinct trigram keys are
   // `keys`, non-empty), in rid order, at most `limit`, each with its Dice score against
   // `keys`. What an FTS5 trigram phrase query finds, without reading every trigram's
   // doclist: the rarest trigram's entries are checked by substring search.
   std::vector<Hit> containing(std::string_view text, const std::vector<std::uint64_t>& keys,
-                              std::size_t limit);
+                              std::size_t limit, Scratch& scratch) const;
 
  private:
   std::unordered_map<std::uint64_t, std::uint32_t> ids_;  // trigram key -> trigram id
@@ -60,10 +70,6 @@ class TrigramIndex {
   std::vector<std::uint32_t> tids_;                       // each slot's trigram ids, sorted
   std::vector<std::uint32_t> text_offsets_{0};            // slot -> range in text_
   std::string text_;                                      // the core names, back to back
-  // Search scratch: per-slot counts and the slots touched (to reset them).
-  std::vector<std::uint16_t> counts_;
-  std::vector<std::uint32_t> touched_;
-  std::vector<std::uint8_t> marks_;  // trigram id -> 1 while it is an uncounted query list
 };
 
 }  // namespace fgraph::registry::internal
