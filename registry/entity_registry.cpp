@@ -1,7 +1,10 @@
 // The entity registry: resolution cascade, merges, journal and rollback (registry.h).
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <memory>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -256,6 +259,91 @@ struct Scored {
 
 }  // namespace
 
+// The fuzzy step's candidates for a group of inputs, searched ahead of the resolutions
+// on a second thread (resolve_all). The thread skips every input whose normalised name an
+// entity or alias already has (asked through its own read connection: the exact and
+// alias steps will decide those) and searches the index for the rest, in input order,
+// never behind the resolving thread. While it runs the index is frozen; the entities the
+// group creates go to `fresh` (searched as well) and join the index once it has stopped.
+// A search result is the same on either thread, so resolution stays deterministic.
+class FuzzyPrefetch {
+ public:
+  FuzzyPrefetch(const std::vector<Prepared>& inputs, const internal::TrigramIndex& index,
+                Store& reader, double threshold, std::size_t max_keys)
+      : inputs_(inputs),
+        index_(index),
+        reader_(reader),
+        threshold_(threshold),
+        max_keys_(max_keys),
+        hits_(inputs.size()),
+        ready_(std::make_unique<std::atomic<bool>[]>(inputs.size())) {
+    thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  }
+  ~FuzzyPrefetch() { stop(); }
+  void stop() {
+    if (!thread_.joinable()) return;
+    thread_.request_stop();
+    thread_.join();
+  }
+
+  // The resolving thread is at input `i`: the prefetch thread skips what lies behind.
+  void at(std::size_t i) { at_.store(i, std::memory_order_relaxed); }
+  // The index's hits for input `i`'s core at `threshold`, if they are ready.
+  std::optional<std::vector<internal::TrigramIndex::Hit>> take(std::size_t i,
+                                                               const std::string& core,
+                                                               double threshold) {
+    if (i >= inputs_.size() || threshold != threshold_ || core != inputs_[i].core ||
+        !ready_[i].load(std::memory_order_acquire)) {
+      return std::nullopt;
+    }
+    return std::move(hits_[i]);
+  }
+
+  internal::TrigramIndex fresh;                              // created in this group
+  std::vector<std::pair<std::int64_t, std::string>> fresh_rows;  // (rid, core), in order
+
+ private:
+  // True when an entity or alias has the name already (a read error counts as no).
+  static bool named(Statement* st, const Prepared& p, bool with_type) {
+    if (st == nullptr) return false;
+    st->reset();
+    st->bind(1, p.norm);
+    if (with_type) st->bind(2, p.in->type);
+    auto row = st->step();
+    bool found = row && *row;
+    st->reset();
+    return found;
+  }
+
+  void run(std::stop_token stop) {
+    internal::TrigramIndex::Scratch scratch;
+    auto exact = reader_.cached("SELECT 1 FROM entities WHERE norm_name = ? AND type = ?");
+    auto alias = reader_.cached("SELECT 1 FROM entity_aliases WHERE norm = ?");
+    Statement* exact_st = exact ? *exact : nullptr;
+    Statement* alias_st = alias ? *alias : nullptr;
+    for (std::size_t i = 0; i < inputs_.size() && !stop.stop_requested(); ++i) {
+      i = std::max(i, at_.load(std::memory_order_relaxed) + 1);
+      if (i >= inputs_.size()) break;
+      const Prepared& p = inputs_[i];
+      auto keys = internal::trigram_keys(p.core);
+      if (keys.empty() || keys.size() > max_keys_) continue;
+      if (named(exact_st, p, true) || named(alias_st, p, false)) continue;
+      hits_[i] = index_.search(keys, threshold_, scratch);
+      ready_[i].store(true, std::memory_order_release);
+    }
+  }
+
+  const std::vector<Prepared>& inputs_;
+  const internal::TrigramIndex& index_;
+  Store& reader_;
+  const double threshold_;
+  const std::size_t max_keys_;
+  std::vector<std::vector<internal::TrigramIndex::Hit>> hits_;
+  std::unique_ptr<std::atomic<bool>[]> ready_;
+  std::atomic<std::size_t> at_{0};
+  std::jthread thread_;  // last: stops before the members it uses go
+};
+
 struct EntityRegistry::Impl {
   Store& store;
   RegistryOptions options;
@@ -302,6 +390,31 @@ struct EntityRegistry::Impl {
   // rebuilds it. Inside a write transaction the database cannot change under it.
   internal::TrigramIndex index;
   internal::TrigramIndex::Scratch scratch;  // this thread's
+  // Set inside resolve_all while a prefetch thread searches ahead (see FuzzyPrefetch);
+  // input_at is the input being resolved. `reader` is the prefetch thread's connection.
+  FuzzyPrefetch* prefetch = nullptr;
+  std::size_t input_at = 0;
+  std::unique_ptr<Store> reader;
+  bool reader_failed = false;
+
+  // The read connection of the prefetch thread, opened once (outside any transaction);
+  // nullptr for an in-memory database or when it cannot be opened.
+  Store* prefetch_reader() {
+    if (reader || reader_failed) return reader.get();
+    reader_failed = true;
+    if (store.path().empty() || store.path() == ":memory:") return nullptr;
+    StoreOptions o{store.path()};
+    o.cache_size_kib = 16384;
+    o.background_checkpoint = false;
+    auto opened = Store::open(o);
+    if (!opened) {
+      log->warn("no fuzzy prefetch: {}", opened.error().describe());
+      return nullptr;
+    }
+    reader = std::move(*opened);
+    reader_failed = false;
+    return reader.get();
+  }
   bool index_valid = false;    // false: rebuild at the next sync
   std::int64_t index_epoch = -1;
   bool index_fresh = false;    // synced within the current transaction (or find)
@@ -440,7 +553,15 @@ struct EntityRegistry::Impl {
     if (!index_fresh) {
       if (auto s = sync_index(); !s) return s.error();
     }
-    auto hits = index.search(keys, threshold, scratch);
+    std::vector<internal::TrigramIndex::Hit> hits;
+    if (prefetch == nullptr) {
+      hits = index.search(keys, threshold, scratch);
+    } else {
+      auto ready = prefetch->take(input_at, core, threshold);
+      hits = ready ? std::move(*ready) : index.search(keys, threshold, scratch);
+      auto fresh = prefetch->fresh.search(keys, threshold, scratch);
+      hits.insert(hits.end(), fresh.begin(), fresh.end());
+    }
     std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
       return a.score != b.score ? a.score > b.score : a.rid < b.rid;
     });
@@ -598,7 +719,11 @@ struct EntityRegistry::Impl {
     if (!fts) return fts.error();
     (*fts)->bind(1, e.rid).bind(2, p.core);
     if (auto r = (*fts)->run(); !r) return r.error();
-    if (index_fresh) {  // otherwise the next sync reads the row
+    if (prefetch != nullptr) {  // the index is frozen while the prefetch thread runs
+      index_changed = true;
+      prefetch->fresh.add(e.rid, p.core);
+      prefetch->fresh_rows.emplace_back(e.rid, p.core);
+    } else if (index_fresh) {  // otherwise the next sync reads the row
       index_changed = true;
       if (!index.add(e.rid, p.core)) index_valid = index_fresh = false;
     }
@@ -953,10 +1078,35 @@ Result<std::vector<Resolution>> EntityRegistry::resolve_all(
     prepared.push_back(std::move(*p));
   }
   std::vector<Resolution> out;
-  Status s = impl_->write([&]() -> Status {
+  Impl& m = *impl_;
+  Store* reader = prepared.size() >= m.options.prefetch_min_inputs && m.options.prefetch_min_inputs > 0
+                      ? m.prefetch_reader()
+                      : nullptr;
+  Status s = m.write([&]() -> Status {
     out.clear();
     out.reserve(prepared.size());
+    std::optional<FuzzyPrefetch> prefetch;
+    if (reader != nullptr) {
+      if (auto synced = m.sync_index(); !synced) return synced;
+      prefetch.emplace(prepared, m.index, *reader, m.fuzzy_floor(), m.options.max_fuzzy_trigrams);
+      m.prefetch = &*prefetch;
+    }
+    // Whatever happens below, the thread stops and the group's entities join the index.
+    struct Done {
+      Impl& m;
+      std::optional<FuzzyPrefetch>& prefetch;
+      ~Done() {
+        if (!prefetch) return;
+        prefetch->stop();
+        m.prefetch = nullptr;
+        for (const auto& [rid, core] : prefetch->fresh_rows) {
+          if (!m.index.add(rid, core)) m.index_valid = m.index_fresh = false;
+        }
+      }
+    } done{m, prefetch};
     for (std::size_t i = 0; i < prepared.size(); ++i) {
+      if (prefetch) prefetch->at(i);
+      m.input_at = i;
       auto r = impl_->resolve_one(prepared[i]);
       if (!r) {
         Error e = r.error();
