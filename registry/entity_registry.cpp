@@ -390,6 +390,11 @@ struct EntityRegistry::Impl {
   // rebuilds it. Inside a write transaction the database cannot change under it.
   internal::TrigramIndex index;
   internal::TrigramIndex::Scratch scratch;  // this thread's
+  bool index_valid = false;    // false: rebuild at the next sync
+  std::int64_t index_epoch = -1;
+  bool index_fresh = false;    // synced within the current transaction (or find)
+  bool index_changed = false;  // learnt rows within the current write attempt
+
   // Set inside resolve_all while a prefetch thread searches ahead (see FuzzyPrefetch);
   // input_at is the input being resolved. `reader` is the prefetch thread's connection.
   FuzzyPrefetch* prefetch = nullptr;
@@ -415,10 +420,6 @@ struct EntityRegistry::Impl {
     reader_failed = false;
     return reader.get();
   }
-  bool index_valid = false;    // false: rebuild at the next sync
-  std::int64_t index_epoch = -1;
-  bool index_fresh = false;    // synced within the current transaction (or find)
-  bool index_changed = false;  // learnt rows within the current write attempt
 
   Status sync_index() {
     auto st = cached("SELECT (SELECT n FROM entity_index_epoch WHERE id = 1),"
@@ -1079,9 +1080,8 @@ Result<std::vector<Resolution>> EntityRegistry::resolve_all(
   }
   std::vector<Resolution> out;
   Impl& m = *impl_;
-  Store* reader = prepared.size() >= m.options.prefetch_min_inputs && m.options.prefetch_min_inputs > 0
-                      ? m.prefetch_reader()
-                      : nullptr;
+  const std::size_t min_inputs = m.options.prefetch_min_inputs;
+  Store* reader = min_inputs > 0 && prepared.size() >= min_inputs ? m.prefetch_reader() : nullptr;
   Status s = m.write([&]() -> Status {
     out.clear();
     out.reserve(prepared.size());
@@ -1107,7 +1107,7 @@ Result<std::vector<Resolution>> EntityRegistry::resolve_all(
     for (std::size_t i = 0; i < prepared.size(); ++i) {
       if (prefetch) prefetch->at(i);
       m.input_at = i;
-      auto r = impl_->resolve_one(prepared[i]);
+      auto r = m.resolve_one(prepared[i]);
       if (!r) {
         Error e = r.error();
         e.message = "entity " + std::to_string(i) + ": " + e.message;
@@ -1169,7 +1169,8 @@ Result<std::vector<Candidate>> EntityRegistry::find(std::string_view text,
       impl_->index_fresh = false;  // find runs outside a transaction: sync every time
       if (auto s = impl_->sync_index(); !s) return s.error();
       std::vector<std::pair<std::int64_t, double>> hits;
-      for (const auto& h : impl_->index.containing(core, keys, kFindSubstringRows, impl_->scratch)) {
+      auto& index = impl_->index;
+      for (const auto& h : index.containing(core, keys, kFindSubstringRows, impl_->scratch)) {
         hits.emplace_back(h.rid, h.score);
       }
       std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {

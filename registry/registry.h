@@ -91,7 +91,8 @@ struct StoreOptions {
   // never waits for a checkpoint's copy and fsync (which took a third of the registry
   // bench's wall time). Should that thread fall behind, the committing connection
   // checkpoints itself once the WAL holds 4x wal_autocheckpoint_pages, which bounds the
-  // WAL file. false: the committing connection checkpoints, as SQLite does by default.
+  // WAL file (a commit then waits for the thread's checkpoint to end). false: the
+  // committing connection checkpoints, as SQLite does by default.
   bool background_checkpoint = true;
 };
 
@@ -225,7 +226,9 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 // seen.
 //
 // Threading: an EntityRegistry wraps one Store and shares its threading (one thread at
-// a time). Several processes may resolve against one database file at once: every write
+// a time). Inside a large resolve_all it runs a second thread of its own, with its own
+// read connection to the same file, that searches fuzzy candidates ahead
+// (RegistryOptions::prefetch_min_inputs); it stops before resolve_all returns. Several processes may resolve against one database file at once: every write
 // is a BEGIN IMMEDIATE transaction, retried on kTransient (SQLITE_BUSY) with RetryPolicy,
 // so writers serialise and neither duplicates nor journal entries are lost.
 

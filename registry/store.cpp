@@ -36,9 +36,10 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
 // Copies WAL frames into the database on its own thread and connection (see
 // StoreOptions::background_checkpoint). The main connection's WAL hook, which replaces
 // SQLite's autocheckpoint, wakes it after a commit that leaves `threshold` frames in the
-// WAL, and checkpoints in the committing thread itself from `backstop` frames. PASSIVE
-// checkpoints never block the writer; once one has copied every frame, the writer's next
-// transaction starts the WAL from its beginning again.
+// WAL. A PASSIVE checkpoint never blocks the writer, but the WAL starts from its
+// beginning again only after a checkpoint that copied every frame, which a thread racing
+// a busy writer may never manage: from `backstop` frames the committing thread waits for
+// the thread's checkpoint and checkpoints the rest itself.
 class Checkpointer {
  public:
   Checkpointer(std::unique_ptr<sqlite3, DbDeleter> db, int threshold)
@@ -53,7 +54,13 @@ class Checkpointer {
   static int on_commit(void* self, sqlite3* db, const char* name, int frames) {
     auto* c = static_cast<Checkpointer*>(self);
     if (frames >= c->backstop_) {
-      (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      // Behind: wait for the thread's checkpoint to end (BUSY meanwhile), then copy the
+      // rest here, so that the next transaction starts the WAL from its beginning again.
+      for (int waited_ms = 0; waited_ms < 30000; ++waited_ms) {
+        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        if ((rc & 0xff) != SQLITE_BUSY) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
     } else if (frames >= c->threshold_) {
       {
         std::lock_guard lock(c->mutex_);
