@@ -239,8 +239,8 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < queries.size(); i += kResolveGroupInputs) {
     std::vector<EntityInput> batch;
     for (size_t j = i; j < std::min(queries.size(), i + kResolveGroupInputs); ++j) {
-      batch.push_back({"COMPANY", queries[j].name, {}, {}, {}, {}, "doc_" + std::to_string(j / kDoc),
-                       "bench", false});
+      batch.push_back({"COMPANY", queries[j].name, {}, {}, {}, {},
+                       "doc_" + std::to_string(j / kDoc), "bench", false});
     }
     auto r = reg.resolve_all(batch);
     if (!r) {
@@ -401,7 +401,8 @@ int main(int argc, char** argv) {
       }
     }
     floor_rate = static_cast<double>(queries.size()) / seconds(Steady::now() - tf);
-    for (const char* table : {"entities", "entity_aliases", "registry_journal", "entity_mentions"}) {
+    for (const char* table :
+         {"entities", "entity_aliases", "registry_journal", "entity_mentions"}) {
       auto both = f.query(std::string("SELECT (SELECT count(*) FROM main.") + table +
                           "), (SELECT count(*) FROM src." + table + ")");
       if (!both || (*both)[0][0] != (*both)[0][1]) {

@@ -228,9 +228,10 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 // Threading: an EntityRegistry wraps one Store and shares its threading (one thread at
 // a time). Inside a large resolve_all it runs a second thread of its own, with its own
 // read connection to the same file, that searches fuzzy candidates ahead
-// (RegistryOptions::prefetch_min_inputs); it stops before resolve_all returns. Several processes may resolve against one database file at once: every write
-// is a BEGIN IMMEDIATE transaction, retried on kTransient (SQLITE_BUSY) with RetryPolicy,
-// so writers serialise and neither duplicates nor journal entries are lost.
+// (RegistryOptions::prefetch_min_inputs); it stops before resolve_all returns. Several
+// processes may resolve against one database file at once: every write is a BEGIN
+// IMMEDIATE transaction, retried on kTransient (SQLITE_BUSY) with RetryPolicy, so
+// writers serialise and neither duplicates nor journal entries are lost.
 
 struct EntityInput {
   std::string type;                         // entity type, e.g. "COMPANY"; required

@@ -52,7 +52,8 @@ TEST(StoreTest, CheckpointsInTheBackgroundAndBoundsTheWal) {
       ASSERT_TRUE(store.exec("CREATE TABLE t(x BLOB)").has_value());
       const std::string page(4000, 'x');
       for (int i = 0; i < 2000; ++i) {
-        ASSERT_TRUE(store.execute("INSERT INTO t VALUES(?)", {page + std::to_string(i)}).has_value());
+        auto inserted = store.execute("INSERT INTO t VALUES(?)", {page + std::to_string(i)});
+        ASSERT_TRUE(inserted.has_value());
         if (background && i % 100 == 99) {
           std::this_thread::sleep_for(std::chrono::milliseconds(5));  // lets the thread run
         }

@@ -153,12 +153,17 @@ TEST(TrigramIndexTest, ConcurrentSearchesWithTheirOwnScratchAgree) {
     ASSERT_TRUE(index.add(static_cast<std::int64_t>(i + 1), names[i]));
   }
   std::vector<std::vector<std::uint64_t>> queries;
-  for (int q = 0; q < 400; ++q) queries.push_back(trigram_keys(typo(names[rng() % names.size()], rng)));
-  auto run = [&](std::size_t from, std::size_t step, std::vector<std::vector<TrigramIndex::Hit>>& out) {
+  for (int q = 0; q < 400; ++q) {
+    queries.push_back(trigram_keys(typo(names[rng() % names.size()], rng)));
+  }
+  using Hits = std::vector<std::vector<TrigramIndex::Hit>>;
+  auto run = [&](std::size_t from, std::size_t step, Hits& out) {
     TrigramIndex::Scratch scratch;
-    for (std::size_t q = from; q < queries.size(); q += step) out[q] = index.search(queries[q], 0.75, scratch);
+    for (std::size_t q = from; q < queries.size(); q += step) {
+      out[q] = index.search(queries[q], 0.75, scratch);
+    }
   };
-  std::vector<std::vector<TrigramIndex::Hit>> alone(queries.size()), together(queries.size());
+  Hits alone(queries.size()), together(queries.size());
   run(0, 1, alone);
   {
     std::jthread a([&] { run(0, 2, together); });

@@ -347,7 +347,7 @@ struct Coordinator::Impl {
       if (!rec) return rec.error();
       if (auto filer = registry::filer_input(*rec, run_id)) {
         inputs.push_back(*filer);
-        keys.push_back({doc.doc_id, doc.doc_id, "@filer"});  // keyed by document: one filer row each
+        keys.push_back({doc.doc_id, doc.doc_id, "@filer"});  // one filer row per document
       }
       auto facts = store.query(
           "SELECT request_id, local_id, fact_json FROM verified_facts"
