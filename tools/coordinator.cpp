@@ -515,6 +515,8 @@ struct Coordinator::Impl {
   Status stage_run(const RunRow& run,
                    const std::vector<std::pair<ingest::Document, std::string>>& docs,
                    RunReport* report) {
+    // The phase starts here, with the connection to Neo4j, not at the first batch staged.
+    progress.update("stage", 0, static_cast<long>(docs.size()));
     if (auto s = graph().bootstrap_schema(); !s) return s;
     graph::RunInfo info{run.run_id, run.lane, run.model, run.prompt_version, run.schema_version, ""};
     auto started = store.query("SELECT started_at FROM runs WHERE run_id = ?", {run.run_id});
