@@ -371,27 +371,33 @@ int main(int argc, char** argv) {
     auto cut = [&](std::int64_t from, std::int64_t to, std::int64_t g) {
       return from + (to - from) * g / groups;  // group g covers (cut(g), cut(g + 1)]
     };
+    struct Part {
+      const char* sql;  // inserts the rows whose key is in a group's share of (from, to]
+      std::int64_t from, to;
+    };
+    const Part parts[] = {
+        {"INSERT INTO entities SELECT * FROM src.entities WHERE rid > ? AND rid <= ?",
+         built_max_rid, end_rid},
+        {"INSERT INTO entity_fts(rowid, core_name) SELECT rid, core_name FROM src.entities"
+         " WHERE rid > ? AND rid <= ?",
+         built_max_rid, end_rid},
+        {"INSERT INTO entity_aliases SELECT * FROM src.entity_aliases"
+         " WHERE alias_id > ? AND alias_id <= ?",
+         built_alias, end_alias},
+        {"INSERT INTO registry_journal SELECT * FROM src.registry_journal"
+         " WHERE seq > ? AND seq <= ?",
+         built_seq, end_seq},
+        {"INSERT INTO entity_mentions SELECT entity_id, doc_id, run_id FROM"
+         " src.bench_mentions WHERE n > ? AND n <= ?",
+         0, n_mentions},
+    };
     auto tf = Steady::now();
     for (std::int64_t g = 0; g < groups; ++g) {
       Status st = f.transaction([&]() -> Status {
-        const std::pair<const char*, std::pair<std::int64_t, std::int64_t>> parts[] = {
-            {"INSERT INTO entities SELECT * FROM src.entities WHERE rid > ? AND rid <= ?",
-             {cut(built_max_rid, end_rid, g), cut(built_max_rid, end_rid, g + 1)}},
-            {"INSERT INTO entity_fts(rowid, core_name) SELECT rid, core_name FROM src.entities"
-             " WHERE rid > ? AND rid <= ?",
-             {cut(built_max_rid, end_rid, g), cut(built_max_rid, end_rid, g + 1)}},
-            {"INSERT INTO entity_aliases SELECT * FROM src.entity_aliases"
-             " WHERE alias_id > ? AND alias_id <= ?",
-             {cut(built_alias, end_alias, g), cut(built_alias, end_alias, g + 1)}},
-            {"INSERT INTO registry_journal SELECT * FROM src.registry_journal"
-             " WHERE seq > ? AND seq <= ?",
-             {cut(built_seq, end_seq, g), cut(built_seq, end_seq, g + 1)}},
-            {"INSERT INTO entity_mentions SELECT entity_id, doc_id, run_id FROM"
-             " src.bench_mentions WHERE n > ? AND n <= ?",
-             {cut(0, n_mentions, g), cut(0, n_mentions, g + 1)}},
-        };
-        for (const auto& [sql, range] : parts) {
-          if (auto e = f.execute(sql, {range.first, range.second}); !e) return e;
+        for (const Part& p : parts) {
+          if (auto e = f.execute(p.sql, {cut(p.from, p.to, g), cut(p.from, p.to, g + 1)}); !e) {
+            return e;
+          }
         }
         return ok();
       });
