@@ -42,14 +42,19 @@ std::string typo(std::string s, std::mt19937_64& rng) {
   return s;
 }
 
+// Adds names[i] under rid i * stride + 1 (a stride above 1 leaves gaps, as deletes do).
+void add_all(TrigramIndex& index, const std::vector<std::string>& names, std::int64_t stride) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    ASSERT_TRUE(index.add(static_cast<std::int64_t>(i) * stride + 1, names[i]));
+  }
+}
+
 TEST(TrigramIndexTest, FindsExactlyTheEntriesAScanFindsAtEveryThreshold) {
   std::mt19937_64 rng(11);
   auto names = generated_names(3000, rng);
   TrigramIndex index;
   TrigramIndex::Scratch scratch;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    ASSERT_TRUE(index.add(static_cast<std::int64_t>(i * 3 + 1), names[i]));
-  }
+  add_all(index, names, 3);
   std::size_t compared = 0, nonempty = 0;
   for (double threshold : {0.3, 0.5, 0.75, 0.8, 0.85, 1.0}) {
     for (int q = 0; q < 150; ++q) {
@@ -80,9 +85,7 @@ TEST(TrigramIndexTest, ContainingFindsEverySubstringMatchInRidOrder) {
   auto names = generated_names(3000, rng);
   TrigramIndex index;
   TrigramIndex::Scratch scratch;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    ASSERT_TRUE(index.add(static_cast<std::int64_t>(i + 1), names[i]));
-  }
+  add_all(index, names, 1);
   std::size_t nonempty = 0;
   for (int q = 0; q < 300; ++q) {
     const std::string& name = names[rng() % names.size()];
@@ -149,9 +152,7 @@ TEST(TrigramIndexTest, ConcurrentSearchesWithTheirOwnScratchAgree) {
   std::mt19937_64 rng(23);
   auto names = generated_names(5000, rng);
   TrigramIndex index;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    ASSERT_TRUE(index.add(static_cast<std::int64_t>(i + 1), names[i]));
-  }
+  add_all(index, names, 1);
   std::vector<std::vector<std::uint64_t>> queries;
   for (int q = 0; q < 400; ++q) {
     queries.push_back(trigram_keys(typo(names[rng() % names.size()], rng)));
