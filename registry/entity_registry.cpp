@@ -1042,13 +1042,15 @@ struct EntityRegistry::Impl {
 
 // ---------------------------------------------------------------------------------
 
-std::optional<EntityInput> filer_input(const DocumentRecord& doc, std::string run_id) {
-  if (!doc.company || trim(*doc.company).empty()) return std::nullopt;
+std::optional<EntityInput> filer_input(std::string doc_id,
+                                       const std::optional<std::string>& company,
+                                       const std::optional<std::string>& cik, std::string run_id) {
+  if (!company || trim(*company).empty()) return std::nullopt;
   EntityInput in;
   in.type = "COMPANY";
-  in.name = *doc.company;
-  in.cik = doc.cik;
-  in.doc_id = doc.doc_id;
+  in.name = *company;
+  in.cik = cik;
+  in.doc_id = std::move(doc_id);
   in.run_id = std::move(run_id);
   in.authoritative = true;
   return in;

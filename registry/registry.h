@@ -247,8 +247,11 @@ struct EntityInput {
 };
 
 // The filer identity of a document (company + CIK from its metadata) as an authoritative
-// input of type COMPANY, or nullopt when the document names no company.
-std::optional<EntityInput> filer_input(const DocumentRecord& doc, std::string run_id);
+// input of type COMPANY, or nullopt when the document names no company. Takes the fields,
+// not a DocumentRecord, so that callers holding the metadata need not read the text again.
+std::optional<EntityInput> filer_input(std::string doc_id,
+                                       const std::optional<std::string>& company,
+                                       const std::optional<std::string>& cik, std::string run_id);
 
 struct Resolution {
   std::string entity_id;

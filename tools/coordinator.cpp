@@ -343,9 +343,7 @@ struct Coordinator::Impl {
       if (!done) return done.error();
       if (as_int((*done)[0][0]) > 0) continue;  // resolved before a crash or a resume
 
-      auto rec = registry::get_document(store, doc.doc_id);
-      if (!rec) return rec.error();
-      if (auto filer = registry::filer_input(*rec, run_id)) {
+      if (auto filer = registry::filer_input(doc.doc_id, doc.company, doc.cik, run_id)) {
         inputs.push_back(*filer);
         keys.push_back({doc.doc_id, doc.doc_id, "@filer"});  // one filer row per document
       }

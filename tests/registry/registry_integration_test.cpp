@@ -73,7 +73,7 @@ TEST(RegistryCorpusTest, AppleSpellingsFromTheCorpusAreOneEntity) {
   doc.doc_id = "sha256:aapl10k";
   doc.company = "Apple Inc.";
   doc.cik = "0000320193";
-  auto seed = filer_input(doc, "run1");
+  auto seed = filer_input(doc.doc_id, doc.company, doc.cik, "run1");
   ASSERT_TRUE(seed.has_value());
   auto a = reg.resolve(*seed);
   ASSERT_TRUE(a.has_value());
