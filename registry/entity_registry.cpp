@@ -606,9 +606,20 @@ struct EntityRegistry::Impl {
     return s.run();
   }
 
+  // Teaches `raw` as an alias of `e` unless its normalised name already resolves to `e`
+  // (the entity's own, or one of its aliases): only names that add to resolution become
+  // aliases. Other spellings of a known name are kept where they were seen (the mention,
+  // and the ledger's verified facts and run_entities), not as aliases.
   Status add_alias(const EntityRow& e, const std::string& raw, const std::string& norm,
                    const std::string& method, const std::string& doc_id,
                    const std::string& run_id) {
+    if (norm == e.norm_name) return ok();
+    auto known = cached("SELECT 1 FROM entity_aliases WHERE norm = ? AND entity_id = ?");
+    if (!known) return known.error();
+    (*known)->bind(1, norm).bind(2, e.entity_id);
+    auto has = (*known)->step();
+    if (!has) return has.error();
+    if (*has) return ok();
     auto st = cached(
         "INSERT INTO entity_aliases(entity_id, raw, norm, method, doc_id, run_id)"
         " VALUES(?,?,?,?,?,?) ON CONFLICT(entity_id, raw) DO NOTHING");
@@ -818,9 +829,6 @@ struct EntityRegistry::Impl {
     // 5. A new entity.
     auto e = insert_entity(p, ambiguous_with);
     if (!e) return e.error();
-    if (auto s = add_alias(*e, p.in->name, p.norm, "new", p.in->doc_id, p.in->run_id); !s) {
-      return s.error();
-    }
     if (auto s = add_mention(*e, *p.in); !s) return s.error();
     return Resolution{e->entity_id, ambiguous_with ? "new_possible_duplicate" : "new", 1.0, true,
                       ambiguous_with};

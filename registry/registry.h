@@ -185,8 +185,13 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 // Model. An entity has a stable `entity_id`, a type (COMPANY, PERSON, ... as the
 // extraction schema enumerates; any non-empty string is accepted), a canonical name and
 // identifiers (CIK zero-padded to 10 digits, ticker, LEI, jurisdiction). Aliases record
-// every raw name an entity was seen under, normalised, with the document and run that
-// taught it. Mentions record which documents (and runs) mention an entity. Every insert,
+// the names an entity is known by beyond its own: a match (by CIK, LEI, a merged
+// entity's alias or fuzzy) under a normalised name that is neither the entity's nor one
+// of its aliases teaches it, raw and normalised, with the document and run that taught
+// it; the first spelling wins. Other spellings of a known name ("APPLE INC" for
+// "Apple Inc.") add nothing to resolution and are not aliases: the ledger keeps every
+// name as the document gave it (verified facts, run_entities). Mentions record which
+// documents (and runs) mention an entity. Every insert,
 // identifier update, alias, merge and unmerge is written to a journal, with its run id,
 // in the same SQLite transaction as the change; the journal keeps enough (before/after
 // images) to undo it.

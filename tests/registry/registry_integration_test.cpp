@@ -121,7 +121,8 @@ TEST(RegistryCorpusTest, Ex21SubsidiariesStayDistinctAndResolveStably) {
   EXPECT_NE(asia_ltd->entity_id, asia_llc->entity_id);
 }
 
-// Child process body: resolves the names in order, one transaction per 10 names.
+// Child process body: resolves the names in order (each with its CIK), one transaction per
+// 10 names.
 int resolve_in_child(const std::string& path, const std::vector<std::string>& names,
                      const std::string& run) {
   auto store = Store::open({path});
@@ -133,7 +134,9 @@ int resolve_in_child(const std::string& path, const std::vector<std::string>& na
   for (size_t i = 0; i < names.size(); i += 10) {
     std::vector<EntityInput> batch;
     for (size_t j = i; j < std::min(names.size(), i + 10); ++j) {
-      batch.push_back(company(names[j], "doc_" + std::to_string(j / 10), run));
+      EntityInput in = company(names[j], "doc_" + std::to_string(j / 10), run);
+      in.cik = std::to_string(1000 + j % 300);  // names i and 300 + i are one company
+      batch.push_back(std::move(in));
     }
     if (auto r = reg.resolve_all(batch); !r) {
       std::fprintf(stderr, "%s: %s\n", run.c_str(), r.error().describe().c_str());
@@ -151,6 +154,8 @@ TEST(RegistryConcurrencyTest, TwoProcessesCreateNoDuplicatesAndLoseNoJournal) {
   }
   std::vector<std::string> names;
   for (int i = 0; i < 300; ++i) names.push_back("Concurrent Company " + std::to_string(i * 37) + " Inc");
+  // A second name per company, found by its CIK: an alias for whichever run gets there first.
+  for (int i = 0; i < 300; ++i) names.push_back("Concurrent Holdings " + std::to_string(i * 37));
   std::vector<pid_t> children;
   for (const char* run : {"run_a", "run_b"}) {
     pid_t pid = fork();
@@ -176,7 +181,8 @@ TEST(RegistryConcurrencyTest, TwoProcessesCreateNoDuplicatesAndLoseNoJournal) {
   // One insert and one alias per entity, whichever run got there first; no more, no less.
   EXPECT_EQ(q("SELECT count(*) FROM registry_journal WHERE op = 'insert'"), 300);
   EXPECT_EQ(q("SELECT count(*) FROM registry_journal WHERE op = 'alias'"), 300);
-  EXPECT_EQ(q("SELECT count(*) FROM entity_mentions"), 600);
+  EXPECT_EQ(q("SELECT count(*) FROM entity_aliases"), 300);
+  EXPECT_EQ(q("SELECT count(*) FROM entity_mentions"), 1200);
   EXPECT_EQ(q("SELECT count(*) FROM registry_journal j JOIN entities e ON e.rid = j.ref"
               " WHERE j.op = 'insert' AND j.entity_id = e.entity_id"), 300);
   store->reset();
