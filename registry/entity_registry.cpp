@@ -259,24 +259,34 @@ struct Scored {
 
 }  // namespace
 
+// Hints of the names the registry knows (see Impl::entity_names): a 64-bit hash of an
+// entity's (type, normalised name), or of an alias's normalised name.
+std::uint64_t name_hint(std::string_view type, std::string_view norm) {
+  return std::hash<std::string_view>{}(norm) ^ (std::hash<std::string_view>{}(type) * 0x9E3779B97F4A7C15ULL);
+}
+std::uint64_t alias_hint(std::string_view norm) { return std::hash<std::string_view>{}(norm); }
+
 // The fuzzy step's candidates for a group of inputs, searched ahead of the resolutions
 // on a second thread (resolve_all). The thread skips every input whose normalised name an
-// entity or alias already has (asked through its own read connection: the exact and
-// alias steps will decide those) and searches the index for the rest, in input order,
-// never behind the resolving thread. While it runs the index is frozen; the entities the
-// group creates go to `fresh` (searched as well) and join the index once it has stopped.
+// entity or alias already has by the hints (the exact and alias steps will decide those)
+// and searches the index for the rest, in input order, never behind the resolving
+// thread. While it runs the index and the hints are frozen; the entities the group
+// creates go to `fresh` (searched as well) and join the index once it has stopped.
 // A search result is the same on either thread, so resolution stays deterministic.
 class FuzzyPrefetch {
  public:
   FuzzyPrefetch(const std::vector<Prepared>& inputs, const internal::TrigramIndex& index,
-                Store& reader, double threshold, std::size_t max_keys)
+                const std::unordered_set<std::uint64_t>& entity_names,
+                const std::unordered_set<std::uint64_t>& alias_names, double threshold,
+                std::size_t max_keys)
       : inputs_(inputs),
         index_(index),
-        reader_(reader),
+        entity_names_(entity_names),
+        alias_names_(alias_names),
         threshold_(threshold),
         max_keys_(max_keys),
         hits_(inputs.size()),
-        ready_(std::make_unique<std::atomic<bool>[]>(inputs.size())) {
+        state_(std::make_unique<std::atomic<std::uint8_t>[]>(inputs.size())) {
     thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
   }
   ~FuzzyPrefetch() { stop(); }
@@ -288,58 +298,70 @@ class FuzzyPrefetch {
 
   // The resolving thread is at input `i`: the prefetch thread skips what lies behind.
   void at(std::size_t i) { at_.store(i, std::memory_order_relaxed); }
-  // The index's hits for input `i`'s core at `threshold`, if they are ready.
+  // The index's hits for input `i`'s core at `threshold`: waits for them when the
+  // thread is searching them; nullopt when the caller must search (the thread has not
+  // come to it, and now will not, or skipped it).
   std::optional<std::vector<internal::TrigramIndex::Hit>> take(std::size_t i,
                                                                const std::string& core,
                                                                double threshold) {
-    if (i >= inputs_.size() || threshold != threshold_ || core != inputs_[i].core ||
-        !ready_[i].load(std::memory_order_acquire)) {
+    if (i >= inputs_.size() || threshold != threshold_ || core != inputs_[i].core) {
       return std::nullopt;
     }
+    std::uint8_t s = kIdle;
+    if (state_[i].compare_exchange_strong(s, kTaken, std::memory_order_acq_rel)) {
+      return std::nullopt;
+    }
+    if (s == kSearching) {
+      state_[i].wait(kSearching, std::memory_order_acquire);
+      s = state_[i].load(std::memory_order_acquire);
+    }
+    if (s != kReady) return std::nullopt;
     return std::move(hits_[i]);
   }
 
-  internal::TrigramIndex fresh;                              // created in this group
-  std::vector<std::pair<std::int64_t, std::string>> fresh_rows;  // (rid, core), in order
+  struct FreshRow {
+    std::int64_t rid;
+    std::string core;
+    std::uint64_t name;
+  };
+  internal::TrigramIndex fresh;     // created in this group
+  std::vector<FreshRow> fresh_rows;  // the same, in order, to join the index and hints
 
  private:
-  // True when an entity or alias has the name already (a read error counts as no).
-  static bool named(Statement* st, const Prepared& p, bool with_type) {
-    if (st == nullptr) return false;
-    st->reset();
-    st->bind(1, p.norm);
-    if (with_type) st->bind(2, p.in->type);
-    auto row = st->step();
-    bool found = row && *row;
-    st->reset();
-    return found;
-  }
-
   void run(std::stop_token stop) {
     internal::TrigramIndex::Scratch scratch;
-    auto exact = reader_.cached("SELECT 1 FROM entities WHERE norm_name = ? AND type = ?");
-    auto alias = reader_.cached("SELECT 1 FROM entity_aliases WHERE norm = ?");
-    Statement* exact_st = exact ? *exact : nullptr;
-    Statement* alias_st = alias ? *alias : nullptr;
     for (std::size_t i = 0; i < inputs_.size() && !stop.stop_requested(); ++i) {
       i = std::max(i, at_.load(std::memory_order_relaxed) + 1);
       if (i >= inputs_.size()) break;
       const Prepared& p = inputs_[i];
+      if (entity_names_.contains(name_hint(p.in->type, p.norm)) ||
+          alias_names_.contains(alias_hint(p.norm))) {
+        continue;
+      }
       auto keys = internal::trigram_keys(p.core);
       if (keys.empty() || keys.size() > max_keys_) continue;
-      if (named(exact_st, p, true) || named(alias_st, p, false)) continue;
+      std::uint8_t s = kIdle;
+      if (!state_[i].compare_exchange_strong(s, kSearching, std::memory_order_acq_rel)) {
+        continue;  // the resolving thread took it
+      }
       hits_[i] = index_.search(keys, threshold_, scratch);
-      ready_[i].store(true, std::memory_order_release);
+      state_[i].store(kReady, std::memory_order_release);
+      state_[i].notify_one();
     }
   }
 
   const std::vector<Prepared>& inputs_;
   const internal::TrigramIndex& index_;
-  Store& reader_;
+  const std::unordered_set<std::uint64_t>& entity_names_;
+  const std::unordered_set<std::uint64_t>& alias_names_;
   const double threshold_;
   const std::size_t max_keys_;
+  // Per input: idle, then searching and ready (this thread), or taken (the resolving
+  // thread searches it). The resolving thread waits for a search in progress rather than
+  // repeating it.
+  static constexpr std::uint8_t kIdle = 0, kSearching = 1, kReady = 2, kTaken = 3;
   std::vector<std::vector<internal::TrigramIndex::Hit>> hits_;
-  std::unique_ptr<std::atomic<bool>[]> ready_;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> state_;
   std::atomic<std::size_t> at_{0};
   std::jthread thread_;  // last: stops before the members it uses go
 };
@@ -395,30 +417,36 @@ struct EntityRegistry::Impl {
   bool index_fresh = false;    // synced within the current transaction (or find)
   bool index_changed = false;  // learnt rows within the current write attempt
 
+  // Hints for the prefetch thread: name_hint of every entity the index holds, and
+  // alias_hint of every alias up to alias_hint_max (synced by alias_id before a group is
+  // prefetched). A hint only decides whether that thread searches ahead for an input; a
+  // stale or colliding one costs a search on the resolving thread, never a different
+  // result. About 40 bytes per name.
+  std::unordered_set<std::uint64_t> entity_names, alias_names;
+  std::int64_t alias_hint_max = 0;
+
   // Set inside resolve_all while a prefetch thread searches ahead (see FuzzyPrefetch);
-  // input_at is the input being resolved. `reader` is the prefetch thread's connection.
+  // input_at is the input being resolved.
   FuzzyPrefetch* prefetch = nullptr;
   std::size_t input_at = 0;
-  std::unique_ptr<Store> reader;
-  bool reader_failed = false;
 
-  // The read connection of the prefetch thread, opened once (outside any transaction);
-  // nullptr for an in-memory database or when it cannot be opened.
-  Store* prefetch_reader() {
-    if (reader || reader_failed) return reader.get();
-    reader_failed = true;
-    if (store.path().empty() || store.path() == ":memory:") return nullptr;
-    StoreOptions o{store.path()};
-    o.cache_size_kib = 16384;
-    o.background_checkpoint = false;
-    auto opened = Store::open(o);
-    if (!opened) {
-      log->warn("no fuzzy prefetch: {}", opened.error().describe());
-      return nullptr;
+  // An entity row joins the index and the hints.
+  void learn(std::int64_t rid, const std::string& core, std::uint64_t name) {
+    if (!index.add(rid, core)) index_valid = index_fresh = false;
+    entity_names.insert(name);
+  }
+
+  Status sync_alias_hints() {
+    auto st = cached("SELECT alias_id, norm FROM entity_aliases WHERE alias_id > ? ORDER BY alias_id");
+    if (!st) return st.error();
+    (*st)->bind(1, alias_hint_max);
+    while (true) {
+      auto more = (*st)->step();
+      if (!more) return more.error();
+      if (!*more) return ok();
+      alias_hint_max = (*st)->column_int(0);
+      alias_names.insert(alias_hint((*st)->column_text(1)));
     }
-    reader = std::move(*opened);
-    reader_failed = false;
-    return reader.get();
   }
 
   Status sync_index() {
@@ -431,10 +459,14 @@ struct EntityRegistry::Impl {
     (*st)->reset();
     if (!index_valid || epoch != index_epoch || max_rid < index.max_rid()) {
       index.clear();
+      entity_names.clear();
+      alias_names.clear();
+      alias_hint_max = 0;
       index_valid = false;
     }
     if (max_rid > index.max_rid()) {
-      auto rows = cached("SELECT rid, core_name FROM entities WHERE rid > ? ORDER BY rid");
+      auto rows = cached("SELECT rid, core_name, type, norm_name FROM entities WHERE rid > ?"
+                         " ORDER BY rid");
       if (!rows) return rows.error();
       (*rows)->bind(1, index.max_rid());
       while (true) {
@@ -442,6 +474,7 @@ struct EntityRegistry::Impl {
         if (!more) return more.error();
         if (!*more) break;
         index.add((*rows)->column_int(0), (*rows)->column_text(1));
+        entity_names.insert(name_hint((*rows)->column_text(2), (*rows)->column_text(3)));
       }
       index_changed = true;
     }
@@ -734,10 +767,10 @@ struct EntityRegistry::Impl {
     if (prefetch != nullptr) {  // the index is frozen while the prefetch thread runs
       index_changed = true;
       prefetch->fresh.add(e.rid, p.core);
-      prefetch->fresh_rows.emplace_back(e.rid, p.core);
+      prefetch->fresh_rows.push_back({e.rid, p.core, name_hint(e.type, e.norm_name)});
     } else if (index_fresh) {  // otherwise the next sync reads the row
       index_changed = true;
-      if (!index.add(e.rid, p.core)) index_valid = index_fresh = false;
+      learn(e.rid, p.core, name_hint(e.type, e.norm_name));
     }
     if (auto j = journal(in.run_id, "insert", e.entity_id, dup_of, e.rid, json::object(),
                          entity_json(e));
@@ -1091,14 +1124,15 @@ Result<std::vector<Resolution>> EntityRegistry::resolve_all(
   std::vector<Resolution> out;
   Impl& m = *impl_;
   const std::size_t min_inputs = m.options.prefetch_min_inputs;
-  Store* reader = min_inputs > 0 && prepared.size() >= min_inputs ? m.prefetch_reader() : nullptr;
   Status s = m.write([&]() -> Status {
     out.clear();
     out.reserve(prepared.size());
     std::optional<FuzzyPrefetch> prefetch;
-    if (reader != nullptr) {
+    if (min_inputs > 0 && prepared.size() >= min_inputs) {
       if (auto synced = m.sync_index(); !synced) return synced;
-      prefetch.emplace(prepared, m.index, *reader, m.fuzzy_floor(), m.options.max_fuzzy_trigrams);
+      if (auto synced = m.sync_alias_hints(); !synced) return synced;
+      prefetch.emplace(prepared, m.index, m.entity_names, m.alias_names, m.fuzzy_floor(),
+                       m.options.max_fuzzy_trigrams);
       m.prefetch = &*prefetch;
     }
     // Whatever happens below, the thread stops and the group's entities join the index.
@@ -1109,9 +1143,7 @@ Result<std::vector<Resolution>> EntityRegistry::resolve_all(
         if (!prefetch) return;
         prefetch->stop();
         m.prefetch = nullptr;
-        for (const auto& [rid, core] : prefetch->fresh_rows) {
-          if (!m.index.add(rid, core)) m.index_valid = m.index_fresh = false;
-        }
+        for (const auto& row : prefetch->fresh_rows) m.learn(row.rid, row.core, row.name);
       }
     } done{m, prefetch};
     for (std::size_t i = 0; i < prepared.size(); ++i) {

@@ -229,5 +229,36 @@ TEST(EntityRegistryIndexTest, PrefetchedFuzzyCandidatesResolveAsOneThreadDoes) {
   EXPECT_GT(methods["new"], 300);
 }
 
+// The prefetch thread skips the inputs whose name the registry knows, by hashes synced
+// before each group. An alias removed by another connection leaves a stale hash: the
+// input must still get its fuzzy candidates (searched by the resolving thread).
+TEST(EntityRegistryIndexTest, AStaleNameHintStillGetsFuzzyCandidates) {
+  auto path = std::filesystem::temp_directory_path() / ("fgraph_hint_" + random_hex(4) + ".db");
+  {
+    auto store = Store::open({path.string()});
+    auto other = Store::open({path.string()});
+    ASSERT_TRUE(store.has_value() && other.has_value());
+    RegistryOptions options;
+    options.prefetch_min_inputs = 1;
+    EntityRegistry reg(**store, options);
+    auto created = reg.resolve_all({company("Acme Widgets Corp")});
+    ASSERT_TRUE(created.has_value());
+    auto taught = reg.resolve_all({company("Acme Widgetz Corp", "run2")});
+    ASSERT_TRUE(taught.has_value());
+    ASSERT_EQ((*taught)[0].method, "fuzzy");
+    ASSERT_TRUE(reg.resolve_all({company("Acme Widgets Corp", "run3")}).has_value());  // syncs
+    ASSERT_TRUE(EntityRegistry(**other).rollback_run("run2").has_value());  // the alias goes
+    // Known names first, which keep the resolving thread busy while the other one skips
+    // ahead to the last input (else the resolving thread would get there first).
+    std::vector<EntityInput> group(500, company("ACME WIDGETS CORP", "run4"));
+    group.push_back(company("Acme Widgetz Corp", "run4"));
+    auto again = reg.resolve_all(group);
+    ASSERT_TRUE(again.has_value()) << again.error().describe();
+    EXPECT_EQ(again->back().method, "fuzzy");
+    EXPECT_EQ(again->back().entity_id, (*created)[0].entity_id);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+}
+
 }  // namespace
 }  // namespace fgraph::registry

@@ -228,12 +228,14 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 // name and trigrams (about 200 bytes per entity, some 40 MB for 200,000); it is built on
 // first use (about a second for 200,000) and kept in step with the database by rid and
 // by a change counter (migration 0101), so other processes' writes and rollbacks are
-// seen.
+// seen. Beside it, 64-bit hashes of every entity's and alias's normalised name (about
+// 40 bytes each) tell the prefetch thread which inputs the exact and alias steps will
+// decide, so that it does not search them.
 //
 // Threading: an EntityRegistry wraps one Store and shares its threading (one thread at
-// a time). Inside a large resolve_all it runs a second thread of its own, with its own
-// read connection to the same file, that searches fuzzy candidates ahead
-// (RegistryOptions::prefetch_min_inputs); it stops before resolve_all returns. Several
+// a time). Inside a large resolve_all it runs a second thread of its own, which reads no
+// database, that searches fuzzy candidates ahead (RegistryOptions::prefetch_min_inputs);
+// it stops before resolve_all returns. Several
 // processes may resolve against one database file at once: every write is a BEGIN
 // IMMEDIATE transaction, retried on kTransient (SQLITE_BUSY) with RetryPolicy, so
 // writers serialise and neither duplicates nor journal entries are lost.
@@ -335,8 +337,8 @@ struct RegistryOptions {
                                          // per fuzzy lookup at most; bounds the cost when
                                          // many names score alike
   // resolve_all with at least this many inputs searches fuzzy candidates ahead on a
-  // second thread with its own read connection (file databases only; 0: never). Same
-  // results, less wall time: the bench's fuzzy searches leave the resolving thread.
+  // second thread (0: never). Same results, less wall time: the bench's fuzzy searches
+  // leave the resolving thread.
   std::size_t prefetch_min_inputs = 256;
   RetryPolicy retry;  // for SQLITE_BUSY (kTransient) around each write transaction
 };
