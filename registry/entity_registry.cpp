@@ -257,14 +257,15 @@ struct Scored {
   double score = 0;
 };
 
-}  // namespace
-
 // Hints of the names the registry knows (see Impl::entity_names): a 64-bit hash of an
 // entity's (type, normalised name), or of an alias's normalised name.
 std::uint64_t name_hint(std::string_view type, std::string_view norm) {
-  return std::hash<std::string_view>{}(norm) ^ (std::hash<std::string_view>{}(type) * 0x9E3779B97F4A7C15ULL);
+  const std::hash<std::string_view> hash;
+  return hash(norm) ^ (hash(type) * 0x9E3779B97F4A7C15ULL);
 }
 std::uint64_t alias_hint(std::string_view norm) { return std::hash<std::string_view>{}(norm); }
+
+}  // namespace
 
 // The fuzzy step's candidates for a group of inputs, searched ahead of the resolutions
 // on a second thread (resolve_all). The thread skips every input whose normalised name an
@@ -437,7 +438,8 @@ struct EntityRegistry::Impl {
   }
 
   Status sync_alias_hints() {
-    auto st = cached("SELECT alias_id, norm FROM entity_aliases WHERE alias_id > ? ORDER BY alias_id");
+    auto st = cached(
+        "SELECT alias_id, norm FROM entity_aliases WHERE alias_id > ? ORDER BY alias_id");
     if (!st) return st.error();
     (*st)->bind(1, alias_hint_max);
     while (true) {
