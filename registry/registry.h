@@ -191,10 +191,9 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 // it; the first spelling wins. Other spellings of a known name ("APPLE INC" for
 // "Apple Inc.") add nothing to resolution and are not aliases: the ledger keeps every
 // name as the document gave it (verified facts, run_entities). Mentions record which
-// documents (and runs) mention an entity. Every insert,
-// identifier update, alias, merge and unmerge is written to a journal, with its run id,
-// in the same SQLite transaction as the change; the journal keeps enough (before/after
-// images) to undo it.
+// documents (and runs) mention an entity. Every insert, identifier update, alias, merge
+// and unmerge is written to a journal, with its run id, in the same SQLite transaction as
+// the change; the journal keeps enough (before/after images) to undo it.
 //
 // Resolution is a cascade; the first step that decides wins, and its method and score
 // are returned:
@@ -235,10 +234,10 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 // Threading: an EntityRegistry wraps one Store and shares its threading (one thread at
 // a time). Inside a large resolve_all it runs a second thread of its own, which reads no
 // database, that searches fuzzy candidates ahead (RegistryOptions::prefetch_min_inputs);
-// it stops before resolve_all returns. Several
-// processes may resolve against one database file at once: every write is a BEGIN
-// IMMEDIATE transaction, retried on kTransient (SQLITE_BUSY) with RetryPolicy, so
-// writers serialise and neither duplicates nor journal entries are lost.
+// it stops before resolve_all returns. Several processes may resolve against one
+// database file at once: every write is a BEGIN IMMEDIATE transaction, retried on
+// kTransient (SQLITE_BUSY) with RetryPolicy, so writers serialise and neither duplicates
+// nor journal entries are lost.
 
 struct EntityInput {
   std::string type;                         // entity type, e.g. "COMPANY"; required
