@@ -327,6 +327,8 @@ class FuzzyPrefetch {
   };
   internal::TrigramIndex fresh;     // created in this group
   std::vector<FreshRow> fresh_rows;  // the same, in order, to join the index and hints
+  // The names of the group's new entities and aliases, for the resolving thread only.
+  std::unordered_set<std::uint64_t> fresh_names, fresh_aliases;
 
  private:
   void run(std::stop_token stop) {
@@ -397,10 +399,13 @@ struct EntityRegistry::Impl {
     return with_retry(options.retry, *clock, [&]() -> Status {
       index_fresh = false;
       index_changed = false;
+      aliases_fresh = false;
       Status s = store.transaction(body);
-      // A rolled-back transaction takes with it the rows the index learnt inside it.
-      if (!s && index_changed) index_valid = false;
+      // A rolled-back transaction takes with it the rows the index learnt inside it, and
+      // alias ids the alias sync may have read past.
+      if (!s && (index_changed || aliases_fresh)) index_valid = false;
       index_fresh = false;
+      aliases_fresh = false;
       return s;
     });
   }
@@ -418,18 +423,36 @@ struct EntityRegistry::Impl {
   bool index_fresh = false;    // synced within the current transaction (or find)
   bool index_changed = false;  // learnt rows within the current write attempt
 
-  // Hints for the prefetch thread: name_hint of every entity the index holds, and
-  // alias_hint of every alias up to alias_hint_max (synced by alias_id before a group is
-  // prefetched). A hint only decides whether that thread searches ahead for an input; a
-  // stale or colliding one costs a search on the resolving thread, never a different
-  // result. About 40 bytes per name.
+  // The names the registry knows: name_hint of every entity row, alias_hint of every
+  // alias. Once synced in a transaction (sync_names) they hold a hash of every row of
+  // the database (plus, possibly, of rows since deleted): a name whose hash is missing
+  // has no entity or alias, and resolve_one skips those lookups; a hash present costs
+  // the lookup, so a stale entry or a collision never changes a result. Entity names
+  // are synced with the index; aliases by alias_id above alias_hint_max; whatever else
+  // changes a row bumps the epoch (migrations 0101, 0104), which clears both. The
+  // prefetch thread reads them too, to skip inputs, so while it runs they are frozen and
+  // the group's own names go to FuzzyPrefetch::fresh_names/fresh_aliases. About 40 bytes
+  // per name.
   std::unordered_set<std::uint64_t> entity_names, alias_names;
   std::int64_t alias_hint_max = 0;
+  std::int64_t alias_hints = 0;  // alias rows read into alias_names
+  bool aliases_fresh = false;  // alias_names synced within the current transaction
 
   // Set inside resolve_all while a prefetch thread searches ahead (see FuzzyPrefetch);
   // input_at is the input being resolved.
   FuzzyPrefetch* prefetch = nullptr;
   std::size_t input_at = 0;
+
+  // Whether an entity of `type` or an alias may have the normalised name `norm`; false
+  // only when none has (see entity_names; needs sync_names in this transaction).
+  bool may_be_named(const std::string& type, const std::string& norm) const {
+    const std::uint64_t h = name_hint(type, norm);
+    return entity_names.contains(h) || (prefetch != nullptr && prefetch->fresh_names.contains(h));
+  }
+  bool may_be_alias(const std::string& norm) const {
+    const std::uint64_t h = alias_hint(norm);
+    return alias_names.contains(h) || (prefetch != nullptr && prefetch->fresh_aliases.contains(h));
+  }
 
   // An entity row joins the index and the hints.
   void learn(std::int64_t rid, const std::string& core, std::uint64_t name) {
@@ -437,18 +460,38 @@ struct EntityRegistry::Impl {
     entity_names.insert(name);
   }
 
-  Status sync_alias_hints() {
-    auto st = cached(
-        "SELECT alias_id, norm FROM entity_aliases WHERE alias_id > ? ORDER BY alias_id");
-    if (!st) return st.error();
-    (*st)->bind(1, alias_hint_max);
-    while (true) {
-      auto more = (*st)->step();
-      if (!more) return more.error();
-      if (!*more) return ok();
-      alias_hint_max = (*st)->column_int(0);
-      alias_names.insert(alias_hint((*st)->column_text(1)));
+  // Brings the index and the name hints up to date within this transaction.
+  Status sync_names() {
+    if (!index_fresh) {
+      if (auto s = sync_index(); !s) return s;
     }
+    if (aliases_fresh) return ok();
+    aliases_fresh = true;
+    auto read = cached(
+        "SELECT alias_id, norm FROM entity_aliases WHERE alias_id > ? ORDER BY alias_id");
+    if (!read) return read.error();
+    auto count = cached("SELECT count(*) FROM entity_aliases");
+    if (!count) return count.error();
+    // Two passes at most: when the aliases outnumber those read, one was inserted below
+    // alias_hint_max (see migration 0104), and all are read again.
+    for (int pass = 0; pass < 2; ++pass) {
+      (*read)->reset();
+      (*read)->bind(1, alias_hint_max);
+      while (true) {
+        auto more = (*read)->step();
+        if (!more) return more.error();
+        if (!*more) break;
+        alias_hint_max = (*read)->column_int(0);
+        alias_names.insert(alias_hint((*read)->column_text(1)));
+        ++alias_hints;
+      }
+      (*count)->reset();
+      if (auto row = (*count)->step(); !row) return row.error();
+      if ((*count)->column_int(0) == alias_hints) return ok();
+      alias_names.clear();
+      alias_hint_max = alias_hints = 0;
+    }
+    return make_error(ErrorCode::kInternal, "entity_aliases changed during its own sync");
   }
 
   Status sync_index() {
@@ -463,7 +506,8 @@ struct EntityRegistry::Impl {
       index.clear();
       entity_names.clear();
       alias_names.clear();
-      alias_hint_max = 0;
+      alias_hint_max = alias_hints = 0;
+      aliases_fresh = false;
       index_valid = false;
     }
     if (max_rid > index.max_rid()) {
@@ -663,6 +707,7 @@ struct EntityRegistry::Impl {
     (*st)->bind_optional(5, non_empty(doc_id)).bind_optional(6, non_empty(run_id));
     if (auto r = (*st)->run(); !r) return r;
     if (store.changes() == 0) return ok();
+    (prefetch != nullptr ? prefetch->fresh_aliases : alias_names).insert(alias_hint(norm));
     std::int64_t alias_id = store.last_insert_rowid();
     return journal(run_id, "alias", e.entity_id, std::nullopt, alias_id, json::object(),
                    json{{"alias_id", alias_id}, {"raw", text_json(raw)}, {"method", method}});
@@ -770,6 +815,7 @@ struct EntityRegistry::Impl {
       index_changed = true;
       prefetch->fresh.add(e.rid, p.core);
       prefetch->fresh_rows.push_back({e.rid, p.core, name_hint(e.type, e.norm_name)});
+      prefetch->fresh_names.insert(prefetch->fresh_rows.back().name);
     } else if (index_fresh) {  // otherwise the next sync reads the row
       index_changed = true;
       learn(e.rid, p.core, name_hint(e.type, e.norm_name));
@@ -826,8 +872,9 @@ struct EntityRegistry::Impl {
       }
     }
     std::optional<std::string> ambiguous_with;
+    if (auto s = sync_names(); !s) return s.error();
     // 2. Exact normalised name within the type.
-    {
+    if (may_be_named(p.in->type, p.norm)) {
       auto rows = by_norm(p.in->type, p.norm);
       if (!rows) return rows.error();
       if (auto e = choose(std::move(*rows), p, ambiguous_with)) {
@@ -835,7 +882,7 @@ struct EntityRegistry::Impl {
       }
     }
     // 3. Known aliases.
-    if (!ambiguous_with) {
+    if (!ambiguous_with && may_be_alias(p.norm)) {
       auto rows = by_alias(p.norm);
       if (!rows) return rows.error();
       if (auto e = choose(std::move(*rows), p, ambiguous_with)) {
@@ -1131,8 +1178,7 @@ Result<std::vector<Resolution>> EntityRegistry::resolve_all(
     out.reserve(prepared.size());
     std::optional<FuzzyPrefetch> prefetch;
     if (min_inputs > 0 && prepared.size() >= min_inputs) {
-      if (auto synced = m.sync_index(); !synced) return synced;
-      if (auto synced = m.sync_alias_hints(); !synced) return synced;
+      if (auto synced = m.sync_names(); !synced) return synced;
       prefetch.emplace(prepared, m.index, m.entity_names, m.alias_names, m.fuzzy_floor(),
                        m.options.max_fuzzy_trigrams);
       m.prefetch = &*prefetch;
@@ -1146,6 +1192,7 @@ Result<std::vector<Resolution>> EntityRegistry::resolve_all(
         prefetch->stop();
         m.prefetch = nullptr;
         for (const auto& row : prefetch->fresh_rows) m.learn(row.rid, row.core, row.name);
+        m.alias_names.merge(prefetch->fresh_aliases);
       }
     } done{m, prefetch};
     for (std::size_t i = 0; i < prepared.size(); ++i) {

@@ -260,5 +260,68 @@ TEST(EntityRegistryIndexTest, AStaleNameHintStillGetsFuzzyCandidates) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
 }
 
+// The exact and alias steps are skipped for a name no entity or alias has, by hashes kept
+// in memory (Impl::entity_names). Every way another connection can give a name to an
+// entity must reach them, or that name would resolve to a new entity.
+TEST(EntityRegistryIndexTest, NamesGivenByAnotherConnectionAreFound) {
+  struct Case {
+    const char* what;
+    const char* sql;  // run on the other connection; ?1 = the entity, ?2 = its rid
+    const char* probe;
+    const char* method;
+  };
+  const Case cases[] = {
+      {"an alias restored under an id below the largest (an unmerge undone)",
+       "INSERT INTO entity_aliases(alias_id, entity_id, raw, norm, method)"
+       " VALUES(1, ?1, 'Zeta Holdings', 'zeta holdings', 'merge')",
+       "Zeta Holdings", "alias"},
+      {"an alias's normalised name rewritten",
+       "UPDATE entity_aliases SET norm = 'zeta holdings' WHERE alias_id = 3", "Zeta Holdings",
+       "alias"},
+      {"an entity's normalised name rewritten",
+       "UPDATE entities SET norm_name = 'zeta holdings' WHERE rid = ?2 AND entity_id = ?1",
+       "Zeta Holdings", "exact"},
+      {"an entity's type rewritten",
+       "UPDATE entities SET type = 'COMPANY' WHERE entity_id = ?1", "Acme Widgets Corp",
+       "exact"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto path =
+        std::filesystem::temp_directory_path() / ("fgraph_names_" + random_hex(4) + ".db");
+    {
+      auto store = Store::open({path.string()});
+      auto other = Store::open({path.string()});
+      ASSERT_TRUE(store.has_value() && other.has_value());
+      EntityRegistry reg(**store);
+      // Aliases 1..3 by CIK, then alias 1 deleted (as an unmerge does); the target entity
+      // is a PERSON in the type case.
+      EntityInput first = company("Acme Widgets Corp");
+      first.cik = "1";
+      if (std::string(c.what).find("type") != std::string::npos) first.type = "PERSON";
+      auto created = reg.resolve(first);
+      ASSERT_TRUE(created.has_value());
+      for (const char* name : {"Acme One", "Acme Two", "Acme Three"}) {
+        EntityInput in = first;
+        in.name = name;
+        ASSERT_EQ(reg.resolve(in)->method, "cik");
+      }
+      ASSERT_TRUE((*other)->execute("DELETE FROM entity_aliases WHERE alias_id = 1").has_value());
+      ASSERT_EQ(reg.resolve(company("Unrelated Name Ltd"))->method, "new");  // syncs
+      auto rid = (*other)->query("SELECT rid FROM entities WHERE entity_id = ?",
+                                 {created->entity_id});
+      ASSERT_TRUE(rid.has_value() && !rid->empty());
+      ASSERT_TRUE((*other)->execute(c.sql, {created->entity_id, (*rid)[0][0]}).has_value());
+      auto probe = reg.resolve(company(c.probe, "run2"));
+      ASSERT_TRUE(probe.has_value()) << probe.error().describe();
+      EXPECT_EQ(probe->method, c.method);
+      EXPECT_EQ(probe->entity_id, created->entity_id);
+    }
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path.string() + suffix);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace fgraph::registry

@@ -229,7 +229,8 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 // by a change counter (migration 0101), so other processes' writes and rollbacks are
 // seen. Beside it, 64-bit hashes of every entity's and alias's normalised name (about
 // 40 bytes each) tell the prefetch thread which inputs the exact and alias steps will
-// decide, so that it does not search them.
+// decide, so that it does not search them, and let resolution skip those steps' lookups
+// for a name that no entity or alias has (migration 0104 keeps them exact).
 //
 // Threading: an EntityRegistry wraps one Store and shares its threading (one thread at
 // a time). Inside a large resolve_all it runs a second thread of its own, which reads no
