@@ -224,6 +224,10 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   store->impl_->db.reset(raw);
   if (rc != SQLITE_OK) return sqlite_error(raw, rc, "open " + options.path);
   sqlite3_busy_timeout(raw, static_cast<int>(options.busy_timeout.count()));
+  // Before anything is written (journal_mode=WAL writes the header of a new file).
+  if (auto s = store->exec("PRAGMA page_size=" + std::to_string(options.page_size)); !s) {
+    return s.error();
+  }
   if (auto s = store->exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"); !s) {
     return s.error();
   }

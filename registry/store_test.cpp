@@ -35,6 +35,34 @@ TEST(StoreTest, AppliesEveryMigrationOnce) {
   std::filesystem::remove(path);
 }
 
+// page_size applies to a new file only: an existing database keeps the size it was
+// created with, whatever the options say.
+TEST(StoreTest, PageSizeIsSetOnCreationAndKeptAfter) {
+  auto path = std::filesystem::temp_directory_path() / ("fgraph_page_" + random_hex(4) + ".db");
+  auto page_size = [](Store& store) {
+    auto r = store.query("PRAGMA page_size");
+    return r ? std::get<std::int64_t>((*r)[0][0]) : -1;
+  };
+  {
+    StoreOptions old{path.string()};
+    old.page_size = 4096;
+    auto s = Store::open(old);
+    ASSERT_TRUE(s.has_value()) << s.error().describe();
+    EXPECT_EQ(page_size(**s), 4096);
+  }
+  {
+    auto s = Store::open({path.string()});
+    ASSERT_TRUE(s.has_value()) << s.error().describe();
+    EXPECT_EQ(page_size(**s), 4096);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+  auto s = Store::open({path.string()});
+  ASSERT_TRUE(s.has_value()) << s.error().describe();
+  EXPECT_EQ(page_size(**s), StoreOptions{}.page_size);
+  s->reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+}
+
 // Commits do not checkpoint: a thread of the Store does, with its own connection. The
 // WAL stays bounded whether or not that thread keeps up (the committing connection
 // checkpoints itself from 4x the threshold), and nothing written is lost.
@@ -43,6 +71,7 @@ TEST(StoreTest, CheckpointsInTheBackgroundAndBoundsTheWal) {
     auto path =
         std::filesystem::temp_directory_path() / ("fgraph_store_" + random_hex(4) + ".db");
     StoreOptions options{path.string()};
+    options.page_size = 4096;  // one row per page, as the sizes below assume
     options.wal_autocheckpoint_pages = 64;
     options.background_checkpoint = background;
     {
