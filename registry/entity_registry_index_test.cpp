@@ -230,9 +230,10 @@ TEST(EntityRegistryIndexTest, PrefetchedFuzzyCandidatesResolveAsOneThreadDoes) {
 }
 
 // The prefetch thread skips the inputs whose name the registry knows, by hashes synced
-// before each group. An alias removed by another connection leaves a stale hash: the
-// input must still get its fuzzy candidates (searched by the resolving thread).
-TEST(EntityRegistryIndexTest, AStaleNameHintStillGetsFuzzyCandidates) {
+// before each group. After another connection removes an alias (which rebuilds the
+// hashes, migration 0104, or would leave a stale one), the input must get its fuzzy
+// candidates again, from whichever thread searches them.
+TEST(EntityRegistryIndexTest, AnAliasRemovedByAnotherConnectionGetsFuzzyCandidatesAgain) {
   auto path = std::filesystem::temp_directory_path() / ("fgraph_hint_" + random_hex(4) + ".db");
   {
     auto store = Store::open({path.string()});
