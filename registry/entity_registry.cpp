@@ -267,13 +267,18 @@ std::uint64_t alias_hint(std::string_view norm) { return std::hash<std::string_v
 
 }  // namespace
 
-// The fuzzy step's candidates for a group of inputs, searched ahead of the resolutions
-// on a second thread (resolve_all). The thread skips every input whose normalised name an
-// entity or alias already has by the hints (the exact and alias steps will decide those)
-// and searches the index for the rest, in input order, never behind the resolving
-// thread. While it runs the index and the hints are frozen; the entities the group
-// creates go to `fresh` (searched as well) and join the index once it has stopped.
-// A search result is the same on either thread, so resolution stays deterministic.
+// The fuzzy step's candidates for a group of inputs, searched on a second thread while
+// the group is resolved (resolve_all). The thread skips every input whose normalised name
+// an entity or alias already has by the hints (the exact and alias steps will decide
+// those) and searches the index for the rest from the group's last input backwards, until
+// it meets the resolving thread, which searches the inputs it comes to first itself: the
+// two share the searches and neither waits for the other. (In input order, just ahead of
+// the resolving thread, the two went in lockstep: at the registry bench's scale a search
+// costs more than the rest of a resolution, and the resolving thread waited for this one
+// a third of its time. Backwards: 1.05-1.06x the resolutions/s, paired runs.)
+// While it runs the index and the hints are frozen; the entities the group creates go to
+// `fresh` (searched as well) and join the index once it has stopped. A search result is
+// the same on either thread, so resolution stays deterministic.
 class FuzzyPrefetch {
  public:
   FuzzyPrefetch(const std::vector<Prepared>& inputs, const internal::TrigramIndex& index,
@@ -297,7 +302,7 @@ class FuzzyPrefetch {
     thread_.join();
   }
 
-  // The resolving thread is at input `i`: the prefetch thread skips what lies behind.
+  // The resolving thread is at input `i`: the prefetch thread stops when it comes to it.
   void at(std::size_t i) { at_.store(i, std::memory_order_relaxed); }
   // The index's hits for input `i`'s core at `threshold`: waits for them when the
   // thread is searching them; nullopt when the caller must search (the thread has not
@@ -333,9 +338,8 @@ class FuzzyPrefetch {
  private:
   void run(std::stop_token stop) {
     internal::TrigramIndex::Scratch scratch;
-    for (std::size_t i = 0; i < inputs_.size() && !stop.stop_requested(); ++i) {
-      i = std::max(i, at_.load(std::memory_order_relaxed) + 1);
-      if (i >= inputs_.size()) break;
+    for (std::size_t i = inputs_.size(); i-- > 0 && !stop.stop_requested();) {
+      if (i <= at_.load(std::memory_order_relaxed)) break;
       const Prepared& p = inputs_[i];
       if (entity_names_.contains(name_hint(p.in->type, p.norm)) ||
           alias_names_.contains(alias_hint(p.norm))) {

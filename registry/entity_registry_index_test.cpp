@@ -249,8 +249,8 @@ TEST(EntityRegistryIndexTest, AnAliasRemovedByAnotherConnectionGetsFuzzyCandidat
     ASSERT_EQ((*taught)[0].method, "fuzzy");
     ASSERT_TRUE(reg.resolve_all({company("Acme Widgets Corp", "run3")}).has_value());  // syncs
     ASSERT_TRUE(EntityRegistry(**other).rollback_run("run2").has_value());  // the alias goes
-    // Known names first, which keep the resolving thread busy while the other one skips
-    // ahead to the last input (else the resolving thread would get there first).
+    // Known names first, which keep the resolving thread busy while the other one
+    // searches the last input (its first; else the resolving thread could get there first).
     std::vector<EntityInput> group(500, company("ACME WIDGETS CORP", "run4"));
     group.push_back(company("Acme Widgetz Corp", "run4"));
     auto again = reg.resolve_all(group);

@@ -243,7 +243,7 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 //
 // Threading: an EntityRegistry wraps one Store and shares its threading (one thread at
 // a time). Inside a large resolve_all it runs a second thread of its own, which reads no
-// database, that searches fuzzy candidates ahead (RegistryOptions::prefetch_min_inputs);
+// database, that shares the fuzzy searches (RegistryOptions::prefetch_min_inputs);
 // it stops before resolve_all returns. Several processes may resolve against one
 // database file at once: every write is a BEGIN IMMEDIATE transaction, retried on
 // kTransient (SQLITE_BUSY) with RetryPolicy, so writers serialise and neither duplicates
@@ -347,9 +347,8 @@ struct RegistryOptions {
   std::size_t max_fuzzy_rows = 256;      // candidates (best first) loaded from the database
                                          // per fuzzy lookup at most; bounds the cost when
                                          // many names score alike
-  // resolve_all with at least this many inputs searches fuzzy candidates ahead on a
-  // second thread (0: never). Same results, less wall time: the bench's fuzzy searches
-  // leave the resolving thread.
+  // resolve_all with at least this many inputs shares its fuzzy searches with a second
+  // thread (0: never). Same results, less wall time.
   std::size_t prefetch_min_inputs = 256;
   RetryPolicy retry;  // for SQLITE_BUSY (kTransient) around each write transaction
 };
