@@ -381,7 +381,10 @@ struct EntityRegistry::Impl {
   std::shared_ptr<spdlog::logger> log = logger("registry");
 
   Impl(Store& s, RegistryOptions o, Clock* c)
-      : store(s), options(std::move(o)), clock(c != nullptr ? c : &system_clock) {}
+      : store(s),
+        options(std::move(o)),
+        clock(c != nullptr ? c : &system_clock),
+        index(fuzzy_floor()) {}
 
   // Prepared statements by SQL text; hashed, because Store's ordered cache compares
   // long common prefixes on every lookup, which showed up first in profiles.

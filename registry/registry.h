@@ -233,7 +233,8 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 // same order give the same ids in a fresh database.
 //
 // Memory: the trigram index behind fuzzy matching and find holds every entity's core
-// name and trigrams (about 200 bytes per entity, some 40 MB for 200,000); it is built on
+// name and trigrams (about 200 bytes per entity, some 40 MB for 200,000), plus a prefix
+// filter for searches at the fuzzy floor (about 110 bytes per entity); it is built on
 // first use (about a second for 200,000) and kept in step with the database by rid and
 // by a change counter (migration 0101), so other processes' writes and rollbacks are
 // seen. Beside it, 64-bit hashes of every entity's and alias's normalised name (about

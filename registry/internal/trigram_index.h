@@ -10,6 +10,7 @@
 // and may run on several threads at once, each with its own Scratch.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,6 +22,11 @@ namespace fgraph::registry::internal {
 
 class TrigramIndex {
  public:
+  // Searches at `prefix_threshold` or above use a prefix filter built for it (see
+  // search); 0: never. The registry passes its fuzzy floor, the threshold of every
+  // search it makes.
+  explicit TrigramIndex(double prefix_threshold = 0) : prefix_threshold_(prefix_threshold) {}
+
   // Forgets every entry.
   void clear();
   // Adds the entity `rid` with core name `core`. Rids must be added in increasing order
@@ -36,6 +42,11 @@ class TrigramIndex {
     std::vector<std::uint16_t> counts;   // slot -> shared trigrams counted so far
     std::vector<std::uint32_t> touched;  // slots with a count, to reset them
     std::vector<std::uint8_t> marks;     // trigram id -> 1 while it is a query trigram
+    // The prefix filter's: per slot, prefix trigrams shared so far (kPruned: ruled out);
+    // per entry size, the shared trigrams a hit needs; the candidates to score.
+    std::vector<std::uint16_t> shared;
+    std::vector<std::uint32_t> needs;
+    std::vector<std::array<std::uint32_t, 3>> candidates;  // slot, first trigram, size
   };
 
   struct Hit {
@@ -52,6 +63,20 @@ class TrigramIndex {
   // lists are counted first; more lists are counted while they are cheap, each raising
   // the count a candidate needs; the survivors are scored exactly. Which lists are
   // counted changes only the speed, never the result.
+  //
+  // At prefix_threshold or above, a prefix filter (AllPairs/PPJoin, Bayardo et al. 2007,
+  // Xiao et al. 2008) replaces the counting. Trigrams get a fixed global order, rarest
+  // first by the posting lengths when the order was computed (trigrams new since then
+  // come last). An entry of k trigrams scoring >= prefix_threshold against any query
+  // shares at least a = ceil(prefix_threshold*k/(2-prefix_threshold)) of them, so it
+  // shares one of its first k-a+1 in that order with the query's first n-m+1: only
+  // those prefixes are indexed and scanned. A candidate's position in both orders bounds
+  // the trigrams it can still share; those that cannot reach m are dropped before being
+  // scored. The order is recomputed, and the prefixes rebuilt, whenever the index has
+  // grown by a quarter since (that add takes about a second per 400,000 entries), so it
+  // stays close to the real rarity and an add costs O(1) amortised. Registry bench
+  // names, paired: 1.4-1.6x the counting's speed over 200k-430k entries. Memory: 12
+  // bytes per prefix trigram, some 110 bytes per bench entry at 0.75.
   std::vector<Hit> search(const std::vector<std::uint64_t>& keys, double threshold,
                           Scratch& scratch) const;
 
@@ -63,6 +88,21 @@ class TrigramIndex {
                               std::size_t limit, Scratch& scratch) const;
 
  private:
+  struct PrefixPosting {
+    std::uint32_t slot, first;  // the entry, and offsets_[slot]
+    std::uint16_t pos, size;    // the trigram's place in the entry's order; its trigrams
+  };
+  void build_prefixes();
+  void add_prefix(std::uint32_t slot);
+  std::vector<Hit> search_prefixes(const std::vector<std::uint64_t>& keys, double threshold,
+                                   Scratch& scratch) const;
+
+  double prefix_threshold_;
+  std::size_t prefixes_built_at_ = 0;  // entries when the order was computed; 0: never
+  std::vector<std::uint32_t> rank_;    // trigram id -> place in the global order
+  std::vector<std::vector<PrefixPosting>> prefixes_;  // trigram id -> entries with it in
+                                                      // their prefix, ascending
+  std::vector<std::uint32_t> oversized_;  // slots with more than 65535 trigrams: always scored
   std::unordered_map<std::uint64_t, std::uint32_t> ids_;  // trigram key -> trigram id
   std::vector<std::vector<std::uint32_t>> postings_;      // trigram id -> entry slots, ascending
   std::vector<std::int64_t> rids_;                        // slot -> rid, ascending
