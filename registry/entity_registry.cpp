@@ -275,7 +275,7 @@ std::uint64_t alias_hint(std::string_view norm) { return std::hash<std::string_v
 // two share the searches and neither waits for the other. (In input order, just ahead of
 // the resolving thread, the two went in lockstep: at the registry bench's scale a search
 // costs more than the rest of a resolution, and the resolving thread waited for this one
-// a third of its time. Backwards: 1.05-1.06x the resolutions/s, paired runs.)
+// a third of its time. Backwards: 1.05-1.14x the resolutions/s, paired runs.)
 // While it runs the index and the hints are frozen; the entities the group creates go to
 // `fresh` (searched as well) and join the index once it has stopped. A search result is
 // the same on either thread, so resolution stays deterministic.
