@@ -225,6 +225,7 @@ std::vector<TrigramIndex::Hit> TrigramIndex::search_prefixes(
   // The query's trigrams in the global order; those no entry has (unknown) go first: no
   // entry shares them, so the prefix they fill has fewer trigrams to scan.
   std::vector<std::uint32_t> query;
+  query.reserve(n);
   for (std::uint64_t key : keys) {
     auto it = ids_.find(key);
     if (it != ids_.end()) query.push_back(it->second);

@@ -49,8 +49,9 @@ void add_all(TrigramIndex& index, const std::vector<std::string>& names, std::in
   }
 }
 
-// Once per way of searching: counting only; the prefix filter for the registry's fuzzy
-// floor (so 0.3 and 0.5 count, the rest filter); the filter for every threshold here.
+// Once per way of searching: counting only (0, and 2, which the index refuses as a
+// filter threshold); the filter for the registry's fuzzy floor (so 0.3 and 0.5 count,
+// the rest filter); for every threshold here; for 1.0 only.
 // 3000 entries: the filter is built at 1024 and 2048 and follows the adds in between and
 // after, which bring trigrams the order has not seen (typos add 'x' and 'q').
 class TrigramIndexSearchTest : public testing::TestWithParam<double> {};
@@ -88,7 +89,7 @@ TEST_P(TrigramIndexSearchTest, FindsExactlyTheEntriesAScanFindsAtEveryThreshold)
 }
 
 INSTANTIATE_TEST_SUITE_P(CountingAndPrefixFilter, TrigramIndexSearchTest,
-                         testing::Values(0.0, 0.75, 0.3));
+                         testing::Values(0.0, 0.75, 0.3, 1.0, 2.0));  // 2: no filter
 
 TEST(TrigramIndexTest, ContainingFindsEverySubstringMatchInRidOrder) {
   std::mt19937_64 rng(5);

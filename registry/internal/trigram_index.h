@@ -23,9 +23,10 @@ namespace fgraph::registry::internal {
 class TrigramIndex {
  public:
   // Searches at `prefix_threshold` or above use a prefix filter built for it (see
-  // search); 0: never. The registry passes its fuzzy floor, the threshold of every
-  // search it makes.
-  explicit TrigramIndex(double prefix_threshold = 0) : prefix_threshold_(prefix_threshold) {}
+  // search); 0, or a threshold outside (0, 1]: never. The registry passes its fuzzy
+  // floor, the threshold of every search it makes.
+  explicit TrigramIndex(double prefix_threshold = 0)
+      : prefix_threshold_(prefix_threshold > 0 && prefix_threshold <= 1 ? prefix_threshold : 0) {}
 
   // Forgets every entry.
   void clear();
