@@ -88,7 +88,7 @@ double dice(const std::vector<std::uint64_t>& a, const std::vector<std::uint64_t
       ++j;
     }
   }
-  return 2.0 * static_cast<double>(common) / static_cast<double>(a.size() + b.size());
+  return dice_of(common, a.size() + b.size());
 }
 
 namespace {

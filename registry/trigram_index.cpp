@@ -175,15 +175,14 @@ std::vector<TrigramIndex::Hit> TrigramIndex::search(const std::vector<std::uint6
     counts[slot] = 0;
     if (count < need) continue;
     const std::uint32_t first = offsets_[slot], last = offsets_[slot + 1];
-    const double size = static_cast<double>(n + (last - first));
-    // The same expression as internal::dice, so scores compare equal to it; division is
-    // monotonic, so an upper bound below the threshold rules the candidate out.
-    if (2.0 * static_cast<double>(count + uncounted) / size < threshold) continue;
+    const std::size_t sizes = n + (last - first);
+    // Division is monotonic, so an upper bound below the threshold rules it out.
+    if (dice_of(count + uncounted, sizes) < threshold) continue;
     std::size_t common = count;
     if (uncounted > 0) {
       for (std::uint32_t k = first; k < last; ++k) common += marks[tids_[k]];
     }
-    double score = 2.0 * static_cast<double>(common) / size;
+    double score = dice_of(common, sizes);
     if (score >= threshold && common > 0) hits.push_back({score, rids_[slot]});
   }
   for (std::size_t i = counted; i < present; ++i) marks[lists[i].second] = 0;
@@ -196,18 +195,18 @@ std::vector<TrigramIndex::Hit> TrigramIndex::search_prefixes(
     const std::vector<std::uint64_t>& keys, double threshold, Scratch& scratch) const {
   std::vector<Hit> hits;
   const std::size_t n = keys.size();
-  const double nd = static_cast<double>(n);
   // needs[k]: the fewest shared trigrams for which an entry of k trigrams scores >=
   // threshold, by the very expression that scores it; 0 when more than it or the query
   // have (no entry of that size can score). Sizes above (2-t)n/t never can.
   auto& needs = scratch.needs;
-  const double largest = (2.0 - threshold) * nd / threshold + 2.0;  // threshold > 0 here
+  const double largest =
+      (2.0 - threshold) * static_cast<double>(n) / threshold + 2.0;  // threshold > 0 here
   needs.assign(static_cast<std::size_t>(std::min(65536.0, largest)), 0);
   std::uint32_t least = 0;  // the fewest any entry needs
   for (std::size_t k = 1; k < needs.size(); ++k) {
-    const double size = nd + static_cast<double>(k);
+    const double size = static_cast<double>(n + k);
     auto c = static_cast<std::size_t>(std::max(0.0, std::floor(threshold * size / 2.0) - 1.0));
-    while (2.0 * static_cast<double>(c) / size < threshold) ++c;
+    while (dice_of(c, n + k) < threshold) ++c;
     c = std::max<std::size_t>(c, 1);
     if (c > std::min(n, k)) continue;
     needs[k] = static_cast<std::uint32_t>(c);
@@ -218,8 +217,7 @@ std::vector<TrigramIndex::Hit> TrigramIndex::search_prefixes(
   auto score = [&](std::uint32_t slot, std::uint32_t first, std::uint32_t size) {
     std::size_t common = 0;
     for (std::uint32_t k = first; k < first + size; ++k) common += marks[tids_[k]];
-    // The same expression as internal::dice, so scores compare equal to it.
-    const double s = 2.0 * static_cast<double>(common) / (nd + static_cast<double>(size));
+    const double s = dice_of(common, n + size);
     if (s >= threshold && common > 0) hits.push_back({s, rids_[slot]});
   };
   // The query's trigrams in the global order; those no entry has (unknown) go first: no
@@ -306,8 +304,8 @@ std::vector<TrigramIndex::Hit> TrigramIndex::containing(std::string_view text,
     if (core.find(text) == std::string_view::npos) continue;
     std::size_t common = 0;
     for (std::uint32_t k = offsets_[slot]; k < offsets_[slot + 1]; ++k) common += marks[tids_[k]];
-    const double size = static_cast<double>(keys.size() + (offsets_[slot + 1] - offsets_[slot]));
-    hits.push_back({2.0 * static_cast<double>(common) / size, rids_[slot]});
+    hits.push_back({dice_of(common, keys.size() + (offsets_[slot + 1] - offsets_[slot])),
+                    rids_[slot]});
   }
   for (std::uint32_t t : query) marks[t] = 0;
   return hits;

@@ -21,6 +21,11 @@ std::vector<std::uint64_t> trigram_keys(std::string_view text);
 std::string trigram_text(std::uint64_t key);
 // Dice coefficient of two sorted key sets; 1 when both are empty.
 double dice(const std::vector<std::uint64_t>& a, const std::vector<std::uint64_t>& b);
+// Dice of sets of `sizes` keys in all sharing `common`: the one expression every score
+// and bound uses, so that the trigram index's scores compare equal to dice().
+inline double dice_of(std::size_t common, std::size_t sizes) {
+  return 2.0 * static_cast<double>(common) / static_cast<double>(sizes);
+}
 
 // The legal-form tokens of a normalised name, in order, joined by spaces ("" if none).
 std::string legal_form(std::string_view normalized);

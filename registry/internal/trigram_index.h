@@ -51,7 +51,7 @@ class TrigramIndex {
   };
 
   struct Hit {
-    double score = 0;  // dice(keys, trigram_keys(core)), exactly as internal::dice computes it
+    double score = 0;  // dice(keys, trigram_keys(core)), by internal::dice_of as dice does
     std::int64_t rid = 0;
   };
   // Every entry whose Dice coefficient against the sorted distinct `keys`
@@ -90,7 +90,8 @@ class TrigramIndex {
 
  private:
   struct PrefixPosting {
-    std::uint32_t slot, first;  // the entry, and offsets_[slot]
+    std::uint32_t slot, first;  // the entry, and offsets_[slot] (copied: scoring a
+                                // candidate then costs one cache miss, not two)
     std::uint16_t pos, size;    // the trigram's place in the entry's order; its trigrams
   };
   void build_prefixes();
