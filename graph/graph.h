@@ -29,9 +29,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/core.h"
@@ -178,6 +182,42 @@ struct ExportOptions {
 };
 
 // ---------------------------------------------------------------------------------
+// The audit: everything the graph model holds, as plain sets, so that what Neo4j holds
+// (GraphClient::inventory) and what the ledger says live runs staged (built by the run
+// coordinator) compare kind by kind.
+
+// One fact-carrying relationship, keyed by (fact_id, run_id).
+struct FactEdge {
+  std::string type, source_entity_id, target_entity_id, doc_id, evidence;
+  std::int64_t char_start = 0, char_end = 0;
+  bool operator==(const FactEdge&) const = default;
+};
+
+struct GraphInventory {
+  std::set<std::string> documents;                        // Document.doc_id
+  std::set<std::string> runs;                             // Run.run_id
+  std::map<std::string, std::string> entities;            // Entity.entity_id -> label
+  std::set<std::pair<std::string, std::string>> staged_by;  // (doc_id, run_id)
+  std::set<std::tuple<std::string, std::string, std::string>> mentions;  // (entity, doc, run)
+  std::map<std::pair<std::string, std::string>, FactEdge> facts;  // (fact_id, run_id)
+  // Outside the model (only ever found in Neo4j): nodes that are not a keyed Document,
+  // Run or Entity, and relationships that are neither STAGED_BY, MENTIONED_IN nor a fact
+  // with its keys; one readable line each.
+  std::vector<std::string> foreign;
+};
+
+// The differences of two inventories, by kind ("document", "run", "entity", "staged_by",
+// "mentioned_in", "fact", "foreign") and direction ("missing": expected, not in the graph;
+// "extra": in the graph, not expected; "differs": both, with other properties).
+struct InventoryDiff {
+  std::map<std::string, std::map<std::string, std::int64_t>> counts;  // kind -> direction -> n
+  std::vector<std::string> lines;  // readable, at most `max_lines` (counts stay complete)
+  bool empty() const { return counts.empty(); }
+};
+InventoryDiff diff_inventories(const GraphInventory& expected, const GraphInventory& actual,
+                               std::size_t max_lines = 200);
+
+// ---------------------------------------------------------------------------------
 class GraphClient {
  public:
   // `transport` and `clock` must outlive the client.
@@ -232,9 +272,14 @@ class GraphClient {
   Result<Counters> rollback_run(const std::string& run_id);
 
   // As rollback_run, for one document: of one run, or of every run when run_id is empty.
-  // Run nodes stay (the run still exists; rollback_run removes it).
+  // A Run node left without any document goes too (replay makes it again).
   Result<Counters> rollback_document(const std::string& doc_id,
                                      const std::optional<std::string>& run_id = std::nullopt);
+
+  // Everything the graph holds, as the audit compares it (read-only; a handful of
+  // queries that each return all rows of one kind). Errors: kUnavailable, or the Neo4j
+  // code.
+  Result<GraphInventory> inventory();
 
   // A canonical, sorted text dump: one line per node ("N <labels> <key> <props>") and per
   // relationship ("R <type> <from key> <to key> <props>"), properties as sorted JSON.

@@ -157,5 +157,52 @@ TEST_F(StageValidationTest, UnreachableServerIsUnavailable) {
   EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
 }
 
+GraphInventory sample_inventory() {
+  GraphInventory g;
+  g.documents = {"d1", "d2"};
+  g.runs = {"r1"};
+  g.entities = {{"e1", "Company"}, {"e2", "Person"}};
+  g.staged_by = {{"d1", "r1"}, {"d2", "r1"}};
+  g.mentions = {{"e1", "d1", "r1"}, {"e2", "d1", "r1"}};
+  g.facts[{"f1", "r1"}] = FactEdge{"OFFICER_OF", "e2", "e1", "d1", "CEO of Acme", 3, 14};
+  return g;
+}
+
+TEST(InventoryDiffTest, EqualInventoriesHaveNoDifference) {
+  InventoryDiff d = diff_inventories(sample_inventory(), sample_inventory());
+  EXPECT_TRUE(d.empty());
+  EXPECT_TRUE(d.lines.empty());
+}
+
+TEST(InventoryDiffTest, ReportsEachKindAndDirectionWithCounts) {
+  GraphInventory graph = sample_inventory();
+  graph.documents.erase("d2");                      // document missing
+  graph.runs.insert("r9");                          // run extra
+  graph.entities["e1"] = "Person";                  // entity differs
+  graph.staged_by.erase({"d2", "r1"});              // staged_by missing
+  graph.mentions.insert({"e1", "d2", "r9"});        // mention extra
+  graph.facts[{"f1", "r1"}].char_end = 15;          // fact differs
+  graph.facts[{"f2", "r1"}] = FactEdge{};           // fact extra
+  graph.foreign = {"node :Pwned 4:1", "relationship :X 5:2"};
+  InventoryDiff d = diff_inventories(sample_inventory(), graph);
+  using Counts = std::map<std::string, std::map<std::string, std::int64_t>>;
+  EXPECT_EQ(d.counts, (Counts{{"document", {{"missing", 1}}},
+                              {"run", {{"extra", 1}}},
+                              {"entity", {{"differs", 1}}},
+                              {"staged_by", {{"missing", 1}}},
+                              {"mentioned_in", {{"extra", 1}}},
+                              {"fact", {{"differs", 1}, {"extra", 1}}},
+                              {"foreign", {{"extra", 2}}}}));
+  EXPECT_EQ(d.lines.size(), 9u);
+}
+
+TEST(InventoryDiffTest, LinesAreCappedButCountsAreComplete) {
+  GraphInventory graph;
+  for (int i = 0; i < 50; ++i) graph.documents.insert("d" + std::to_string(i));
+  InventoryDiff d = diff_inventories(GraphInventory{}, graph, 10);
+  EXPECT_EQ(d.counts["document"]["extra"], 50);
+  EXPECT_EQ(d.lines.size(), 10u);
+}
+
 }  // namespace
 }  // namespace fgraph::graph

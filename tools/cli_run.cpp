@@ -330,8 +330,9 @@ void register_run_commands(CLI::App& app, Cli& cli) {
 
   CLI::App* audit = app.add_subcommand(
       "audit",
-      "Check every fact-carrying relationship in Neo4j against the ledger and every staged "
-      "fact in the ledger against Neo4j; exit 1 on any difference");
+      "Compare everything in Neo4j (documents, runs, entities, mentions, facts and their "
+      "provenance) with what the ledger says live runs staged, both ways; counts by kind, "
+      "exit 1 on any difference");
   audit->add_flag("--json", cli.globals.json, "Print one JSON object");
   audit->callback([&cli] {
     cli.action = [&cli]() -> int {
@@ -341,14 +342,23 @@ void register_run_commands(CLI::App& app, Cli& cli) {
       if (!a) return report_error(a.error());
       if (cli.globals.json) {
         std::cout << dump({{"graph_facts", a->graph_facts}, {"ledger_facts", a->ledger_facts},
-                           {"differences", a->differences}})
+                           {"counts", a->counts}, {"differences", a->differences}})
                   << "\n";
       } else {
+        std::int64_t total = 0;
+        for (const auto& [kind, by] : a->counts) {
+          for (const auto& [direction, n] : by) total += n;
+        }
         std::cout << "Neo4j facts: " << a->graph_facts << ", ledger facts: " << a->ledger_facts
-                  << ", differences: " << a->differences.size() << "\n";
+                  << ", differences: " << total << "\n";
+        for (const auto& [kind, by] : a->counts) {
+          for (const auto& [direction, n] : by) {
+            std::cout << "  " << kind << " " << direction << ": " << n << "\n";
+          }
+        }
         for (const auto& d : a->differences) std::cout << "  " << d << "\n";
       }
-      return a->differences.empty() ? kExitOk : kExitPartial;
+      return a->clean() ? kExitOk : kExitPartial;
     };
   });
 

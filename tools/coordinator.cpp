@@ -472,8 +472,11 @@ struct Coordinator::Impl {
 
   // Records one staging outcome in the ledger: the staged facts and the document's state.
   // Called inside the batch's ledger transaction.
+  // `via`: the live run whose edges hold these facts when this run wrote nothing (see
+  // migration 0502); nullopt when this run's own edges do.
   Status record_staged(const std::string& run_id, const graph::GraphClient::StageInput& in,
-                       const Result<graph::Counters>& staged, RunReport* report) {
+                       const Result<graph::Counters>& staged, RunReport* report,
+                       const std::optional<std::string>& via = std::nullopt) {
     const std::string& doc_id = in.document.doc_id;
     if (!staged) {
       std::string why = staged.error().detail.empty()
@@ -498,9 +501,106 @@ struct Coordinator::Impl {
       }
     }
     return store.execute(
-        "UPDATE run_documents SET state = 'staged', error = NULL, staged_at = ?"
+        "UPDATE run_documents SET state = 'staged', error = NULL, staged_at = ?, staged_via = ?"
         " WHERE run_id = ? AND doc_id = ?",
-        {at, run_id, doc_id});
+        {at, via ? SqlValue(*via) : SqlValue(std::monostate{}), run_id, doc_id});
+  }
+
+  graph::RunInfo run_info(const RunRow& run) {
+    graph::RunInfo info{run.run_id, run.lane, run.model, run.prompt_version, run.schema_version, ""};
+    auto started = store.query("SELECT started_at FROM runs WHERE run_id = ?", {run.run_id});
+    if (started && !started->empty()) info.started_at = as_text((*started)[0][0]);
+    return info;
+  }
+
+  // Invariant 7: a drop fed again changes nothing. A live run of the same model, prompt
+  // and schema whose own edges hold exactly this document's entities and facts vouches for
+  // it: this run records the document as staged via that run and writes nothing.
+  Result<std::optional<std::string>> voucher_for(const RunRow& run,
+                                                 const graph::GraphClient::StageInput& in) {
+    auto candidates = store.query(
+        "SELECT rd.run_id FROM run_documents rd JOIN runs r ON r.run_id = rd.run_id"
+        " WHERE rd.doc_id = ?1 AND rd.run_id <> ?2 AND rd.state = 'staged'"
+        " AND rd.staged_via IS NULL AND r.state NOT IN ('rolled_back', 'rolling_back')"
+        " AND r.model = ?3 AND r.prompt_version = ?4 AND r.schema_version = ?5"
+        " ORDER BY r.started_at, r.rowid",
+        {in.document.doc_id, run.run_id, run.model, run.prompt_version, run.schema_version});
+    if (!candidates) return candidates.error();
+    std::set<std::string> facts, ents;
+    for (const auto& e : in.relations) facts.insert(e.fact_id);
+    for (const auto& e : in.entities) ents.insert(e.entity_id);
+    for (const auto& c : *candidates) {
+      const std::string other = as_text(c[0]);
+      auto their_facts = store.query(
+          "SELECT fact_id FROM staged_facts WHERE run_id = ? AND doc_id = ?", {other, in.document.doc_id});
+      auto their_ents = store.query(
+          "SELECT DISTINCT entity_id FROM run_entities WHERE run_id = ? AND doc_id = ?",
+          {other, in.document.doc_id});
+      if (!their_facts) return their_facts.error();
+      if (!their_ents) return their_ents.error();
+      std::set<std::string> f, e;
+      for (const auto& r : *their_facts) f.insert(as_text(r[0]));
+      for (const auto& r : *their_ents) e.insert(as_text(r[0]));
+      if (f == facts && e == ents) return std::optional<std::string>(other);
+    }
+    return std::optional<std::string>();
+  }
+
+  // Before `from` leaves the graph (its rollback), every document another live run
+  // stages via `from` is staged as the earliest such run's own, and the others then go
+  // via that heir: rolling back runs in any order leaves exactly the facts of the runs
+  // still live. `doc_id` limits this to one document. Idempotent: a crash halfway leaves
+  // heirs staged in Neo4j and the ledger unchanged, and the next rollback does it again.
+  Status hand_over(const std::string& from, const std::optional<std::string>& doc_id) {
+    auto rows = store.query(
+        "SELECT rd.doc_id, rd.run_id FROM run_documents rd JOIN runs r ON r.run_id = rd.run_id"
+        " WHERE rd.staged_via = ?1 AND rd.state = 'staged' AND (?2 IS NULL OR rd.doc_id = ?2)"
+        " AND r.state NOT IN ('rolled_back', 'rolling_back')"
+        " ORDER BY rd.doc_id, r.started_at, r.rowid",
+        {from, doc_id ? SqlValue(*doc_id) : SqlValue(std::monostate{})});
+    if (!rows) return rows.error();
+    std::map<std::string, std::vector<std::string>> docs_of_heir;  // heir -> documents
+    std::string last_doc;
+    for (const auto& r : *rows) {
+      if (as_text(r[0]) == last_doc) continue;  // the earliest run inherits
+      last_doc = as_text(r[0]);
+      docs_of_heir[as_text(r[1])].push_back(last_doc);
+    }
+    for (const auto& [heir_id, doc_ids] : docs_of_heir) {
+      auto heir = load_run(heir_id);
+      if (!heir) return heir.error();
+      const graph::RunInfo info = run_info(*heir);
+      std::vector<graph::GraphClient::StageInput> inputs;
+      for (const auto& d : doc_ids) {
+        auto rec = registry::get_document(store, d);
+        if (!rec) return rec.error();
+        auto in = stage_input(*heir, from_record(*rec));
+        if (!in) return in.error();
+        inputs.push_back(std::move(*in));
+      }
+      auto results = graph().stage_documents(info, inputs, std::max(1, config.neo4j.concurrency));
+      for (const auto& r : results) {
+        if (!r) return r.error();  // nothing is rolled back before every heir holds its facts
+      }
+      if (auto s = store.transaction([&]() -> Status {
+            for (std::size_t i = 0; i < inputs.size(); ++i) {
+              const std::string& d = inputs[i].document.doc_id;
+              if (auto x = record_staged(heir_id, inputs[i], results[i], nullptr); !x) return x;
+              if (auto x = store.execute(
+                      "UPDATE run_documents SET staged_via = ? WHERE doc_id = ? AND staged_via = ?",
+                      {heir_id, d, from});
+                  !x) {
+                return x;
+              }
+              logger("run")->info("run={} doc={} handed over to run={}", from, d, heir_id);
+            }
+            return ok();
+          });
+          !s) {
+        return s;
+      }
+    }
+    return ok();
   }
 
   // Stages every resolved document of the run that is not staged yet, in batches whose
@@ -510,15 +610,15 @@ struct Coordinator::Impl {
   // them again, which changes nothing (MERGE on ids).
   // kUnavailable stops after recording the batch (the ledger keeps everything; resume
   // stages the rest).
+  // `restage` (replay): every document not rolled back is staged again as this run's
+  // own, including those already staged, and none goes via another run.
   Status stage_run(const RunRow& run,
                    const std::vector<std::pair<ingest::Document, std::string>>& docs,
-                   RunReport* report) {
+                   RunReport* report, bool restage = false) {
     // The phase starts here, with the connection to Neo4j, not at the first batch staged.
     progress.update("stage", 0, static_cast<long>(docs.size()));
     if (auto s = graph().bootstrap_schema(); !s) return s;
-    graph::RunInfo info{run.run_id, run.lane, run.model, run.prompt_version, run.schema_version, ""};
-    auto started = store.query("SELECT started_at FROM runs WHERE run_id = ?", {run.run_id});
-    if (started && !started->empty()) info.started_at = as_text((*started)[0][0]);
+    const graph::RunInfo info = run_info(run);
     const int concurrency = std::max(1, config.neo4j.concurrency);
     const std::size_t batch_size = static_cast<std::size_t>(concurrency) * 8;
     std::vector<graph::GraphClient::StageInput> batch;
@@ -548,36 +648,22 @@ struct Coordinator::Impl {
       return ok();
     };
     for (const auto& [doc, state] : docs) {
-      if (state == "staged" || is_rolled_back(state)) {  // replay resets rolled_back first
-        ++done;
-        continue;
-      }
-      // Invariant 7: a drop fed again with every result reused changes nothing. When all of
-      // this document's requests were reused and a live run already staged the document,
-      // the graph holds exactly these facts: record the document as staged, write nothing.
-      auto already = store.query(
-          "SELECT (SELECT count(*) FROM run_requests WHERE run_id = ?1 AND doc_id = ?2 AND reused = 0),"
-          " (SELECT min(rd.run_id) FROM run_documents rd JOIN runs r ON r.run_id = rd.run_id"
-          "  WHERE rd.doc_id = ?2 AND rd.run_id <> ?1 AND rd.state = 'staged'"
-          "  AND r.state != 'rolled_back' AND r.model = ?3 AND r.prompt_version = ?4"
-          "  AND r.schema_version = ?5)",
-          {run.run_id, doc.doc_id, run.model, run.prompt_version, run.schema_version});
-      if (!already) return already.error();
-      if (as_int((*already)[0][0]) == 0 && !std::holds_alternative<std::monostate>((*already)[0][1])) {
-        logger("run")->info("run={} doc={} already staged by {}", run.run_id, doc.doc_id,
-                            as_text((*already)[0][1]));
-        if (auto s = store.execute(
-                "UPDATE run_documents SET state = 'staged', error = NULL, staged_at = ?"
-                " WHERE run_id = ? AND doc_id = ?",
-                {now_utc(clock), run.run_id, doc.doc_id});
-            !s) {
-          return s;
-        }
+      if ((state == "staged" && !restage) || is_rolled_back(state)) {  // replay revives first
         ++done;
         continue;
       }
       auto in = stage_input(run, doc);
       if (!in) return in.error();
+      if (!restage) {
+        auto via = voucher_for(run, *in);
+        if (!via) return via.error();
+        if (*via) {
+          logger("run")->info("run={} doc={} already staged by {}", run.run_id, doc.doc_id, **via);
+          if (auto s = record_staged(run.run_id, *in, graph::Counters{}, report, *via); !s) return s;
+          ++done;
+          continue;
+        }
+      }
       batch.push_back(std::move(*in));
       if (batch.size() >= batch_size) {
         if (auto s = flush(); !s) return s;
@@ -847,7 +933,9 @@ Result<std::vector<RunSummary>> Coordinator::runs() {
 
 // Three stores change in turn (Neo4j, registry, ledger), so the ledger records the
 // rollback as begun ('rolling_back') before the first and done ('rolled_back') after the
-// last. Each step is idempotent, so `fgraph rollback` on a half-done rollback finishes it.
+// last. Each step is idempotent, so `fgraph rollback` on a half-done rollback finishes it
+// (and `fgraph replay` finishes it, then stages the run again). Nothing changes before
+// Neo4j answers, and documents other live runs staged via this one are handed over first.
 Status Coordinator::rollback(const std::string& run_id, const std::optional<std::string>& doc_id) {
   Impl& m = *impl_;
   auto run = m.load_run(run_id);
@@ -862,12 +950,16 @@ Status Coordinator::rollback(const std::string& run_id, const std::optional<std:
     if (present->empty()) {
       return make_error(ErrorCode::kNotFound, "run " + run_id + " has no document " + *doc_id);
     }
+  }
+  if (auto up = m.graph().connect(); !up) return up.error();
+  if (doc_id) {
     if (auto s = m.store.execute(
             "UPDATE run_documents SET state = 'rolling_back' WHERE run_id = ? AND doc_id = ?",
             {run_id, *doc_id});
         !s) {
       return s;
     }
+    if (auto s = m.hand_over(run_id, doc_id); !s) return s;
     if (auto s = m.graph().rollback_document(*doc_id, run_id); !s) return s.error();
     crash_point("rollback_graph");
     if (auto s = tolerate_nothing(m.entities.rollback_document(run_id, *doc_id)); !s) return s;
@@ -875,14 +967,15 @@ Status Coordinator::rollback(const std::string& run_id, const std::optional<std:
     return m.store.transaction([&]() -> Status {
       for (const char* sql : {"DELETE FROM staged_facts WHERE run_id = ? AND doc_id = ?",
                               "DELETE FROM run_entities WHERE run_id = ? AND doc_id = ?",
-                              "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
-                              " WHERE run_id = ? AND doc_id = ?"}) {
+                              "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL,"
+                              " staged_via = NULL WHERE run_id = ? AND doc_id = ?"}) {
         if (auto s = m.store.execute(sql, {run_id, *doc_id}); !s) return s;
       }
       return ok();
     });
   }
   if (auto s = m.set_run_state(run_id, "rolling_back", false); !s) return s;
+  if (auto s = m.hand_over(run_id, std::nullopt); !s) return s;
   if (auto s = m.graph().rollback_run(run_id); !s) return s.error();
   crash_point("rollback_graph");
   if (auto s = tolerate_nothing(m.entities.rollback_run(run_id)); !s) return s;
@@ -890,9 +983,9 @@ Status Coordinator::rollback(const std::string& run_id, const std::optional<std:
   return m.store.transaction([&]() -> Status {
     for (const char* sql : {"DELETE FROM staged_facts WHERE run_id = ?",
                             "DELETE FROM run_entities WHERE run_id = ?",
-                            "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL"
-                            " WHERE run_id = ? AND state IN ('staged', 'verified', 'failed',"
-                            " 'rolling_back')"}) {
+                            "UPDATE run_documents SET state = 'rolled_back', staged_at = NULL,"
+                            " staged_via = NULL WHERE run_id = ? AND state IN ('staged', 'verified',"
+                            " 'failed', 'rolling_back')"}) {
       if (auto s = m.store.execute(sql, {run_id}); !s) return s;
     }
     return m.store.execute(
@@ -905,11 +998,23 @@ Result<RunReport> Coordinator::replay(const std::string& run_id) {
   Impl& m = *impl_;
   auto run = m.load_run(run_id);
   if (!run) return run.error();
-  if (run->state != "rolled_back" && run->state != "finished" && run->state != "verified" &&
-      run->state != "staged") {
+  if (run->state != "rolled_back" && run->state != "rolling_back" && run->state != "finished" &&
+      run->state != "verified" && run->state != "staged") {
     return make_error(ErrorCode::kInvalidInput,
                       "run " + run_id + " is " + run->state +
                           ": only a verified, finished or rolled-back run can be replayed");
+  }
+  // A half-done rollback (of the run, or of some of its documents) is finished first,
+  // so that the replay starts from a known state: nothing of those documents anywhere.
+  if (run->state == "rolling_back") {
+    if (auto s = rollback(run_id, std::nullopt); !s) return s.error();
+  } else {
+    auto half = m.store.query(
+        "SELECT doc_id FROM run_documents WHERE run_id = ? AND state = 'rolling_back'", {run_id});
+    if (!half) return half.error();
+    for (const auto& r : *half) {
+      if (auto s = rollback(run_id, as_text(r[0])); !s) return s.error();
+    }
   }
   if (auto s = m.store.execute(
           "UPDATE run_documents SET state = 'verified' WHERE run_id = ? AND state = 'rolled_back'",
@@ -921,7 +1026,7 @@ Result<RunReport> Coordinator::replay(const std::string& run_id) {
   if (!docs) return docs.error();
   RunReport report;
   if (auto s = m.resolve_run(run_id, *docs); !s) return s.error();
-  if (auto s = m.stage_run(*run, *docs, &report); !s) return s.error();
+  if (auto s = m.stage_run(*run, *docs, &report, /*restage=*/true); !s) return s.error();
   (void)m.set_run_state(run_id, "finished", true);
   auto errors = report.stage_errors;
   if (auto s = m.fill_report(run_id, report); !s) return s.error();
@@ -929,62 +1034,88 @@ Result<RunReport> Coordinator::replay(const std::string& run_id) {
   return report;
 }
 
+// What the ledger says the graph holds: for each live run, each document it staged as
+// its own (not via another run), the Document, Run and STAGED_BY, every entity it
+// resolved with its MENTIONED_IN, and every staged fact with its provenance. Compared
+// with Neo4j's inventory both ways, kind by kind.
 Result<AuditReport> Coordinator::audit() {
   Impl& m = *impl_;
   AuditReport a;
-  struct GraphFact {
-    std::string fact_id, run_id, doc_id, evidence;
+  auto actual = m.graph().inventory();
+  if (!actual) return actual.error();
+
+  graph::GraphInventory expected;
+  const char* kLiveOwn =
+      " FROM run_documents rd JOIN runs r ON r.run_id = rd.run_id"
+      " WHERE rd.state = 'staged' AND rd.staged_via IS NULL"
+      " AND r.state NOT IN ('rolled_back', 'rolling_back')";
+  auto docs = m.store.query(std::string("SELECT rd.run_id, rd.doc_id") + kLiveOwn);
+  if (!docs) return docs.error();
+  for (const auto& r : *docs) {
+    expected.runs.insert(as_text(r[0]));
+    expected.documents.insert(as_text(r[1]));
+    expected.staged_by.emplace(as_text(r[1]), as_text(r[0]));
+  }
+  auto mentions = m.store.query(
+      "SELECT DISTINCT re.entity_id, re.doc_id, re.run_id FROM run_entities re"
+      " JOIN run_documents rd ON rd.run_id = re.run_id AND rd.doc_id = re.doc_id"
+      " JOIN runs r ON r.run_id = rd.run_id WHERE rd.state = 'staged' AND rd.staged_via IS NULL"
+      " AND r.state NOT IN ('rolled_back', 'rolling_back')");
+  if (!mentions) return mentions.error();
+  for (const auto& r : *mentions) {
+    const std::string id = as_text(r[0]);
+    expected.mentions.emplace(id, as_text(r[1]), as_text(r[2]));
+    if (!expected.entities.count(id)) {
+      auto identity = m.entities.identity(id);
+      expected.entities[id] = identity ? graph::entity_label(identity->type) : "?";
+    }
+  }
+  auto facts = m.store.query(
+      "SELECT s.fact_id, s.run_id, s.rel_type, s.source_entity_id, s.target_entity_id, s.doc_id,"
+      " s.evidence, s.char_start, s.char_end FROM staged_facts s"
+      " JOIN run_documents rd ON rd.run_id = s.run_id AND rd.doc_id = s.doc_id"
+      " JOIN runs r ON r.run_id = rd.run_id WHERE rd.state = 'staged' AND rd.staged_via IS NULL"
+      " AND r.state NOT IN ('rolled_back', 'rolling_back')");
+  if (!facts) return facts.error();
+  for (const auto& r : *facts) {
+    expected.facts[{as_text(r[0]), as_text(r[1])}] =
+        graph::FactEdge{as_text(r[2]), as_text(r[3]), as_text(r[4]), as_text(r[5]),
+                        as_text(r[6]), as_int(r[7]),  as_int(r[8])};
+  }
+  a.graph_facts = static_cast<std::int64_t>(actual->facts.size());
+  a.ledger_facts = static_cast<std::int64_t>(expected.facts.size());
+  graph::InventoryDiff diff = graph::diff_inventories(expected, *actual);
+
+  // The ledger against itself: a document staged via a run that no longer holds it, and
+  // a staged fact that verify never accepted.
+  auto orphans = m.store.query(
+      "SELECT rd.run_id, rd.doc_id, rd.staged_via FROM run_documents rd"
+      " JOIN runs r ON r.run_id = rd.run_id WHERE rd.state = 'staged'"
+      " AND rd.staged_via IS NOT NULL AND r.state NOT IN ('rolled_back', 'rolling_back')"
+      " AND NOT EXISTS (SELECT 1 FROM run_documents v JOIN runs vr ON vr.run_id = v.run_id"
+      "  WHERE v.run_id = rd.staged_via AND v.doc_id = rd.doc_id AND v.state = 'staged'"
+      "  AND v.staged_via IS NULL AND vr.state NOT IN ('rolled_back', 'rolling_back'))");
+  if (!orphans) return orphans.error();
+  auto ledger_note = [&](const std::string& kind, const std::string& line) {
+    ++diff.counts[kind]["missing"];
+    if (diff.lines.size() < 200) diff.lines.push_back(kind + " missing: " + line);
   };
-  auto result = m.graph().run_auto_commit(
-      {"MATCH ()-[r]->() WHERE r.fact_id IS NOT NULL"
-       " RETURN r.fact_id, coalesce(r.run_id, ''), coalesce(r.doc_id, ''), coalesce(r.evidence, '')",
-       "{}"});
-  if (!result) return result.error();
-  std::vector<GraphFact> graph_facts_list;
-  for (const auto& row_text : result->rows_json) {
-    json row = json::parse(row_text, nullptr, false);
-    if (!row.is_array() || row.size() < 4) continue;
-    graph_facts_list.push_back({row[0].get<std::string>(), row[1].get<std::string>(),
-                                row[2].get<std::string>(), row[3].get<std::string>()});
+  for (const auto& r : *orphans) {
+    ledger_note("staged_via", "document " + as_text(r[1]) + " of run " + as_text(r[0]) +
+                                  " is staged via run " + as_text(r[2]) + ", which does not hold it");
   }
-  const auto* graph_facts = &graph_facts_list;
-  a.graph_facts = static_cast<std::int64_t>(graph_facts->size());
-  auto rows = m.store.query(
-      "SELECT s.fact_id, s.run_id, s.doc_id, s.evidence FROM staged_facts s"
-      " JOIN runs r ON r.run_id = s.run_id WHERE r.state != 'rolled_back'");
-  if (!rows) return rows.error();
-  std::map<std::string, std::tuple<std::string, std::string, std::string>> ledger;
-  for (const auto& row : *rows) {
-    ledger[as_text(row[0])] = {as_text(row[1]), as_text(row[2]), as_text(row[3])};
+  auto unverified = m.store.query(
+      "SELECT s.fact_id, s.run_id, s.doc_id FROM staged_facts s JOIN runs r ON r.run_id = s.run_id"
+      " WHERE r.state NOT IN ('rolled_back', 'rolling_back') AND NOT EXISTS ("
+      "  SELECT 1 FROM verified_facts v WHERE v.run_id = s.run_id AND v.doc_id = s.doc_id"
+      "  AND v.kind = 'relation' AND v.evidence = s.evidence)");
+  if (!unverified) return unverified.error();
+  for (const auto& r : *unverified) {
+    ledger_note("verified_fact", "fact " + as_text(r[0]) + " (run " + as_text(r[1]) + ", doc " +
+                                     as_text(r[2]) + ") was staged but never accepted by verify");
   }
-  a.ledger_facts = static_cast<std::int64_t>(ledger.size());
-  std::set<std::string> in_graph;
-  for (const auto& f : *graph_facts) {
-    in_graph.insert(f.fact_id);
-    auto it = ledger.find(f.fact_id);
-    if (it == ledger.end()) {
-      a.differences.push_back("in Neo4j but not staged in the ledger: fact " + f.fact_id +
-                              " (run " + f.run_id + ", doc " + f.doc_id + ")");
-      continue;
-    }
-    if (std::get<2>(it->second) != f.evidence) {
-      a.differences.push_back("evidence differs for fact " + f.fact_id);
-    }
-    auto verified = m.store.query(
-        "SELECT count(*) FROM verified_facts WHERE run_id = ? AND doc_id = ? AND kind = 'relation'"
-        " AND evidence = ?",
-        {std::get<0>(it->second), std::get<1>(it->second), f.evidence});
-    if (!verified) return verified.error();
-    if (as_int((*verified)[0][0]) == 0) {
-      a.differences.push_back("fact " + f.fact_id + " in Neo4j was never accepted by verify");
-    }
-  }
-  for (const auto& [fact_id, where] : ledger) {
-    if (!in_graph.count(fact_id)) {
-      a.differences.push_back("staged in the ledger but missing from Neo4j: fact " + fact_id +
-                              " (run " + std::get<0>(where) + ", doc " + std::get<1>(where) + ")");
-    }
-  }
+  a.counts = std::move(diff.counts);
+  a.differences = std::move(diff.lines);
   return a;
 }
 

@@ -10,6 +10,10 @@
 // entity is created twice (resolution is idempotent per (run, request)), and staging is
 // a MERGE on fact ids inside one Neo4j transaction per document.
 //
+// A document a live run already staged with exactly the same facts is recorded as staged
+// `via` that run and written once (invariant 7); rolling that run back first hands the
+// document over (migration 0502).
+//
 // Run states: started -> extracted -> verified -> staged -> finished; a run that could
 // not reach Neo4j stays `verified` (resume stages it); `rolling_back` while a rollback
 // changes Neo4j, the registry and the ledger in turn, `rolled_back` once all three are done
@@ -90,10 +94,16 @@ struct RunReport {
   std::vector<DeadLetterRow> dead_letters;
 };
 
+// Neo4j against the ledger, everything the graph model holds, both ways. Kinds:
+// document, run, entity, staged_by, mentioned_in, fact, foreign (outside the model), and
+// the ledger's own staged_via and verified_fact checks; directions: missing (the ledger
+// has it, Neo4j not), extra (Neo4j only), differs (both, other properties).
 struct AuditReport {
-  std::int64_t graph_facts = 0;   // relationships with a fact_id in Neo4j
-  std::int64_t ledger_facts = 0;  // staged facts of live runs in the ledger
-  std::vector<std::string> differences;  // readable, one per problem
+  std::int64_t graph_facts = 0;   // fact relationships in Neo4j
+  std::int64_t ledger_facts = 0;  // facts live runs staged as their own, in the ledger
+  std::map<std::string, std::map<std::string, std::int64_t>> counts;  // kind -> direction -> n
+  std::vector<std::string> differences;  // readable, one per problem (the first 200)
+  bool clean() const { return counts.empty(); }
 };
 
 struct RunSummary {
@@ -123,7 +133,7 @@ class Coordinator {
   Status rollback(const std::string& run_id, const std::optional<std::string>& doc_id);
   // Stages the run again from the ledger, with zero model calls.
   Result<RunReport> replay(const std::string& run_id);
-  // Compares every fact-carrying relationship in Neo4j with the ledger.
+  // Compares everything in Neo4j with what the ledger says live runs staged (AuditReport).
   Result<AuditReport> audit();
   // Runs a read-only Cypher query; rows as JSON text arrays, columns first.
   Result<std::vector<std::vector<std::string>>> query(const std::string& cypher);
