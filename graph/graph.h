@@ -258,8 +258,9 @@ class GraphClient {
   // planned that way (Neo4j refuses EXPLAIN PROFILE): refused with Neo4j's ArgumentError.
   // Errors: kInvalidInput for a refused write (detail Neo.ClientError.Statement.AccessMode),
   // a refused command (no detail), or any other fault of the statement (its Neo4j code:
-  // Neo.ClientError.Statement.* or Neo.ClientError.Procedure.*); otherwise as
-  // run_auto_commit. No retry; nothing is written, whatever happens.
+  // Neo.ClientError.Statement.* or Neo.ClientError.Procedure.*); kInternal when EXPLAIN
+  // returns no plan (the query is not run then); otherwise as run_auto_commit. No retry;
+  // nothing is written, whatever happens.
   Result<StatementResult> run_read_query(const Statement& statement);
 
  private:

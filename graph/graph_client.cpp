@@ -522,7 +522,9 @@ namespace {
 std::string refused_command(const json& plan) {
   for (const auto& op : internal::plan_operators(plan)) {
     const std::string type = op.type.substr(0, op.type.find('@'));
-    const bool on_system = op.type.size() > 7 && op.type.compare(op.type.size() - 7, 7, "@system") == 0;
+    const std::string_view kSystem = "@system";
+    const bool on_system = op.type.size() > kSystem.size() &&
+                           op.type.compare(op.type.size() - kSystem.size(), kSystem.size(), kSystem) == 0;
     if (type == "AdministrationCommand" || on_system) return "an administration command";
     if (type == "TerminateTransactions" || type == "ShowTransactions") return "a transaction command";
     if (type == "ShowSettings") return "SHOW SETTINGS";
@@ -570,6 +572,9 @@ Result<StatementResult> GraphClient::run_read_query(const Statement& statement) 
       e.message += " (the query's plan is checked with EXPLAIN first, so PROFILE cannot be used)";
     }
     return e;
+  }
+  if (!planned->plan.is_object()) {  // the check below would pass anything: refuse instead
+    return make_error(ErrorCode::kInternal, "neo4j returned no plan for EXPLAIN; query not run");
   }
   if (std::string what = refused_command(planned->plan); !what.empty()) {
     return make_error(ErrorCode::kInvalidInput,
