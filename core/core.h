@@ -1,7 +1,8 @@
 // core: what every stage of fgraph shares.
 //
 // Owns: the error/result types, SHA-256 hashing and ids, the clock seam, the retry
-// policy, logging setup, and the HTTP transport seam with its libcurl implementation.
+// policy, logging setup, the HTTP transport seam with its libcurl implementation, and the
+// Unicode normal form names are compared in (NFKC without default-ignorable code points).
 // Nothing here knows about filings, models or graphs.
 //
 // Threading: every type here is safe to use from several threads at once unless its
@@ -263,6 +264,24 @@ ErrorCode classify_http_status(int status);
 Result<std::string> read_file(const std::string& path, std::uint64_t max_bytes = 1ull << 30);
 // Writes a file atomically (temp file + rename).
 Status write_file_atomic(const std::string& path, std::string_view bytes);
+
+// ---------------------------------------------------------------------------------
+// Unicode text (core/text.cpp), for the stages that compare names.
+
+// True for a code point of Unicode's Default_Ignorable_Code_Point property (UAX #44),
+// reserved ones included: soft hyphen, zero-width space, joiners and non-joiner, word
+// joiner, bidi marks and embeddings, invisible operators, variation selectors, Hangul
+// fillers, BOM, tags. They render as nothing, so text differing only in them must compare equal.
+bool is_default_ignorable(char32_t cp);
+
+// `utf8` in Unicode NFKC (compatibility forms such as full-width letters become the plain
+// ones), case-folded when `casefold`, with every default-ignorable code point removed.
+// Invalid bytes become U+FFFD and NUL a space; never fails.
+std::string nfkc_visible(std::string_view utf8, bool casefold);
+
+// `utf8` with its default-ignorable code points removed and nothing else changed (for text
+// shown to people, such as a canonical name). Invalid bytes are kept as they are.
+std::string without_default_ignorables(std::string_view utf8);
 
 // Test-only fault injection (ARCHITECTURE.md, "Fault injection"): when the environment
 // variable FGRAPH_TEST_CRASH_AT is `<point>[:N]` and names this point, its Nth call (default

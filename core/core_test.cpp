@@ -103,5 +103,30 @@ TEST(FormatUtcTest, FormatsRfc3339) {
   EXPECT_EQ(format_utc(std::chrono::system_clock::time_point{}), "1970-01-01T00:00:00Z");
 }
 
+TEST(TextTest, DefaultIgnorablesAreTheUnicodePropertyReservedOnesIncluded) {
+  for (char32_t cp : {0x00ADu, 0x034Fu, 0x061Cu, 0x115Fu, 0x180Eu, 0x200Bu, 0x200Fu, 0x202Eu,
+                      0x2060u, 0x2065u, 0x3164u, 0xFE0Fu, 0xFEFFu, 0xFFA0u, 0xFFF0u, 0x1D173u,
+                      0xE0000u, 0xE0041u, 0xE0FFFu}) {
+    EXPECT_TRUE(is_default_ignorable(cp)) << std::hex << static_cast<std::uint32_t>(cp);
+  }
+  for (char32_t cp : {0x0020u, 0x0041u, 0x00A0u, 0x00ACu, 0x00AEu, 0x2000u, 0x2010u, 0x3000u,
+                      0xFF21u, 0xFFF9u, 0xE1000u}) {
+    EXPECT_FALSE(is_default_ignorable(cp)) << std::hex << static_cast<std::uint32_t>(cp);
+  }
+}
+
+TEST(TextTest, NfkcVisibleFoldsCompatibilityFormsAndDropsInvisibles) {
+  // Full-width ＡＣＭＥ, a zero-width space and a word joiner.
+  EXPECT_EQ(nfkc_visible("\xEF\xBC\xA1\xEF\xBC\xA3\xEF\xBC\xAD\xEF\xBC\xA5 Co\xE2\x80\x8Brp\xE2\x81\xA0", false),
+            "ACME Corp");
+  EXPECT_EQ(nfkc_visible("ACME Corp", true), "acme corp");
+  // An invisible code point between a letter and its accent does not block composition.
+  EXPECT_EQ(nfkc_visible("e\xE2\x80\x8B\xCC\x81", false), "\xC3\xA9");
+  EXPECT_EQ(nfkc_visible(std::string("a\0b\xFF", 4), false), "a b\xEF\xBF\xBD");
+  EXPECT_EQ(without_default_ignorables("Zero\xE2\x80\x8BWidth\xE2\x81\xA0 LLC"), "ZeroWidth LLC");
+  // Only invisibles go: compatibility forms and invalid bytes stay as they are.
+  EXPECT_EQ(without_default_ignorables("\xEF\xBC\xA1\xC2\xAD\xFF"), "\xEF\xBC\xA1\xFF");
+}
+
 }  // namespace
 }  // namespace fgraph

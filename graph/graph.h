@@ -292,6 +292,22 @@ class GraphClient {
   // Runs one statement in an auto-commit request (no retry).
   Result<StatementResult> run_auto_commit(const Statement& statement);
 
+  // Runs one statement read-only, for `fgraph query`: in one auto-commit request in
+  // Neo4j's READ access mode (Query API `"accessMode": "Read"`, legacy `access-mode: READ`
+  // header), so that Neo4j itself refuses any write to the graph, its schema or the system
+  // database. Read mode still lets through commands that read or act on the server rather
+  // than the graph; the statement's plan (EXPLAIN, which runs nothing) is checked first, and
+  // administration commands (Neo4j plans them on the system database: SHOW USERS, SHOW
+  // DATABASES, SHOW PRIVILEGES, ...), SHOW/TERMINATE TRANSACTIONS, SHOW SETTINGS and `dbms.*`
+  // procedures (dbms.killConnections, dbms.listConfig, ...) are refused. PROFILE cannot be
+  // planned that way (Neo4j refuses EXPLAIN PROFILE): refused with Neo4j's ArgumentError.
+  // Errors: kInvalidInput for a refused write (detail Neo.ClientError.Statement.AccessMode),
+  // a refused command (no detail), or any other fault of the statement (its Neo4j code:
+  // Neo.ClientError.Statement.* or Neo.ClientError.Procedure.*); kInternal when EXPLAIN
+  // returns no plan (the query is not run then); otherwise as run_auto_commit. No retry;
+  // nothing is written, whatever happens.
+  Result<StatementResult> run_read_query(const Statement& statement);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

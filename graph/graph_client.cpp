@@ -595,4 +595,78 @@ Result<StatementResult> GraphClient::run_auto_commit(const Statement& statement)
   return s;
 }
 
+namespace {
+
+// Why a planned statement is not a query of the graph, or "" when it is one. Neo4j marks
+// the administration commands it runs on the system database; the others are named.
+std::string refused_command(const json& plan) {
+  for (const auto& op : internal::plan_operators(plan)) {
+    const std::string type = op.type.substr(0, op.type.find('@'));
+    const std::string_view kSystem = "@system";
+    const bool on_system = op.type.size() > kSystem.size() &&
+                           op.type.compare(op.type.size() - kSystem.size(), kSystem.size(), kSystem) == 0;
+    if (type == "AdministrationCommand" || on_system) return "an administration command";
+    if (type == "TerminateTransactions" || type == "ShowTransactions") return "a transaction command";
+    if (type == "ShowSettings") return "SHOW SETTINGS";
+    if (type == "ProcedureCall") {
+      std::string name = op.details.substr(0, op.details.find('('));
+      name.erase(std::remove(name.begin(), name.end(), '`'), name.end());
+      name.erase(0, name.find_first_not_of(' '));
+      std::string lower = name;
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (lower.rfind("dbms.", 0) == 0) return "the DBMS procedure " + name;
+    }
+  }
+  return "";
+}
+
+// A read query's Neo4j error as the user should see it: what the statement got wrong is
+// invalid input (CLI exit 2), a refused write above all.
+Error read_query_error(Error e) {
+  if (e.detail == "Neo.ClientError.Statement.AccessMode") {
+    e.code = ErrorCode::kInvalidInput;
+    e.message =
+        "query refused: it tried to write, and queries are read-only (the graph is a projection "
+        "of the ledger and changes only through run, rollback and replay)";
+  } else if (e.detail.rfind("Neo.ClientError.Statement.", 0) == 0 ||
+             e.detail.rfind("Neo.ClientError.Procedure.", 0) == 0) {
+    e.code = ErrorCode::kInvalidInput;
+  }
+  return e;
+}
+
+}  // namespace
+
+Result<StatementResult> GraphClient::run_read_query(const Statement& statement) {
+  json p = json::parse(statement.parameters_json, nullptr, false);
+  if (p.is_discarded() || !p.is_object()) {
+    return make_error(ErrorCode::kInvalidInput, "parameters are not a JSON object");
+  }
+  using internal::AccessMode;
+  // EXPLAIN runs nothing (a write is planned here; Neo4j refuses it when it runs, below).
+  auto planned = impl_->http.auto_commit({"EXPLAIN " + statement.cypher, p}, AccessMode::kRead);
+  if (!planned) {
+    Error e = read_query_error(planned.error());
+    if (e.detail == "Neo.ClientError.Statement.ArgumentError") {
+      e.message += " (the query's plan is checked with EXPLAIN first, so PROFILE cannot be used)";
+    }
+    return e;
+  }
+  if (!planned->plan.is_object()) {  // the check below would pass anything: refuse instead
+    return make_error(ErrorCode::kInternal, "neo4j returned no plan for EXPLAIN; query not run");
+  }
+  if (std::string what = refused_command(planned->plan); !what.empty()) {
+    return make_error(ErrorCode::kInvalidInput,
+                      "query refused: it is " + what + ", and queries only read the graph");
+  }
+  auto r = impl_->http.auto_commit({statement.cypher, std::move(p)}, AccessMode::kRead);
+  if (!r) return read_query_error(r.error());
+  StatementResult s;
+  s.counters = r->counters;
+  s.counters.attempts = 1;
+  for (const auto& row : r->rows) s.rows_json.push_back(row.dump());
+  return s;
+}
+
 }  // namespace fgraph::graph

@@ -102,6 +102,7 @@ Counters read_counters(const json& holder, const char* key, const CounterNames& 
 WireResult result_v2(const json& body) {
   WireResult r;
   r.counters = read_counters(body, "counters", kV2Counters);
+  if (auto p = body.find("queryPlan"); p != body.end() && p->is_object()) r.plan = *p;
   if (auto d = body.find("data"); d != body.end() && d->is_object()) {
     if (auto v = d->find("values"); v != d->end() && v->is_array()) r.rows = *v;
   }
@@ -111,6 +112,9 @@ WireResult result_v2(const json& body) {
 WireResult result_legacy(const json& result) {
   WireResult r;
   r.counters = read_counters(result, "stats", kLegacyCounters);
+  if (auto p = result.find("plan"); p != result.end() && p->is_object()) {
+    if (auto root = p->find("root"); root != p->end() && root->is_object()) r.plan = *root;
+  }
   if (auto d = result.find("data"); d != result.end() && d->is_array()) {
     for (const auto& row : *d) {
       if (auto it = row.find("row"); it != row.end()) r.rows.push_back(*it);
@@ -119,8 +123,25 @@ WireResult result_legacy(const json& result) {
   return r;
 }
 
-json v2_body(const WireStatement& s) {
-  return json{{"statement", s.cypher}, {"parameters", s.parameters}, {"includeCounters", true}};
+json v2_body(const WireStatement& s, AccessMode mode = AccessMode::kWrite) {
+  json body{{"statement", s.cypher}, {"parameters", s.parameters}, {"includeCounters", true}};
+  if (mode == AccessMode::kRead) body["accessMode"] = "Read";
+  return body;
+}
+
+void add_operators(const json& op, std::vector<PlanOperator>& out) {
+  if (!op.is_object()) return;
+  PlanOperator o;
+  if (auto t = op.find("operatorType"); t != op.end() && t->is_string()) o.type = t->get<std::string>();
+  const json* holder = &op;
+  if (auto a = op.find("arguments"); a != op.end() && a->is_object()) holder = &*a;
+  if (auto d = holder->find("Details"); d != holder->end() && d->is_string()) {
+    o.details = d->get<std::string>();
+  }
+  out.push_back(std::move(o));
+  if (auto c = op.find("children"); c != op.end() && c->is_array()) {
+    for (const auto& child : *c) add_operators(child, out);
+  }
 }
 
 json legacy_statement(const WireStatement& s) {
@@ -128,6 +149,12 @@ json legacy_statement(const WireStatement& s) {
 }
 
 }  // namespace
+
+std::vector<PlanOperator> plan_operators(const json& plan) {
+  std::vector<PlanOperator> out;
+  add_operators(plan, out);
+  return out;
+}
 
 Result<std::string> dump_json(const json& value) {
   try {
@@ -336,11 +363,11 @@ Result<std::vector<WireResult>> Neo4jHttp::legacy_tx(const std::vector<WireState
   return results;
 }
 
-Result<WireResult> Neo4jHttp::auto_commit(const WireStatement& statement) {
+Result<WireResult> Neo4jHttp::auto_commit(const WireStatement& statement, AccessMode mode) {
   auto info = connect();
   if (!info) return info.error();
   if (info->api_in_use == Neo4jApi::kQueryV2) {
-    auto b = dump_json(v2_body(statement));
+    auto b = dump_json(v2_body(statement, mode));
     if (!b) return b.error();
     auto r = exchange(make_request("POST", db_url() + "/query/v2", std::move(*b)));
     if (!r) return r.error();
@@ -348,7 +375,10 @@ Result<WireResult> Neo4jHttp::auto_commit(const WireStatement& statement) {
   }
   auto b = dump_json(json{{"statements", json::array({legacy_statement(statement)})}});
   if (!b) return b.error();
-  auto r = exchange(make_request("POST", db_url() + "/tx/commit", std::move(*b)));
+  HttpRequest request = make_request("POST", db_url() + "/tx/commit", std::move(*b));
+  // The header applies to the transaction a request begins (here the whole of it).
+  if (mode == AccessMode::kRead) request.headers.emplace_back("access-mode", "READ");
+  auto r = exchange(request);
   if (!r) return r.error();
   auto rs = r->find("results");
   if (rs == r->end() || !rs->is_array() || rs->empty()) {

@@ -155,6 +155,7 @@ std::string upper_ascii(std::string s) {
 // An input checked and normalised once.
 struct Prepared {
   const EntityInput* in = nullptr;
+  std::string name;  // the canonical spelling: the input's, less its invisible code points
   std::string norm, core, legal;
   std::optional<std::string> cik, lei, ticker;
 };
@@ -163,9 +164,11 @@ Result<Prepared> prepare_input(const EntityInput& in) {
   Prepared p;
   p.in = &in;
   if (trim(in.type).empty()) return make_error(ErrorCode::kInvalidInput, "entity type is empty");
+  p.name = without_default_ignorables(in.name);
   p.norm = normalize_name(in.name);
   if (p.norm.empty()) {
-    return make_error(ErrorCode::kInvalidInput, "entity name is empty or only whitespace");
+    return make_error(ErrorCode::kInvalidInput,
+                      "entity name is empty or only whitespace and invisible characters");
   }
   p.core = core_name(p.norm);
   p.legal = internal::legal_form(p.norm);
@@ -751,7 +754,7 @@ struct EntityRegistry::Impl {
     if (!e.jurisdiction && p.in->jurisdiction) after.jurisdiction = p.in->jurisdiction;
     if (p.in->authoritative && !e.authoritative) {
       after.authoritative = true;
-      if (p.norm == e.norm_name) after.name = p.in->name;
+      if (p.norm == e.norm_name) after.name = p.name;
     }
     if (after.name == e.name && after.cik == e.cik && after.ticker == e.ticker &&
         after.lei == e.lei && after.jurisdiction == e.jurisdiction &&
@@ -804,7 +807,7 @@ struct EntityRegistry::Impl {
         " created_doc) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!st) return st.error();
     Statement& s = **st;
-    s.bind(1, *id).bind(2, in.type).bind(3, in.name).bind(4, p.norm).bind(5, p.core);
+    s.bind(1, *id).bind(2, in.type).bind(3, p.name).bind(4, p.norm).bind(5, p.core);
     s.bind(6, p.legal).bind_optional(7, p.cik).bind_optional(8, p.ticker).bind_optional(9, p.lei);
     s.bind_optional(10, in.jurisdiction).bind(11, std::int64_t{in.authoritative ? 1 : 0});
     s.bind_optional(12, dup_of).bind_optional(13, non_empty(in.run_id));
@@ -814,7 +817,7 @@ struct EntityRegistry::Impl {
     e.rid = store.last_insert_rowid();
     e.entity_id = *id;
     e.type = in.type;
-    e.name = in.name;
+    e.name = p.name;
     e.norm_name = p.norm;
     e.core_name = p.core;
     e.legal_form = p.legal;

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "registry/registry.h"
 
 namespace fgraph::registry {
@@ -343,6 +345,95 @@ TEST_F(EntityRegistryTest, HostileNamesAreStoredVerbatimAndFound) {
   }
   auto rows = store_->query("SELECT count(*) FROM entities");
   EXPECT_EQ(std::get<std::int64_t>((*rows)[0][0]), static_cast<std::int64_t>(names.size()));
+}
+
+TEST_F(EntityRegistryTest, InvisibleOrCompatibilityCharactersMakeNoTwinEntity) {
+  const std::string zero_width = "Zero\xE2\x80\x8BWidth\xE2\x81\xA0 LLC";  // U+200B, U+2060
+  Resolution plain = resolve(company("ZeroWidth LLC"));
+  Resolution spoof = resolve(company(zero_width, "doc2"));
+  EXPECT_EQ(spoof.entity_id, plain.entity_id);
+  EXPECT_EQ(spoof.method, "exact");
+  auto found = reg_->find(zero_width);
+  ASSERT_TRUE(found.has_value()) << found.error().describe();
+  ASSERT_FALSE(found->empty());
+  EXPECT_EQ(found->front().entity_id, plain.entity_id);
+  EXPECT_EQ(found->front().method, "exact");
+
+  // The invisible spelling first: one entity too, and its canonical name shows no
+  // invisible characters (soft hyphen, BOM, right-to-left mark here).
+  Resolution first = resolve(company("In\xC2\xADvisible\xEF\xBB\xBF Holdings\xE2\x80\x8F Inc"));
+  EXPECT_TRUE(first.created);
+  EXPECT_EQ(resolve(company("Invisible Holdings Inc", "doc2")).entity_id, first.entity_id);
+  auto shown = reg_->show(first.entity_id);
+  ASSERT_TRUE(shown.has_value());
+  EXPECT_EQ(shown->name, "Invisible Holdings Inc");
+
+  // Full-width letters are the plain ones (NFKC).
+  Resolution acme = resolve(company("ACME Corp"));
+  Resolution wide = resolve(company("\xEF\xBC\xA1\xEF\xBC\xA3\xEF\xBC\xAD\xEF\xBC\xA5 Corp", "doc3"));
+  EXPECT_EQ(wide.entity_id, acme.entity_id);
+  EXPECT_EQ(wide.method, "exact");
+
+  // A name of invisible characters only is no name.
+  auto nothing = reg_->resolve(company("\xE2\x80\x8B\xE2\x81\xA0"));
+  ASSERT_FALSE(nothing.has_value());
+  EXPECT_EQ(nothing.error().code, ErrorCode::kInvalidInput);
+
+  auto rows = store_->query("SELECT count(*) FROM entities");
+  ASSERT_TRUE(rows.has_value());
+  EXPECT_EQ(std::get<std::int64_t>((*rows)[0][0]), 3);
+}
+
+// A ledger written before names lost their invisible characters: migration 0116 brings
+// its stored normal forms in line, so the entity is found under the plain spelling.
+TEST(EntityRegistryMigrationTest, StoredNormalFormsAreRenormalisedWithoutInvisibles) {
+  const auto path = std::filesystem::temp_directory_path() / ("fgraph_names_" + random_hex(4) + ".db");
+  const std::string spoof = "Zero\xE2\x80\x8BWidth\xE2\x81\xA0 LLC";
+  std::string id;
+  {
+    auto s = Store::open({path.string()});
+    ASSERT_TRUE(s.has_value()) << s.error().describe();
+    EntityRegistry reg(**s);
+    auto r = reg.resolve(company(spoof));
+    ASSERT_TRUE(r.has_value()) << r.error().describe();
+    id = r->entity_id;
+    EntityInput alias = with_cik(company("Zero\xE2\x80\x8BWidth Holdings\xC2\xAD LLC"), "777", false);
+    ASSERT_TRUE(reg.resolve(with_cik(company("Other Name LLC"), "777")).has_value());
+    ASSERT_TRUE(reg.resolve(alias).has_value());  // taught as an alias, by CIK
+    // As such a ledger held it: the old normal forms (the invisible characters split the
+    // words), the verbatim name, and no record of 0116.
+    ASSERT_TRUE((*s)->execute("UPDATE entities SET name = ?, norm_name = 'zero width llc',"
+                              " core_name = 'zero width' WHERE entity_id = ?",
+                              {spoof, id})
+                    .has_value());
+    ASSERT_TRUE((*s)->exec("UPDATE entity_fts SET core_name = 'zero width'"
+                           " WHERE core_name = 'zerowidth';"
+                           " UPDATE entity_aliases SET norm = 'zero width holdings llc';"
+                           " DELETE FROM schema_migrations WHERE version = 116;")
+                    .has_value());
+  }
+  {
+    auto s = Store::open({path.string()});
+    ASSERT_TRUE(s.has_value()) << s.error().describe();
+    EntityRegistry reg(**s);
+    auto r = reg.resolve(company("ZeroWidth LLC", "doc2"));
+    ASSERT_TRUE(r.has_value()) << r.error().describe();
+    EXPECT_EQ(r->entity_id, id);
+    EXPECT_EQ(r->method, "exact");
+    auto a = reg.resolve(company("ZeroWidth Holdings LLC", "doc2"));
+    ASSERT_TRUE(a.has_value()) << a.error().describe();
+    EXPECT_EQ(a->method, "alias");
+    auto rows = (*s)->query("SELECT e.name, e.norm_name, e.core_name, f.core_name FROM entities e"
+                            " JOIN entity_fts f ON f.rowid = e.rid WHERE e.entity_id = ?",
+                            {id});
+    ASSERT_TRUE(rows.has_value()) << rows.error().describe();
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ(std::get<std::string>((*rows)[0][0]), spoof);  // canonical names stay as they were
+    EXPECT_EQ(std::get<std::string>((*rows)[0][1]), "zerowidth llc");
+    EXPECT_EQ(std::get<std::string>((*rows)[0][2]), "zerowidth");
+    EXPECT_EQ(std::get<std::string>((*rows)[0][3]), "zerowidth");
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
 }
 
 TEST_F(EntityRegistryTest, FindRanksCandidatesWithMethods) {

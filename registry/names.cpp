@@ -141,22 +141,9 @@ std::string join_tokens(const std::vector<std::string>& tokens) {
   return out;
 }
 
-// NFKC + case fold of text made valid first (invalid bytes -> U+FFFD, NUL -> space).
-std::string fold(std::string_view name) {
-  std::string valid;
-  valid.reserve(name.size());
-  for (char32_t cp : decode_utf8(name)) append_utf8(valid, cp == 0 ? U' ' : cp);
-  utf8proc_uint8_t* out = nullptr;
-  utf8proc_ssize_t n = utf8proc_map(
-      reinterpret_cast<const utf8proc_uint8_t*>(valid.data()),
-      static_cast<utf8proc_ssize_t>(valid.size()), &out,
-      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
-                                     UTF8PROC_CASEFOLD));
-  if (n < 0) return valid;  // cannot happen on valid UTF-8; keep the input rather than fail
-  std::string folded(reinterpret_cast<char*>(out), static_cast<size_t>(n));
-  std::free(out);
-  return folded;
-}
+// NFKC + case fold, without the invisible code points (core's nfkc_visible): a name
+// that differs only in zero-width characters or compatibility forms is the same name.
+std::string fold(std::string_view name) { return nfkc_visible(name, /*casefold=*/true); }
 
 }  // namespace
 

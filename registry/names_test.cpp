@@ -53,6 +53,27 @@ TEST(NormalizeNameTest, NulAndInvalidBytesDoNotBreakIt) {
   EXPECT_EQ(normalize_name("   "), "");
 }
 
+TEST(NormalizeNameTest, InvisibleCodePointsVanishInsteadOfSplittingWords) {
+  // U+200B zero-width space, U+2060 word joiner: the spoofed twin of "ZeroWidth LLC".
+  EXPECT_EQ(normalize_name("Zero\xE2\x80\x8BWidth\xE2\x81\xA0 LLC"), "zerowidth llc");
+  EXPECT_EQ(normalize_name("Zero\xE2\x80\x8BWidth\xE2\x81\xA0 LLC"), normalize_name("ZeroWidth LLC"));
+  const NormCase cases[] = {
+      {"Ac\xC2\xADme Corp", "acme corp"},                   // U+00AD soft hyphen
+      {"\xEF\xBB\xBF" "Acme\xE2\x80\x8D Corp", "acme corp"},  // BOM, U+200D joiner
+      {"Ac\xE2\x80\x8Fme Corp", "acme corp"},               // U+200F right-to-left mark
+      {"Ac\xEF\xB8\x8Fme Corp", "acme corp"},               // U+FE0F variation selector
+      {"Ac\xE2\x81\xA5me Corp", "acme corp"},               // U+2065, unassigned
+      {"Ac\xF3\xA0\x81\x81me Corp", "acme corp"},          // U+E0041 tag letter A
+      {"Ac\xE3\x85\xA4me Corp", "acme corp"},               // U+3164 Hangul filler
+      {"\xEF\xBC\xA1\xEF\xBC\xA3\xEF\xBC\xAD\xEF\xBC\xA5 Corp", "acme corp"},  // full-width
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(normalize_name(c.raw), c.normalized) << c.raw;
+  }
+  // Nothing but invisible characters normalises to nothing (no name), not to itself.
+  EXPECT_EQ(normalize_name("\xE2\x80\x8B\xE2\x81\xA0"), "");
+}
+
 TEST(CoreNameTest, DropsLegalFormsButNeverEverything) {
   EXPECT_EQ(core_name("apple asia ltd"), "apple asia");
   EXPECT_EQ(core_name("apple computer trading shanghai co ltd"), "apple computer trading shanghai");

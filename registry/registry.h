@@ -252,7 +252,10 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
 
 struct EntityInput {
   std::string type;                         // entity type, e.g. "COMPANY"; required
-  std::string name;                         // the raw name as written; required, stored verbatim
+  std::string name;                         // the raw name as written; required. A new
+                                            // entity's canonical name is it less its
+                                            // invisible (default-ignorable) code points;
+                                            // aliases keep it verbatim
   std::optional<std::string> cik;           // digits, padded to 10 here; kInvalidInput otherwise
   std::optional<std::string> ticker;        // stored upper-cased; never used to match
   std::optional<std::string> lei;           // 20 alphanumerics, upper-cased here
@@ -354,7 +357,10 @@ struct RegistryOptions {
   RetryPolicy retry;  // for SQLITE_BUSY (kTransient) around each write transaction
 };
 
-// NFKC, Unicode case folding, punctuation and symbols dropped ('.' and apostrophes
+// Default-ignorable code points removed (zero-width spaces and joiners, word joiner, soft
+// hyphen, bidi marks, variation selectors, ...: core's nfkc_visible), so that an invisible
+// character cannot make a twin of a known name; then NFKC (full-width ＡＣＭＥ -> acme),
+// Unicode case folding, punctuation and symbols dropped ('.' and apostrophes
 // deleted, others become spaces), whitespace collapsed, a leading "the" dropped, and
 // legal forms unified: Inc/Incorporated -> inc, Corp/Corporation -> corp, Co/Company
 // -> co, Ltd/Limited -> ltd, LLC, LP, LLP, PLC, N.V. -> nv, B.V. -> bv, S.A. -> sa, AG,

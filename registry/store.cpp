@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "registry/internal/names.h"
 #include "registry/registry.h"
 
 namespace fgraph::registry {
@@ -214,6 +215,41 @@ std::int64_t Store::background_checkpoints() const {
   return impl_->checkpointer ? impl_->checkpointer->completed() : 0;
 }
 
+namespace {
+
+// A one-argument text function of names.cpp as a deterministic SQL function (NULL -> NULL).
+template <std::string (*F)(std::string_view)>
+void name_sql_function(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return sqlite3_result_null(ctx);
+  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  const auto size = static_cast<std::size_t>(sqlite3_value_bytes(argv[0]));
+  std::string out = F(std::string_view(text ? text : "", text ? size : 0));
+  sqlite3_result_text(ctx, out.data(), static_cast<int>(out.size()), SQLITE_TRANSIENT);
+}
+
+std::string normalize_name_fn(std::string_view s) { return normalize_name(s); }
+std::string core_name_fn(std::string_view s) { return core_name(s); }
+std::string legal_form_fn(std::string_view s) { return internal::legal_form(s); }
+
+// For migrations that re-normalise stored names when the normalisation changes (0116).
+int register_name_functions(sqlite3* db) {
+  struct Fn {
+    const char* name;
+    void (*fn)(sqlite3_context*, int, sqlite3_value**);
+  };
+  const Fn fns[] = {{"fgraph_normalize_name", &name_sql_function<&normalize_name_fn>},
+                    {"fgraph_core_name", &name_sql_function<&core_name_fn>},
+                    {"fgraph_legal_form", &name_sql_function<&legal_form_fn>}};
+  for (const auto& f : fns) {
+    int rc = sqlite3_create_function_v2(db, f.name, 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                        nullptr, f.fn, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   std::unique_ptr<Store> store(new Store());
   store->path_ = options.path;
@@ -251,6 +287,9 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
                           "needs: use SQLite 3.34 or newer built with FTS5 (Debian 12's "
                           "libsqlite3-0 has it)",
                       s.error().message);
+  }
+  if (rc = register_name_functions(raw); rc != SQLITE_OK) {
+    return sqlite_error(raw, rc, "register name functions");
   }
   if (auto s = store->migrate(); !s) return s.error();
   if (options.background_checkpoint && options.wal_autocheckpoint_pages > 0 &&

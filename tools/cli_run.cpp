@@ -363,7 +363,9 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   });
 
   CLI::App* query = app.add_subcommand(
-      "query", "Run a read-only Cypher query against Neo4j and print the rows");
+      "query",
+      "Run a Cypher query against Neo4j in a read-only transaction and print the rows; a query "
+      "that writes, or an administration command, is refused (exit 2)");
   query->add_option("cypher", f->cypher, "The Cypher query")->required();
   query->add_flag("--json", cli.globals.json, "Print one JSON array per row");
   query->callback([&cli, f] {

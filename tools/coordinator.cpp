@@ -1120,7 +1120,7 @@ Result<AuditReport> Coordinator::audit() {
 }
 
 Result<std::vector<std::vector<std::string>>> Coordinator::query(const std::string& cypher) {
-  auto result = impl_->graph().run_auto_commit({cypher, "{}"});
+  auto result = impl_->graph().run_read_query({cypher, "{}"});
   if (!result) return result.error();
   std::vector<std::vector<std::string>> rows;
   for (const auto& row_text : result->rows_json) {

@@ -135,7 +135,9 @@ class Coordinator {
   Result<RunReport> replay(const std::string& run_id);
   // Compares everything in Neo4j with what the ledger says live runs staged (AuditReport).
   Result<AuditReport> audit();
-  // Runs a read-only Cypher query; rows as JSON text arrays, columns first.
+  // Runs a Cypher query read-only (graph::GraphClient::run_read_query: Neo4j's READ access
+  // mode); rows as JSON text arrays, columns first. A write or an administration command
+  // is refused with kInvalidInput, as is any other fault of the query.
   Result<std::vector<std::vector<std::string>>> query(const std::string& cypher);
 
  private:

@@ -249,14 +249,8 @@ std::optional<CharSpan> PreparedDocument::find(std::string_view quote) const {
 }
 
 std::string subject_key(std::string_view name) {
-  utf8proc_uint8_t* folded = nullptr;
-  auto len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(name.data()),
-                          static_cast<utf8proc_ssize_t>(name.size()), &folded,
-                          static_cast<utf8proc_option_t>(kNfkc | UTF8PROC_CASEFOLD));
-  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owner(folded, &std::free);
-  std::string text = len < 0 ? std::string(name)
-                             : std::string(reinterpret_cast<const char*>(folded),
-                                           static_cast<std::size_t>(len));
+  // The registry's fold of names (core): NFKC, case-folded, invisible code points removed.
+  const std::string text = nfkc_visible(name, /*casefold=*/true);
   // Words: runs of letters and digits.
   std::vector<std::string> words;
   std::string word;

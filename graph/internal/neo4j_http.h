@@ -25,7 +25,24 @@ struct WireStatement {
 struct WireResult {
   Counters counters;
   nlohmann::json rows = nlohmann::json::array();  // array of row arrays
+  // The root operator of the plan of an EXPLAIN statement, in the API's own shape (see
+  // plan_operators), else null.
+  nlohmann::json plan;
 };
+
+// How Neo4j itself runs a transaction. kRead is the Query API's `"accessMode": "Read"` and
+// the legacy API's `access-mode: READ` header: the server refuses any write, to the graph,
+// its schema or the system database, with Neo.ClientError.Statement.AccessMode.
+enum class AccessMode { kWrite, kRead };
+
+// Every operator of a plan (WireResult::plan), depth first: its type ("ProcedureCall@neo4j")
+// and its details text ("dbms.listConfig() :: (name :: STRING)", "" when none). The Query
+// API keeps the details under `arguments`, the legacy API beside the type.
+struct PlanOperator {
+  std::string type;
+  std::string details;
+};
+std::vector<PlanOperator> plan_operators(const nlohmann::json& plan);
 
 class Neo4jHttp {
  public:
@@ -39,8 +56,8 @@ class Neo4jHttp {
   Result<std::vector<WireResult>> transaction_once(const std::vector<WireStatement>& statements);
 
   // One statement in an auto-commit request (POST /query/v2, or /tx/commit on the legacy
-  // API): the statement is one transaction, committed whole or not at all.
-  Result<WireResult> auto_commit(const WireStatement& statement);
+  // API): the statement is one transaction, committed whole or not at all, run in `mode`.
+  Result<WireResult> auto_commit(const WireStatement& statement, AccessMode mode = AccessMode::kWrite);
 
  private:
   HttpRequest make_request(std::string method, std::string url, std::string body) const;

@@ -371,6 +371,92 @@ TEST_P(GraphIntegrationTest, ClientErrorsCarryTheirNeo4jCode) {
   EXPECT_EQ(denied.error().detail, "Neo.ClientError.Security.Unauthorized");
 }
 
+TEST_P(GraphIntegrationTest, ReadQueryRefusesEveryWriteAndLeavesTheGraphUnchanged) {
+  const auto run = make_run(prefix_ + "run1");
+  const auto d = make_doc(prefix_, prefix_ + "doc1", run.run_id, 4, 5);
+  ASSERT_TRUE(stage(run, d));
+  const std::string before = exported();
+  const std::string params = json{{"p", prefix_}}.dump();
+  const std::vector<std::string> writes = {
+      "CREATE (x:Entity:Pwned {entity_id: $p + 'pwned'}) RETURN x",
+      "MATCH (n) WHERE coalesce(n.entity_id, n.doc_id, n.run_id) STARTS WITH $p DETACH DELETE n",
+      "MATCH (e:Entity) WHERE e.entity_id STARTS WITH $p SET e.name = 'pwned' RETURN count(e)",
+      "MERGE (x:Entity {entity_id: $p + 'merged'}) RETURN x",
+      "MATCH (a)-[r]->() WHERE a.entity_id STARTS WITH $p DELETE r",
+      "MATCH (e:Entity) WHERE e.entity_id STARTS WITH $p REMOVE e:Company",
+      "CREATE INDEX fgraph_test_pwned IF NOT EXISTS FOR (n:Pwned) ON (n.entity_id)",
+      "CALL db.createLabel('Pwned')",
+  };
+  for (const auto& cypher : writes) {
+    auto r = client_->run_read_query({cypher, params});
+    ASSERT_FALSE(r) << cypher;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput) << cypher;
+    EXPECT_EQ(r.error().detail, "Neo.ClientError.Statement.AccessMode") << cypher;
+    EXPECT_NE(r.error().message.find("tried to write, and queries are read-only"), std::string::npos)
+        << r.error().describe();
+  }
+  EXPECT_EQ(exported(), before);
+  // The same client still writes where it must (staging is not read-only).
+  EXPECT_EQ(count("MATCH (e:Entity) WHERE e.entity_id STARTS WITH $p AND e.name = 'pwned' RETURN count(e)"), 0);
+
+  // A read query still answers, with its parameters.
+  auto read = client_->run_read_query(
+      {"MATCH (e:Entity)-[:MENTIONED_IN]->(d:Document) WHERE e.entity_id STARTS WITH $p "
+       "RETURN count(e), collect(DISTINCT d.doc_id)",
+       params});
+  ASSERT_TRUE(read) << read.error().describe();
+  ASSERT_EQ(read->rows_json.size(), 1u);
+  EXPECT_EQ(json::parse(read->rows_json[0]), json::parse("[4, [\"" + d.doc.doc_id + "\"]]"));
+  auto labels = client_->run_read_query({"CALL db.labels() YIELD label RETURN label ORDER BY label", "{}"});
+  ASSERT_TRUE(labels) << labels.error().describe();
+  EXPECT_FALSE(labels->rows_json.empty());
+}
+
+TEST_P(GraphIntegrationTest, ReadQueryRefusesAdministrationCommandsThatReadModeLetsThrough) {
+  // Neo4j's READ mode runs these; they read or act on the server, not the graph.
+  const std::vector<std::string> commands = {
+      "SHOW USERS",
+      "SHOW DATABASES",
+      "SHOW CURRENT USER",
+      "SHOW TRANSACTIONS",
+      "TERMINATE TRANSACTIONS 'neo4j-transaction-0'",
+      "SHOW SETTINGS",
+      "CALL dbms.listConfig() YIELD name RETURN name",
+      "CALL dbms.killConnections([])",
+      "MATCH (n) CALL { CALL dbms.listConfig() YIELD name RETURN name } RETURN n, name LIMIT 1",
+  };
+  for (const auto& cypher : commands) {
+    auto r = client_->run_read_query({cypher, "{}"});
+    ASSERT_FALSE(r) << cypher;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput) << cypher;
+    EXPECT_NE(r.error().message.find("query refused: it is "), std::string::npos) << r.error().describe();
+  }
+  // A user or database change is an administration command too (and a write to the system
+  // database, which read mode would refuse in any case).
+  auto user = client_->run_read_query({"CREATE USER fgraph_pwned SET PASSWORD 'pwned-password'", "{}"});
+  ASSERT_FALSE(user);
+  EXPECT_EQ(user.error().code, ErrorCode::kInvalidInput);
+  auto users = client_->run_auto_commit({"SHOW USERS YIELD user WHERE user = 'fgraph_pwned' RETURN count(*)", "{}"});
+  ASSERT_TRUE(users) << users.error().describe();
+  EXPECT_EQ(users->rows_json, std::vector<std::string>{"[0]"});
+
+  // What describes the graph's own database still answers; EXPLAIN too (PROFILE does not).
+  for (const std::string cypher : {"SHOW INDEXES YIELD name RETURN count(*)", "SHOW PROCEDURES",
+                                   "EXPLAIN MATCH (n) RETURN n", "CYPHER 5 MATCH (n) RETURN count(n)"}) {
+    auto r = client_->run_read_query({cypher, "{}"});
+    EXPECT_TRUE(r) << cypher << ": " << r.error().describe();
+  }
+  auto profile = client_->run_read_query({"PROFILE MATCH (n) RETURN count(n)", "{}"});
+  ASSERT_FALSE(profile);
+  EXPECT_EQ(profile.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(profile.error().message.find("PROFILE cannot be used"), std::string::npos) << profile.error().describe();
+  // A broken query is the caller's fault, with Neo4j's code.
+  auto syntax = client_->run_read_query({"MATCH (n RETURN n", "{}"});
+  ASSERT_FALSE(syntax);
+  EXPECT_EQ(syntax.error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(syntax.error().detail, "Neo.ClientError.Statement.SyntaxError");
+}
+
 TEST_P(GraphIntegrationTest, UnreachableServerIsUnavailable) {
   Neo4jOptions o = options();
   o.url = "http://127.0.0.1:1";  // nothing listens on port 1

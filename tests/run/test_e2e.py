@@ -567,6 +567,43 @@ class KillResumeE2ETest(E2EBase):
         self.assertEqual(stats["batches_created"]["anthropic"], 1, stats)
 
 
+class QueryE2ETest(E2EBase):
+    """`fgraph query` reads the graph and nothing else (issue 16, defect 2)."""
+
+    def test_query_refuses_writes_and_administration_and_still_reads(self):
+        self.run_json("run", self.make_drop("a", DROP_A), "--lane", "openai-batch")
+        before = self.export()
+        documents = self.cypher("MATCH (d:Document) RETURN count(d)")[0][0]
+        self.assertGreater(documents, 0)
+        writes = [
+            "CREATE (x:Pwned) RETURN x",
+            "MATCH (n) DETACH DELETE n",
+            "MATCH (e:Entity) SET e.name = 'pwned' RETURN count(e)",
+            "MERGE (x:Pwned {k: 1}) RETURN x",
+            "MATCH ()-[r]->() DELETE r",
+        ]
+        for q in writes:
+            for extra in ([], ["--json"]):
+                rc, out, err = self.fgraph("query", q, *extra)
+                self.assertEqual(rc, 2, f"{q}: rc={rc}\nstdout={out}\nstderr={err}")
+                self.assertIn("tried to write, and queries are read-only", err, q)
+        for q in ["SHOW USERS", "SHOW DATABASES", "TERMINATE TRANSACTIONS 'neo4j-transaction-0'",
+                  "CALL dbms.listConfig() YIELD name RETURN name",
+                  "CREATE USER pwned SET PASSWORD 'pwned-password'"]:
+            rc, out, err = self.fgraph("query", q)
+            self.assertEqual(rc, 2, f"{q}: rc={rc}\nstdout={out}\nstderr={err}")
+            self.assertIn("query refused", err, q)
+            self.assertEqual(out.strip(), "", q)  # no user, database or setting listed
+        self.assertEqual(self.export(), before)
+        self.assertEqual(self.cypher("SHOW USERS YIELD user WHERE user = 'pwned' RETURN count(*)"), [[0]])
+        rc, out, err = self.fgraph("audit")
+        self.assertEqual(rc, 0, out + err)
+        # A read query still answers.
+        rc, out, err = self.fgraph("query", "MATCH (d:Document) RETURN count(d)", "--json")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(json.loads(out.strip().splitlines()[-1]), [str(documents)])
+
+
 class LocalLaneE2ETest(E2EBase):
     """Needs the real local model (ctest fixture `local_llm`)."""
 
