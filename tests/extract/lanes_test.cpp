@@ -414,7 +414,7 @@ TEST_F(ExtractLanesTest, CancelledBatchRowsAreRetriedInANewBatch) {
   ASSERT_FALSE(first.has_value());
   EXPECT_EQ(first.error().code, ErrorCode::kTransient);
   Extractor ex(*store_, *losing_, clock_, o);
-  ASSERT_TRUE(ex.cancel_open_batches().has_value());
+  ASSERT_TRUE(ex.cancel_open_batches("run-cancel").has_value());
   ASSERT_EQ(emu_->configure(R"({"polls_to_complete":1})"), 200);
   auto second = run(options(LaneKind::kOpenAiBatch), "run-cancel", docs);
   ASSERT_TRUE(second.has_value()) << second.error().describe();
