@@ -1,6 +1,7 @@
 // The writer lock of a home, on real files and real processes.
 #include <csignal>
 #include <filesystem>
+#include <thread>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -127,6 +128,28 @@ TEST_F(WriterLockTest, AnUndescribedHolderIsNotNamedAfterADeadOne) {
   EXPECT_FALSE(clock_.sleeps().empty());
 }
 
+TEST_F(WriterLockTest, ARefusedWriterWaitsForAHolderThatIsStillDescribingItself) {
+  // Two writers started together: the loser may look before the winner has written.
+  fs::create_directories(home_);
+  const std::string path = WriterLock::path_in(home_.string());
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  std::thread late([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::string text = "pid=" + std::to_string(::getpid()) + "\ncommand=fgraph run late\nsince=t\n";
+    (void)::pwrite(fd, text.data(), text.size(), 0);
+  });
+  SystemClock clock;
+  auto opts = options("fgraph run drops/e");
+  opts.describe_wait = std::chrono::milliseconds(5000);
+  auto refused = WriterLock::acquire(opts, clock);
+  late.join();
+  ::close(fd);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("(fgraph run late)"), std::string::npos) << refused.error().message;
+}
+
 TEST_F(WriterLockTest, ServiceUrlIsShownToRefusedWritersAndControlCharactersAreEscaped) {
   auto serve = WriterLock::acquire(options("fgraph serve\n--listen\x1b[2J"), clock_);
   ASSERT_TRUE(serve.has_value()) << serve.error().describe();
@@ -142,7 +165,8 @@ TEST_F(WriterLockTest, ServiceUrlIsShownToRefusedWritersAndControlCharactersAreE
 }
 
 TEST_F(WriterLockTest, AnUnusablePathIsInternal) {
-  auto r = WriterLock::acquire({"/dev/null/home/writer.lock", "fgraph run x", {}}, clock_);
+  home_ = "/dev/null/home";
+  auto r = WriterLock::acquire(options("fgraph run x"), clock_);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kInternal);
 }

@@ -35,7 +35,10 @@ std::string Cli::ledger_path() const {
 Status Cli::lock_for_writing() {
   if (writer_lock) return ok();
   SystemClock clock;
-  auto lock = WriterLock::acquire({WriterLock::path_in(globals.home), globals.command_line, {}}, clock);
+  WriterLock::Options options;
+  options.path = WriterLock::path_in(globals.home);
+  options.command = globals.command_line;
+  auto lock = WriterLock::acquire(options, clock);
   if (!lock) {
     Error e = lock.error();
     if (e.detail == "writer_lock_held") {
