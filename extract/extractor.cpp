@@ -340,7 +340,6 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
     for (const auto& [other, n] : *held) {
       which += (which.empty() ? "" : ", ") + std::to_string(n) + " in run " + other;
     }
-    log->warn("run={} waits for requests in open batches of other runs: {}", run_id, which);
     return make_error(ErrorCode::kTransient,
                       "requests of run " + run_id + " wait in open batches of other runs (" + which +
                           "): finish those with `fgraph run --resume " + held->front().first +
