@@ -1,8 +1,9 @@
 // core: what every stage of fgraph shares.
 //
 // Owns: the error/result types, SHA-256 hashing and ids, the clock seam, the retry
-// policy, logging setup, the HTTP transport seam with its libcurl implementation, and the
-// Unicode normal form names are compared in (NFKC without default-ignorable code points).
+// policy, logging setup, the HTTP transport seam with its libcurl implementation, the
+// Unicode normal form names are compared in (NFKC without default-ignorable code points),
+// and the writer lock of a home.
 // Nothing here knows about filings, models or graphs.
 //
 // Threading: every type here is safe to use from several threads at once unless its
@@ -288,5 +289,78 @@ std::string without_default_ignorables(std::string_view utf8);
 // 1st) kills the process with SIGKILL, as a crash would. Inert unless the variable is set;
 // the variable is read once per process.
 void crash_point(std::string_view point);
+
+// ---------------------------------------------------------------------------------
+// The writer lock of a home: one writer per $FGRAPH_HOME (DESIGN.md, "One writer per
+// home"). Every command that writes the ledger or Neo4j (`run`, `rollback`, `replay`,
+// `registry merge|unmerge`) takes it for its whole life, and `fgraph serve` for its own;
+// readers take nothing and keep working beside a writer. A second writer is refused at
+// once, told who holds the lock.
+//
+// Mechanism: an exclusive flock(2) on <home>/writer.lock, tried without waiting. The file
+// holds the holder's description, one `key=value` per line (pid, command, since, url),
+// rewritten by each new holder and emptied on release; the file itself is never removed
+// (removing it would let two processes lock two different files). The kernel drops the
+// lock when the holder closes it or dies, SIGKILL included, so a stale file never blocks
+// anyone. The descriptor is close-on-exec: programs the holder runs do not inherit the
+// lock. Two WriterLocks of one process exclude each other too (flock belongs to the open
+// file). The lock is advisory and local: a home on NFS needs a server that supports
+// flock.
+//
+// Threading: a WriterLock has one owner; set_url is not to be called concurrently.
+class WriterLock {
+ public:
+  // Who holds a lock, as its file describes it.
+  struct Holder {
+    long pid = 0;         // 0: not described (yet)
+    std::string command;  // e.g. "fgraph run drops/e", control characters escaped
+    std::string since;    // RFC 3339 UTC, when the lock was taken
+    std::string url;      // the service's URL once `fgraph serve` listens, else ""
+    // "pid 4242 (fgraph run drops/e) since 2026-12-06T09:00:00Z[, serving URL]".
+    std::string describe() const;
+  };
+
+  struct Options {
+    std::string path;     // the lock file; normally WriterLock::path_in(home)
+    std::string command;  // what the holder does, shown to writers it refuses
+    // How long a refused writer waits for a holder that has just taken the lock to
+    // write its description, before describing it as unknown.
+    std::chrono::milliseconds describe_wait{500};
+  };
+
+  // <home>/writer.lock.
+  static std::string path_in(const std::string& home);
+
+  // Takes the lock without waiting and writes this process's description into the file
+  // (creating the file and its folder if needed). Errors: kInvalidInput with detail
+  // "writer_lock_held" and the holder described in the message when another open file
+  // holds the lock (the CLI's exit 2); kInternal when the file cannot be opened, locked
+  // or written (nothing is held then). Sleeps (describe_wait) go through `clock`.
+  static Result<std::unique_ptr<WriterLock>> acquire(const Options& options, Clock& clock);
+
+  // Reads the description in the lock file at `path`; kNotFound without a file. It says
+  // who holds or last took the lock, not whether it is held now.
+  static Result<Holder> read_holder(const std::string& path);
+
+  // Adds the service URL to the description (fgraph serve, once it listens).
+  // kInternal when the file cannot be written; the lock stays held either way.
+  Status set_url(std::string_view url);
+
+  const Holder& holder() const { return holder_; }
+  const std::string& path() const { return path_; }
+
+  // Empties the description and releases the lock.
+  ~WriterLock();
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+ private:
+  WriterLock(int fd, std::string path, Holder holder);
+  Status write_description();
+
+  int fd_;
+  std::string path_;
+  Holder holder_;
+};
 
 }  // namespace fgraph

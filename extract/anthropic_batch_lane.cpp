@@ -78,15 +78,25 @@ class AnthropicBatchLane final : public Lane {
       obj.local_path = (fs::path(batch_dir()) / (obj.key + ".json")).string();
       obj.state = "creating";
       if (auto s = write_body(obj.local_path, group); !s) return s;
-      if (auto s = ctx_.ledger->create_remote(obj, group); !s) return s;
+      auto claimed = ctx_.ledger->create_remote(obj, group);
+      if (!claimed) return claimed.error();
+      if (claimed->empty()) {
+        fs::remove(obj.local_path, ec);
+        continue;
+      }
+      // Rows claimed by another batch first are not sent.
+      if (claimed->size() < group.size()) {
+        if (auto s = write_body(obj.local_path, *claimed); !s) return s;
+      }
       created_here_[obj.key] = true;
-      if (ctx_.counters != nullptr) ctx_.counters->submitted += static_cast<std::int64_t>(group.size());
+      if (ctx_.counters != nullptr) ctx_.counters->submitted += static_cast<std::int64_t>(claimed->size());
     }
     return resume_open();
   }
 
+  // Only this run's batches (Ledger::open_remotes).
   Status resume_open() override {
-    auto open = ctx_.ledger->open_remotes(std::string(to_string(kind())));
+    auto open = ctx_.ledger->open_remotes(std::string(to_string(kind())), ctx_.run_id);
     if (!open) return open.error();
     std::vector<RemoteObject> objs = std::move(*open);
     const auto deadline = ctx_.clock->steady_now() + ctx_.options->max_wait;
@@ -110,7 +120,7 @@ class AnthropicBatchLane final : public Lane {
   }
 
   Status cancel_open() override {
-    auto open = ctx_.ledger->open_remotes(std::string(to_string(kind())));
+    auto open = ctx_.ledger->open_remotes(std::string(to_string(kind())), ctx_.run_id);
     if (!open) return open.error();
     for (RemoteObject& obj : *open) {
       if (obj.remote_id.empty() || obj.state == "ended") continue;

@@ -313,18 +313,23 @@ class Extractor {
   Result<Plan> plan(const std::vector<ingest::Document>& docs);
 
   // Plans, applies the budget gate (kInvalidInput "budget" before anything is sent),
-  // records the run's requests, resumes batches left open by an earlier command, submits
-  // the rest through the retry ladder and records every attempt. `docs` may be empty on
-  // resume: texts then come from the documents table. Returns the reconciliation.
+  // records the run's requests, resumes the run's batches left open by an earlier
+  // command, submits the rest through the retry ladder and records every attempt. Each
+  // attempt of a request is sent once: a row is claimed in the ledger before it is sent,
+  // and only this run's batches are advanced. `docs` may be empty on resume: texts then
+  // come from the documents table. Returns the reconciliation.
   // Errors: kInvalidInput (budget, bad options), kUnavailable/kPermanent/kTransient when a
-  // provider cannot be used (the ledger keeps every open batch; run again to resume).
+  // provider cannot be used (the ledger keeps every open batch; run again to resume);
+  // kTransient (detail "held_by_other_run") when requests of this run wait in open
+  // batches of another run, which must be resumed first.
   // A crash at any point leaves rows and remote objects recorded; the next run resumes
   // polling without submitting anything twice.
   Result<Reconciliation> run(const std::string& run_id, const std::vector<ingest::Document>& docs,
                              const ProgressFn& progress = {});
 
-  // Cancels every open batch of the primary lane (POST .../cancel) and records it.
-  Status cancel_open_batches();
+  // Cancels every open batch of `run_id` on the primary lane (POST .../cancel) and
+  // records it; other runs' batches are left alone.
+  Status cancel_open_batches(const std::string& run_id);
 
   const ExtractorOptions& options() const { return options_; }
 

@@ -304,6 +304,8 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
   // Batches left open by an earlier command first: their rows are not submitted again.
   if (auto s = primary->resume_open(); !s) return s.error();
 
+  // The ladder counts steps, not attempt numbers: a dead letter sent again goes on
+  // numbering its attempts (unique per request) and climbs the ladder from its foot.
   const int max_attempts = options_.primary_attempts + (fallback ? 1 : 0);
   for (int round = 0; round <= max_attempts + 1; ++round) {
     auto pending = impl_->ledger.pending(run_id);
@@ -311,12 +313,12 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
     if (pending->empty()) break;
     std::vector<PendingRow> on_primary, on_fallback;
     for (PendingRow& p : *pending) {
-      if (p.attempt > max_attempts) {
+      if (p.step > max_attempts) {
         if (auto s = impl_->ledger.dead_letter(run_id, p); !s) return s.error();
         ++counters.dead;
         log->warn("run={} dead letter {} doc={} after {} attempts: {} {}", run_id, p.request.custom_id,
                   p.request.doc_id, p.attempt - 1, p.last_outcome, p.last_error);
-      } else if (p.attempt <= options_.primary_attempts) {
+      } else if (p.step <= options_.primary_attempts) {
         on_primary.push_back(std::move(p));
       } else {
         on_fallback.push_back(std::move(p));
@@ -329,11 +331,26 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
       if (auto s = fallback->submit(on_fallback); !s) return s.error();
     }
   }
+  // Rows this run planned while another run had them in an open batch are that run's
+  // to collect (a lane never advances another run's batches): this run waits for it.
+  auto held = impl_->ledger.held_by_other_runs(run_id);
+  if (!held) return held.error();
+  if (!held->empty()) {
+    std::string which;
+    for (const auto& [other, n] : *held) {
+      which += (which.empty() ? "" : ", ") + std::to_string(n) + " in run " + other;
+    }
+    return make_error(ErrorCode::kTransient,
+                      "requests of run " + run_id + " wait in open batches of other runs (" + which +
+                          "): finish those with `fgraph run --resume " + held->front().first +
+                          "`, then `fgraph run --resume " + run_id + "`",
+                      "held_by_other_run");
+  }
   internal::report(ctx, "done");
   return reconcile(impl_->store, run_id);
 }
 
-Status Extractor::cancel_open_batches() {
+Status Extractor::cancel_open_batches(const std::string& run_id) {
   Progress counters;
   LaneContext ctx;
   ctx.ledger = &impl_->ledger;
@@ -341,6 +358,7 @@ Status Extractor::cancel_open_batches() {
   ctx.clock = &impl_->clock;
   ctx.options = &options_;
   ctx.doc_text = [this](const std::string& id) { return impl_->doc_text(id); };
+  ctx.run_id = run_id;
   ctx.counters = &counters;
   if (options_.lane == LaneKind::kOpenAiBatch) return internal::make_openai_batch_lane(ctx)->cancel_open();
   if (options_.lane == LaneKind::kAnthropicBatch) return internal::make_anthropic_batch_lane(ctx)->cancel_open();

@@ -28,7 +28,8 @@ SqlValue opt_text(const std::string& s) {
 constexpr const char* kRequestColumns =
     "r.custom_id, r.doc_id, r.chunk_index, r.chunk_count, r.char_start, r.char_end, r.model, "
     "r.prompt_version, r.schema_version, r.est_input_tokens, r.est_output_tokens, "
-    "r.est_cost_usd, r.state, COALESCE(r.outcome,''), r.attempts";
+    "r.est_cost_usd, r.state, COALESCE(r.outcome,''), r.attempts, r.ladder_base";
+constexpr int kRequestColumnCount = 16;
 
 RequestRow request_from(const std::vector<SqlValue>& row) {
   RequestRow out;
@@ -48,6 +49,7 @@ RequestRow request_from(const std::vector<SqlValue>& row) {
   out.state = text_of(row[12]);
   out.outcome = text_of(row[13]);
   out.attempts = static_cast<int>(int_of(row[14]));
+  out.ladder_base = static_cast<int>(int_of(row[15]));
   return out;
 }
 
@@ -94,8 +96,9 @@ Status Ledger::record_plan(const std::string& run_id, const std::vector<Extracti
     }
     if (reset_dead) {
       for (const ExtractionRequest& r : unique) {
+        // Attempt numbers go on (they are unique per request); the ladder starts again.
         if (auto s = store_.execute(
-                "UPDATE requests SET state='planned', attempts=0, updated_at=? "
+                "UPDATE requests SET state='planned', ladder_base=attempts, updated_at=? "
                 "WHERE custom_id=? AND state='dead'",
                 {now, r.custom_id});
             !s) {
@@ -140,8 +143,9 @@ Result<std::vector<PendingRow>> Ledger::pending(const std::string& run_id) {
     PendingRow p;
     p.request = std::move(rr.request);
     p.attempt = rr.attempts + 1;
+    p.step = p.attempt - rr.ladder_base;
     p.last_outcome = rr.outcome;
-    p.last_error = text_of(row[15]);
+    p.last_error = text_of(row[kRequestColumnCount]);
     out.push_back(std::move(p));
   }
   return out;
@@ -150,11 +154,21 @@ Result<std::vector<PendingRow>> Ledger::pending(const std::string& run_id) {
 Status Ledger::record_rows(const std::string& run_id, const std::vector<RowResult>& rows,
                            const std::string& close_key) {
   const std::string now = format_utc(clock_.now());
-  return store_.transaction([&]() -> Status {
+  std::size_t repeats = 0;
+  Status s = store_.transaction([&]() -> Status {
+    repeats = 0;
     auto att = store_.cached(
-        "INSERT INTO attempts (custom_id, attempt, run_id, lane, model, obj_key, outcome, "
+        "INSERT OR IGNORE INTO attempts (custom_id, attempt, run_id, lane, model, obj_key, outcome, "
         "input_tokens, output_tokens, cost_usd, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!att) return att.error();
+    // A second answer to one attempt: paid for, so counted on the attempt's row; it can
+    // complete the attempt, never fail it again.
+    auto again = store_.cached(
+        "UPDATE attempts SET input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3, "
+        "cost_usd = cost_usd + ?4, outcome = CASE WHEN ?1 = 'completed' THEN ?1 ELSE outcome END, "
+        "error = CASE WHEN ?1 = 'completed' THEN NULL ELSE error END "
+        "WHERE custom_id = ?5 AND attempt = ?6");
+    if (!again) return again.error();
     auto upd = store_.cached(
         "UPDATE requests SET state = CASE WHEN state IN ('completed') THEN state ELSE ? END, "
         "outcome = ?, attempts = MAX(attempts, ?), updated_at = ? WHERE custom_id = ?");
@@ -165,16 +179,26 @@ Status Ledger::record_rows(const std::string& run_id, const std::vector<RowResul
     if (!res) return res.error();
     for (const RowResult& r : rows) {
       const bool done = r.outcome == Outcome::kCompleted;
+      const std::string outcome(to_string(r.outcome));
       Statement& a = **att;
       a.reset();
       a.bind(1, r.custom_id).bind(2, std::int64_t{r.attempt}).bind(3, run_id).bind(4, r.lane)
-          .bind(5, r.model).bind(6, opt_text(r.batch_key)).bind(7, std::string(to_string(r.outcome)))
+          .bind(5, r.model).bind(6, opt_text(r.batch_key)).bind(7, outcome)
           .bind(8, r.usage.input_tokens).bind(9, r.usage.output_tokens)
           .bind(10, SqlValue(r.cost_usd)).bind(11, opt_text(r.error_detail)).bind(12, now);
       if (auto s = a.run(); !s) return s;
+      if (store_.changes() == 0) {
+        ++repeats;
+        Statement& g = **again;
+        g.reset();
+        g.bind(1, outcome).bind(2, r.usage.input_tokens).bind(3, r.usage.output_tokens)
+            .bind(4, SqlValue(r.cost_usd)).bind(5, r.custom_id).bind(6, std::int64_t{r.attempt});
+        if (auto s = g.run(); !s) return s;
+        if (!done) continue;
+      }
       Statement& u = **upd;
       u.reset();
-      u.bind(1, done ? "completed" : "failed").bind(2, std::string(to_string(r.outcome)))
+      u.bind(1, done ? "completed" : "failed").bind(2, outcome)
           .bind(3, std::int64_t{r.attempt}).bind(4, now).bind(5, r.custom_id);
       if (auto s = u.run(); !s) return s;
       if (done) {
@@ -194,6 +218,11 @@ Status Ledger::record_rows(const std::string& run_id, const std::vector<RowResul
     }
     return ok();
   });
+  if (s && repeats > 0) {
+    logger("extract")->warn("run={} batch={} {} answers to attempts already recorded (counted on them)",
+                            run_id, close_key.empty() ? "-" : close_key, repeats);
+  }
+  return s;
 }
 
 Status Ledger::dead_letter(const std::string& run_id, const PendingRow& row) {
@@ -213,9 +242,12 @@ Status Ledger::dead_letter(const std::string& run_id, const PendingRow& row) {
   });
 }
 
-Status Ledger::create_remote(const RemoteObject& obj, const std::vector<PendingRow>& rows) {
+Result<std::vector<PendingRow>> Ledger::create_remote(const RemoteObject& obj,
+                                                      const std::vector<PendingRow>& rows) {
   const std::string now = format_utc(clock_.now());
-  return store_.transaction([&]() -> Status {
+  std::vector<PendingRow> claimed;
+  Status s = store_.transaction([&]() -> Status {
+    claimed.clear();
     if (auto s = store_.execute(
             "INSERT INTO remote_objects (obj_key, kind, provider, lane, model, run_id, local_path, "
             "file_id, remote_id, state, rows, detail, created_at, updated_at) "
@@ -226,22 +258,35 @@ Status Ledger::create_remote(const RemoteObject& obj, const std::vector<PendingR
         !s) {
       return s;
     }
+    auto claim = store_.cached(
+        "UPDATE requests SET state='submitted', updated_at=? "
+        "WHERE custom_id=? AND state IN ('planned','failed') AND attempts=?");
+    if (!claim) return claim.error();
     auto ins = store_.cached("INSERT INTO batch_rows (obj_key, custom_id, attempt) VALUES (?,?,?)");
     if (!ins) return ins.error();
-    auto upd = store_.cached("UPDATE requests SET state='submitted', updated_at=? WHERE custom_id=?");
-    if (!upd) return upd.error();
     for (const PendingRow& r : rows) {
+      Statement& c = **claim;
+      c.reset();
+      c.bind(1, now).bind(2, r.request.custom_id).bind(3, std::int64_t{r.attempt - 1});
+      if (auto s = c.run(); !s) return s;
+      if (store_.changes() == 0) continue;
       Statement& st = **ins;
       st.reset();
       st.bind(1, obj.key).bind(2, r.request.custom_id).bind(3, std::int64_t{r.attempt});
       if (auto s = st.run(); !s) return s;
-      Statement& u = **upd;
-      u.reset();
-      u.bind(1, now).bind(2, r.request.custom_id);
-      if (auto s = u.run(); !s) return s;
+      claimed.push_back(r);
     }
-    return ok();
+    if (claimed.empty()) return store_.execute("DELETE FROM remote_objects WHERE obj_key=?", {obj.key});
+    if (claimed.size() == rows.size()) return ok();
+    return store_.execute("UPDATE remote_objects SET rows=? WHERE obj_key=?",
+                          {static_cast<std::int64_t>(claimed.size()), obj.key});
   });
+  if (!s) return s.error();
+  if (claimed.size() < rows.size()) {
+    logger("extract")->warn("run={} batch={} left out {} of {} rows claimed by another batch",
+                            obj.run_id, obj.key, rows.size() - claimed.size(), rows.size());
+  }
+  return claimed;
 }
 
 Status Ledger::update_remote(const RemoteObject& obj) {
@@ -253,13 +298,15 @@ Status Ledger::update_remote(const RemoteObject& obj) {
        format_utc(clock_.now()), obj.key});
 }
 
-Result<std::vector<RemoteObject>> Ledger::open_remotes(const std::string& lane) {
+Result<std::vector<RemoteObject>> Ledger::open_remotes(const std::string& lane,
+                                                      const std::string& run_id) {
   auto rows = store_.query(
       "SELECT obj_key, kind, provider, lane, model, run_id, COALESCE(local_path,''), "
       "COALESCE(file_id,''), COALESCE(remote_id,''), state, rows, COALESCE(output_file_id,''), "
       "COALESCE(error_file_id,''), COALESCE(detail,'') FROM remote_objects "
-      "WHERE lane = ? AND state NOT IN ('collected','abandoned') ORDER BY created_at, obj_key",
-      {lane});
+      "WHERE lane = ? AND run_id = ? AND state NOT IN ('collected','abandoned') "
+      "ORDER BY created_at, obj_key",
+      {lane, run_id});
   if (!rows) return rows.error();
   std::vector<RemoteObject> out;
   for (const auto& row : *rows) {
@@ -283,6 +330,22 @@ Result<std::vector<RemoteObject>> Ledger::open_remotes(const std::string& lane) 
   return out;
 }
 
+Result<std::vector<std::pair<std::string, std::int64_t>>> Ledger::held_by_other_runs(
+    const std::string& run_id) {
+  auto rows = store_.query(
+      "SELECT o.run_id, COUNT(DISTINCT b.custom_id) FROM run_requests m "
+      "JOIN requests r ON r.custom_id = m.custom_id AND r.state = 'submitted' "
+      "JOIN batch_rows b ON b.custom_id = m.custom_id "
+      "JOIN remote_objects o ON o.obj_key = b.obj_key "
+      "WHERE m.run_id = ?1 AND o.run_id <> ?1 AND o.state NOT IN ('collected','abandoned') "
+      "GROUP BY o.run_id ORDER BY o.run_id",
+      {run_id});
+  if (!rows) return rows.error();
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (const auto& row : *rows) out.emplace_back(text_of(row[0]), int_of(row[1]));
+  return out;
+}
+
 Result<std::vector<PendingRow>> Ledger::batch_rows(const std::string& key) {
   auto rows = store_.query(std::string("SELECT ") + kRequestColumns +
                                ", b.attempt FROM batch_rows b JOIN requests r ON r.custom_id = "
@@ -293,8 +356,10 @@ Result<std::vector<PendingRow>> Ledger::batch_rows(const std::string& key) {
   out.reserve(rows->size());
   for (const auto& row : *rows) {
     PendingRow p;
-    p.request = request_from(row).request;
-    p.attempt = static_cast<int>(int_of(row[15]));
+    RequestRow rr = request_from(row);
+    p.request = std::move(rr.request);
+    p.attempt = static_cast<int>(int_of(row[kRequestColumnCount]));
+    p.step = p.attempt - rr.ladder_base;
     out.push_back(std::move(p));
   }
   return out;

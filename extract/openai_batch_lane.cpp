@@ -81,8 +81,9 @@ class OpenAiBatchLane final : public Lane {
     return resume_open();
   }
 
+  // Only this run's batches (Ledger::open_remotes).
   Status resume_open() override {
-    auto open = ctx_.ledger->open_remotes(std::string(to_string(kind())));
+    auto open = ctx_.ledger->open_remotes(std::string(to_string(kind())), ctx_.run_id);
     if (!open) return open.error();
     if (open->empty()) return ok();
     std::vector<RemoteObject> objs = std::move(*open);
@@ -107,7 +108,7 @@ class OpenAiBatchLane final : public Lane {
   }
 
   Status cancel_open() override {
-    auto open = ctx_.ledger->open_remotes(std::string(to_string(kind())));
+    auto open = ctx_.ledger->open_remotes(std::string(to_string(kind())), ctx_.run_id);
     if (!open) return open.error();
     for (RemoteObject& obj : *open) {
       if (obj.remote_id.empty() || is_terminal(obj.state)) continue;
@@ -162,9 +163,19 @@ class OpenAiBatchLane final : public Lane {
         out.flush();
         if (!out) return make_error(ErrorCode::kInternal, "cannot write " + obj.local_path);
       }
-      if (auto s = ctx_.ledger->create_remote(obj, in_file); !s) return s;
-      if (ctx_.counters != nullptr) ctx_.counters->submitted += static_cast<std::int64_t>(in_file.size());
-      report(ctx_, "submitted", obj.key + " " + std::to_string(in_file.size()) + " rows");
+      auto claimed = ctx_.ledger->create_remote(obj, in_file);
+      if (!claimed) return claimed.error();
+      if (claimed->empty()) {
+        fs::remove(obj.local_path, ec);
+        continue;
+      }
+      // Rows claimed by another batch first are not sent: the file is written again
+      // with the claimed rows only.
+      if (claimed->size() < in_file.size()) {
+        if (auto s = rewrite_file(obj); !s) return s;
+      }
+      if (ctx_.counters != nullptr) ctx_.counters->submitted += static_cast<std::int64_t>(claimed->size());
+      report(ctx_, "submitted", obj.key + " " + std::to_string(claimed->size()) + " rows");
     }
     return ok();
   }

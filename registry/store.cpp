@@ -438,6 +438,11 @@ Status Store::migrate() {
   for (const Migration& m : migrations()) {
     if (applied.count(m.version) != 0) continue;
     Status s = transaction([&]() -> Status {
+      // Another process opening the same new home (a reader beside the first writer)
+      // may have applied it since `applied` was read; BEGIN IMMEDIATE orders the two.
+      auto done = query("SELECT 1 FROM schema_migrations WHERE version = ?", {std::int64_t{m.version}});
+      if (!done) return done.error();
+      if (!done->empty()) return ok();
       if (auto e = exec(m.sql); !e) {
         Error err = e.error();
         err.message = "migration " + std::to_string(m.version) + " " + m.name + ": " + err.message;

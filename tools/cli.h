@@ -28,6 +28,7 @@ struct Globals {
   std::string home;        // --home, else $FGRAPH_HOME, else ./.fgraph
   bool json = false;       // --json: one JSON object per line on stdout
   std::string log_level;   // --log-level
+  std::string command_line;  // "fgraph run drops/e": how this process was started
 };
 
 // A command's body runs after parsing; its return value is the process exit code.
@@ -38,6 +39,12 @@ struct Cli {
   Action action;  // set by the subcommand that was chosen
   // The ledger path under home ($home/fgraph.db); creates the home folder.
   std::string ledger_path() const;
+  // Takes the home's writer lock ($home/writer.lock, core.h WriterLock) for a command
+  // that writes the ledger or Neo4j; it is held until the process exits. Call it before
+  // opening anything. kInvalidInput (exit 2) naming the holder when another writer has
+  // it; readers never call it and keep working beside a writer.
+  Status lock_for_writing();
+  std::unique_ptr<WriterLock> writer_lock;  // held by a writing command
 };
 
 // Each group adds its subcommands to `app` and sets cli.action in their callbacks.

@@ -15,8 +15,13 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 json opt(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
 
 // Opens the ledger and runs `body` with a registry; store errors become exit codes.
+// A command with Access::kWrite takes the home's writer lock first.
+enum class Access { kRead, kWrite };
 template <typename F>
-int with_registry(const Cli& cli, F&& body) {
+int with_registry(Cli& cli, Access access, F&& body) {
+  if (access == Access::kWrite) {
+    if (auto s = cli.lock_for_writing(); !s) return report_error(s.error());
+  }
   auto store = registry::Store::open({cli.ledger_path()});
   if (!store) return report_error(store.error());
   registry::EntityRegistry reg(**store);
@@ -69,7 +74,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
   find_cmd->add_flag("--json", cli.globals.json, "Print one JSON object per candidate");
   find_cmd->callback([&cli, find] {
     cli.action = [&cli, find]() -> int {
-      return with_registry(cli, [&](registry::EntityRegistry& reg) {
+      return with_registry(cli, Access::kRead, [&](registry::EntityRegistry& reg) {
         std::optional<std::string> type;
         if (!find->type.empty()) type = find->type;
         auto r = reg.find(find->text, type, find->limit);
@@ -96,7 +101,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
   show_cmd->add_flag("--json", cli.globals.json, "Print the entity as one JSON object");
   show_cmd->callback([&cli, show_id] {
     cli.action = [&cli, show_id]() -> int {
-      return with_registry(cli, [&](registry::EntityRegistry& reg) {
+      return with_registry(cli, Access::kRead, [&](registry::EntityRegistry& reg) {
         auto r = reg.show(*show_id);
         if (!r) return report_error(r.error());
         const auto& d = *r;
@@ -154,7 +159,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
   merge_cmd->add_flag("--json", cli.globals.json, "Print the merge record as one JSON object");
   merge_cmd->callback([&cli, merge] {
     cli.action = [&cli, merge]() -> int {
-      return with_registry(cli, [&](registry::EntityRegistry& reg) {
+      return with_registry(cli, Access::kWrite, [&](registry::EntityRegistry& reg) {
         auto r = reg.merge(merge->a, merge->b);
         if (!r) return report_error(r.error());
         if (cli.globals.json) {
@@ -173,7 +178,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
   unmerge_cmd->add_flag("--json", cli.globals.json, "Print the result as one JSON object");
   unmerge_cmd->callback([&cli, merge_id] {
     cli.action = [&cli, merge_id]() -> int {
-      return with_registry(cli, [&](registry::EntityRegistry& reg) {
+      return with_registry(cli, Access::kWrite, [&](registry::EntityRegistry& reg) {
         auto r = reg.unmerge(*merge_id);
         if (!r) return report_error(r.error());
         if (cli.globals.json) {
@@ -194,7 +199,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
   history_cmd->add_flag("--json", cli.globals.json, "Print one JSON object per journal entry");
   history_cmd->callback([&cli, history_id] {
     cli.action = [&cli, history_id]() -> int {
-      return with_registry(cli, [&](registry::EntityRegistry& reg) {
+      return with_registry(cli, Access::kRead, [&](registry::EntityRegistry& reg) {
         auto r = reg.history(*history_id);
         if (!r) return report_error(r.error());
         for (const auto& e : *r) {

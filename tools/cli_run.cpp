@@ -228,6 +228,10 @@ void register_run_commands(CLI::App& app, Cli& cli) {
         std::cerr << "fgraph run: give either a DROP or --resume RUN_ID\n";
         return kExitUsage;
       }
+      // A dry run only plans: it reads the ledger and writes nothing.
+      if (!f->dry_run) {
+        if (auto st = cli.lock_for_writing(); !st) return report_error(st.error());
+      }
       auto s = open_session(cli, f->lane, f->model, f->budget);
       if (!s) return report_error(s.error());
       RunOptions o{f->drop, f->resume, f->dry_run, f->no_wait};
@@ -302,6 +306,7 @@ void register_run_commands(CLI::App& app, Cli& cli) {
                        "registry entities and aliases no other document taught");
   rollback->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
+      if (auto st = cli.lock_for_writing(); !st) return report_error(st.error());
       auto s = open_session(cli, "", "", std::nullopt);
       if (!s) return report_error(s.error());
       std::optional<std::string> doc;
@@ -319,6 +324,7 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   replay->add_flag("--json", cli.globals.json, "Print the reconciliation as one JSON object");
   replay->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
+      if (auto st = cli.lock_for_writing(); !st) return report_error(st.error());
       auto s = open_session(cli, "", "", std::nullopt);
       if (!s) return report_error(s.error());
       auto r = (*s)->coordinator->replay(f->run_id);

@@ -32,6 +32,25 @@ std::string Cli::ledger_path() const {
   return (std::filesystem::path(globals.home) / "fgraph.db").string();
 }
 
+Status Cli::lock_for_writing() {
+  if (writer_lock) return ok();
+  SystemClock clock;
+  WriterLock::Options options;
+  options.path = WriterLock::path_in(globals.home);
+  options.command = globals.command_line;
+  auto lock = WriterLock::acquire(options, clock);
+  if (!lock) {
+    Error e = lock.error();
+    if (e.detail == "writer_lock_held") {
+      e.message += "; one writer per home: wait for it to finish (status, runs, audit and "
+                   "query work meanwhile)";
+    }
+    return e;
+  }
+  writer_lock = std::move(*lock);
+  return ok();
+}
+
 }  // namespace fgraph::cli
 
 int main(int argc, char** argv) {
@@ -45,6 +64,8 @@ int main(int argc, char** argv) {
   app.fallthrough();
 
   Cli cli;
+  cli.globals.command_line = "fgraph";
+  for (int i = 1; i < argc; ++i) cli.globals.command_line += std::string(" ") + argv[i];
   const char* env_home = std::getenv("FGRAPH_HOME");
   cli.globals.home = env_home != nullptr && *env_home != '\0' ? env_home : "./.fgraph";
   const char* env_level = std::getenv("FGRAPH_LOG_LEVEL");

@@ -39,9 +39,11 @@ class Lane {
   // become transient). A provider that cannot be used returns an Error; for batch lanes
   // the batches created so far stay recorded and resume_open() picks them up.
   virtual Status submit(const std::vector<PendingRow>& rows) = 0;
-  // Batch lanes: finishes every batch of this lane left open by an earlier command
-  // (re-finding a batch whose creation was not confirmed by its metadata key).
+  // Batch lanes: finishes every batch of this run (ctx.run_id) on this lane left open by
+  // an earlier command (re-finding a batch whose creation was not confirmed by its
+  // metadata key). Other runs' batches are never touched (Ledger::open_remotes).
   virtual Status resume_open() { return ok(); }
+  // Cancels this run's open batches on this lane.
   virtual Status cancel_open() { return ok(); }
 };
 

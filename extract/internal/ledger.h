@@ -16,13 +16,15 @@ struct RequestRow {
   ExtractionRequest request;
   std::string state;    // planned|submitted|completed|failed|dead
   std::string outcome;  // last attempt's outcome, "" if none
-  int attempts = 0;
+  int attempts = 0;     // the highest attempt number recorded
+  int ladder_base = 0;  // attempts made before the current retry ladder (dead letter resent)
 };
 
 // A request of a run still to be sent, with the attempt it is about to make.
 struct PendingRow {
   ExtractionRequest request;
-  int attempt = 1;
+  int attempt = 1;  // the attempt's number, unique per request for good
+  int step = 1;     // its place in the retry ladder (attempt - ladder_base)
   std::string last_outcome;
   std::string last_error;
 };
@@ -51,7 +53,8 @@ class Ledger {
 
   Result<std::optional<RequestRow>> find_request(const std::string& custom_id);
   // Records the requests and the run's (doc, chunk) mapping in one transaction.
-  // Existing requests are kept; `reset_dead` puts dead ones back to 'planned'.
+  // Existing requests are kept; `reset_dead` puts dead ones back to 'planned' with a new
+  // retry ladder (their attempt numbers go on).
   Status record_plan(const std::string& run_id, const std::vector<ExtractionRequest>& unique,
                      const std::vector<ExtractionRequest>& all_chunks,
                      const std::vector<std::string>& reused_ids, bool reset_dead);
@@ -60,16 +63,31 @@ class Ledger {
 
   // Records the outcome of row attempts in one transaction: attempts rows, request
   // state, results of completed rows. Rows of requests already completed are recorded
-  // as attempts but do not change the result (first completion wins). When `close_key`
-  // is set, the remote object is marked 'collected' in the same transaction.
+  // as attempts but do not change the result (first completion wins). An attempt is one
+  // row (unique (custom_id, attempt), migration 0201): an answer to an attempt already
+  // recorded adds its tokens and cost to that row (it was paid for) and changes the
+  // request only if it completes it. When `close_key` is set, the remote object is marked
+  // 'collected' in the same transaction.
   Status record_rows(const std::string& run_id, const std::vector<RowResult>& rows,
                      const std::string& close_key = {});
   Status dead_letter(const std::string& run_id, const PendingRow& row);
 
   // Remote objects.
-  Status create_remote(const RemoteObject& obj, const std::vector<PendingRow>& rows);
+  // Records a batch and claims its rows in one transaction, before anything is sent: a
+  // row is claimed (request -> 'submitted') only if its request still waits for exactly
+  // that attempt (planned or failed, `attempt - 1` attempts made); a row another batch
+  // or run claimed first is left out. Returns the claimed rows; none claimed: nothing is
+  // recorded. Fails when the key exists already.
+  Result<std::vector<PendingRow>> create_remote(const RemoteObject& obj,
+                                                const std::vector<PendingRow>& rows);
   Status update_remote(const RemoteObject& obj);
-  Result<std::vector<RemoteObject>> open_remotes(const std::string& lane);
+  // The open batches of one run on one lane. A lane advances only its own run's
+  // batches: another run's are that run's to poll and collect (its own process, or its
+  // `run --resume`), or two processes would create and collect one batch twice.
+  Result<std::vector<RemoteObject>> open_remotes(const std::string& lane, const std::string& run_id);
+  // Requests of `run_id` waiting in open batches of other runs: (that run, rows).
+  Result<std::vector<std::pair<std::string, std::int64_t>>> held_by_other_runs(
+      const std::string& run_id);
   // custom_id, attempt, doc_id, chunk range of each row of a batch.
   Result<std::vector<PendingRow>> batch_rows(const std::string& key);
 

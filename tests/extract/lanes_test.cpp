@@ -414,7 +414,7 @@ TEST_F(ExtractLanesTest, CancelledBatchRowsAreRetriedInANewBatch) {
   ASSERT_FALSE(first.has_value());
   EXPECT_EQ(first.error().code, ErrorCode::kTransient);
   Extractor ex(*store_, *losing_, clock_, o);
-  ASSERT_TRUE(ex.cancel_open_batches().has_value());
+  ASSERT_TRUE(ex.cancel_open_batches("run-cancel").has_value());
   ASSERT_EQ(emu_->configure(R"({"polls_to_complete":1})"), 200);
   auto second = run(options(LaneKind::kOpenAiBatch), "run-cancel", docs);
   ASSERT_TRUE(second.has_value()) << second.error().describe();
@@ -422,6 +422,54 @@ TEST_F(ExtractLanesTest, CancelledBatchRowsAreRetriedInANewBatch) {
   EXPECT_EQ(second->failed_by_outcome["transient"], 3);  // batch_cancelled rows
   expect_accounted(*second);
   EXPECT_EQ(stats()["batches_created"]["openai"], 2);
+}
+
+// Issue 16: two runs on one ledger. A lane resumed the open batches of every run, so a
+// second process created, polled and collected another run's batch too (paying twice).
+TEST_F(ExtractLanesTest, ALaneAdvancesOnlyItsOwnRunsBatches) {
+  auto docs = make_docs(4);
+  ASSERT_EQ(emu_->configure(R"({"polls_to_complete":50})"), 200);
+  auto slow = options(LaneKind::kOpenAiBatch);
+  slow.max_wait = std::chrono::milliseconds(3000);  // gives up polling (manual time)
+  auto a = run(slow, "run-a", {docs[0], docs[1]});
+  ASSERT_FALSE(a.has_value());
+  EXPECT_EQ(a.error().code, ErrorCode::kTransient);
+  const std::string open_a =
+      "SELECT COUNT(*) FROM remote_objects WHERE run_id='run-a' AND state NOT IN ('collected','abandoned')";
+  ASSERT_EQ(count(open_a), 1);
+
+  // Run B, other documents: finishes its own batch and leaves run A's alone.
+  ASSERT_EQ(emu_->configure(R"({"polls_to_complete":1})"), 200);
+  auto b = run(options(LaneKind::kOpenAiBatch), "run-b", {docs[2], docs[3]});
+  ASSERT_TRUE(b.has_value()) << b.error().describe();
+  EXPECT_EQ(b->completed, 2);
+  expect_accounted(*b);
+  EXPECT_EQ(count(open_a), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE run_id='run-a' OR custom_id IN "
+                  "(SELECT custom_id FROM run_requests WHERE run_id='run-a')"),
+            0);
+
+  // Run C shares a document with run A: it does not send that row again, and it does not
+  // collect run A's batch either; it names the run to resume first.
+  auto c = run(options(LaneKind::kOpenAiBatch), "run-c", {docs[1], docs[2]});
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().code, ErrorCode::kTransient);
+  EXPECT_EQ(c.error().detail, "held_by_other_run");
+  EXPECT_NE(c.error().message.find("fgraph run --resume run-a"), std::string::npos) << c.error().message;
+  EXPECT_EQ(count(open_a), 1);
+
+  auto a2 = run(options(LaneKind::kOpenAiBatch), "run-a", {});
+  ASSERT_TRUE(a2.has_value()) << a2.error().describe();
+  EXPECT_EQ(a2->completed, 2);
+  auto c2 = run(options(LaneKind::kOpenAiBatch), "run-c", {});
+  ASSERT_TRUE(c2.has_value()) << c2.error().describe();
+  EXPECT_EQ(c2->in_flight, 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM run_requests m JOIN requests r ON r.custom_id = m.custom_id "
+                  "WHERE m.run_id='run-c' AND r.state='completed'"),
+            2);
+  EXPECT_EQ(stats()["batches_created"]["openai"], 2);
+  EXPECT_EQ(stats()["answered_max"], 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM attempts"), 4);
 }
 
 TEST_F(ExtractLanesTest, LongDocumentIsSentAsChunksEachAlone) {

@@ -604,6 +604,123 @@ class QueryE2ETest(E2EBase):
         self.assertEqual(json.loads(out.strip().splitlines()[-1]), [str(documents)])
 
 
+class WritersE2ETest(E2EBase):
+    """One writer per home (issue 16, defect 3). Two `fgraph run`s started together on one
+    home once created three provider batches for two runs, paid for one run's rows twice
+    and died on `database is locked`. Now the first to take $FGRAPH_HOME/writer.lock
+    proceeds and the other exits 2 at once, naming it; readers work beside the writer."""
+
+    ROUNDS = 4
+
+    def wait_first_exit(self, procs, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for name, p in procs.items():
+                if p.poll() is not None:
+                    return name
+            time.sleep(0.02)
+        self.fail("neither writer exited within %ss" % timeout)
+
+    def wait_for_run_row(self, timeout=60):
+        deadline = time.time() + timeout
+        path = os.path.join(self.home, "fgraph.db")
+        while time.time() < deadline:
+            if not os.path.exists(path):  # connect() would create it
+                time.sleep(0.05)
+                continue
+            try:
+                db = sqlite3.connect(path, timeout=5)
+                try:
+                    if db.execute("SELECT count(*) FROM runs").fetchone()[0] > 0:
+                        return
+                finally:
+                    db.close()
+            except sqlite3.Error:
+                pass
+            time.sleep(0.05)
+        self.fail("the writer recorded no run")
+
+    def test_two_writers_started_together_one_proceeds_the_other_exits_2_naming_it(self):
+        drops = {"e": self.make_drop("e", DROP_A), "f": self.make_drop("f", DROP_B)}
+        for round_no in range(self.ROUNDS):
+            with self.subTest(round=round_no):
+                self.home = os.path.join(self.tmp, f"home-{round_no}")
+                os.makedirs(self.home)
+                self.cypher("MATCH (n) DETACH DELETE n")
+                self.emu.control("/_emulator/reset", {})
+                # The first round keeps its writer busy polling long enough to try the
+                # readers and other writers beside it.
+                self.emu.control("/_emulator/config", {"polls_to_complete": 3 if round_no == 0 else 1})
+                started = time.time()
+                procs = {name: subprocess.Popen([BIN, "run", drop, "--lane", "openai-batch", "--json"],
+                                                env=self.env(), stdout=subprocess.PIPE,
+                                                stderr=subprocess.PIPE, text=True)
+                         for name, drop in sorted(drops.items(), key=lambda kv: (kv[0] != "ef"[round_no % 2]))}
+                try:
+                    loser = self.wait_first_exit(procs)
+                    elapsed = time.time() - started
+                    winner = "f" if loser == "e" else "e"
+                    out, err = procs[loser].communicate(timeout=10)
+                    self.assertEqual(procs[loser].returncode, 2, f"stdout={out}\nstderr={err}")
+                    self.assertLess(elapsed, 5.0, err)  # at once, not after waiting
+                    self.assertIsNone(procs[winner].poll(), "the writer that proceeds is still running")
+                    holder = procs[winner].pid
+                    self.assertIn(f"pid {holder} (fgraph run {drops[winner]} --lane openai-batch --json)", err)
+                    self.assertIn("writer.lock", err)
+
+                    if round_no == 0:
+                        with open(os.path.join(self.home, "writer.lock")) as f:
+                            self.assertIn(f"pid={holder}\n", f.read())
+                        self.wait_for_run_row()
+                        # Readers work beside the writer.
+                        for args in (["runs", "--json"], ["status"], ["registry", "find", "Apple"], ["config"],
+                                     ["run", drops[loser], "--lane", "openai-batch", "--dry-run"],
+                                     ["query", "RETURN 1"]):
+                            rc, out, err = self.fgraph(*args)
+                            self.assertEqual(rc, 0, f"{args}: {out}{err}")
+                        self.assertIsNone(procs[winner].poll(), "the writer held the lock meanwhile")
+                        # Every other writing command is refused the same way.
+                        for args in (["rollback", "run-x"], ["replay", "run-x"],
+                                     ["registry", "merge", "ent_a", "ent_b"], ["registry", "unmerge", "mrg_x"],
+                                     ["run", "--resume", "run-x"]):
+                            rc, out, err = self.fgraph(*args)
+                            self.assertEqual(rc, 2, f"{args}: {out}{err}")
+                            self.assertIn(f"pid {holder} (fgraph run {drops[winner]}", err)
+                        self.assertIsNone(procs[winner].poll(), "the writer held the lock meanwhile")
+
+                    out, err = procs[winner].communicate(timeout=600)
+                    self.assertEqual(procs[winner].returncode, 0, f"stdout={out}\nstderr={err}")
+                    first = json.loads(out.splitlines()[-1])
+                finally:
+                    for p in procs.values():
+                        if p.poll() is None:
+                            p.kill()
+                            p.wait()
+                self.assert_reconciled(first)
+                self.assertEqual(first["graph"]["documents_staged"], 3)
+                # The lock went with its writer: the refused drop now runs.
+                second = self.run_json("run", drops[loser], "--lane", "openai-batch")
+                self.assert_reconciled(second)
+                self.assertEqual(second["graph"]["documents_staged"], 3)
+                self.assertEqual(second["requests"]["reused"], 1)  # the filing both drops hold
+                stats = self.emu.stats()
+                self.assertEqual(stats["batches_created"]["openai"], 2, stats)
+                self.assertEqual(len(stats["answered"]), 5, stats["answered"])
+                self.assertTrue(all(n == 1 for n in stats["answered"].values()), stats["answered"])
+                self.assertEqual(first["cost_usd"] + second["cost_usd"],
+                                 sum(u["cost_usd"] for r in (first, second) for u in r["usage"]))
+                db = sqlite3.connect(os.path.join(self.home, "fgraph.db"))
+                twice = db.execute("SELECT custom_id, attempt FROM attempts GROUP BY custom_id, attempt"
+                                   " HAVING count(*) > 1").fetchall()
+                attempts = db.execute("SELECT count(*) FROM attempts").fetchone()[0]
+                db.close()
+                self.assertEqual(twice, [])
+                self.assertEqual(attempts, 5)
+                rc, out, err = self.fgraph("audit", "--json")
+                self.assertEqual(rc, 0, out + err)
+                self.assertEqual(json.loads(out)["differences"], [])
+
+
 class LocalLaneE2ETest(E2EBase):
     """Needs the real local model (ctest fixture `local_llm`)."""
 
