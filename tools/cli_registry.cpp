@@ -18,7 +18,7 @@ json opt(const std::optional<std::string>& v) { return v ? json(*v) : json(nullp
 template <typename F>
 int with_registry(const Cli& cli, F&& body) {
   auto store = registry::Store::open({cli.ledger_path()});
-  if (!store) return report_error(store.error());
+  if (!store) return report_error(cli, store.error());
   registry::EntityRegistry reg(**store);
   return body(reg);
 }
@@ -73,7 +73,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
         std::optional<std::string> type;
         if (!find->type.empty()) type = find->type;
         auto r = reg.find(find->text, type, find->limit);
-        if (!r) return report_error(r.error());
+        if (!r) return report_error(cli, r.error());
         for (const auto& c : *r) {
           if (cli.globals.json) {
             std::cout << dump(candidate_json(c)) << "\n";
@@ -98,7 +98,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
     cli.action = [&cli, show_id]() -> int {
       return with_registry(cli, [&](registry::EntityRegistry& reg) {
         auto r = reg.show(*show_id);
-        if (!r) return report_error(r.error());
+        if (!r) return report_error(cli, r.error());
         const auto& d = *r;
         json aliases = json::array(), mentions = json::array(), merges = json::array();
         for (const auto& a : d.aliases) {
@@ -156,7 +156,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
     cli.action = [&cli, merge]() -> int {
       return with_registry(cli, [&](registry::EntityRegistry& reg) {
         auto r = reg.merge(merge->a, merge->b);
-        if (!r) return report_error(r.error());
+        if (!r) return report_error(cli, r.error());
         if (cli.globals.json) {
           std::cout << dump(merge_json(*r)) << "\n";
         } else {
@@ -175,7 +175,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
     cli.action = [&cli, merge_id]() -> int {
       return with_registry(cli, [&](registry::EntityRegistry& reg) {
         auto r = reg.unmerge(*merge_id);
-        if (!r) return report_error(r.error());
+        if (!r) return report_error(cli, r.error());
         if (cli.globals.json) {
           std::cout << dump({{"merge_id", *merge_id}, {"state", "undone"}}) << "\n";
         } else {
@@ -196,7 +196,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
     cli.action = [&cli, history_id]() -> int {
       return with_registry(cli, [&](registry::EntityRegistry& reg) {
         auto r = reg.history(*history_id);
-        if (!r) return report_error(r.error());
+        if (!r) return report_error(cli, r.error());
         for (const auto& e : *r) {
           if (cli.globals.json) {
             std::cout << dump(journal_json(e)) << "\n";
