@@ -1,4 +1,6 @@
 // fgraph registry find|show|merge|unmerge|history: the entity registry's commands.
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -65,7 +67,13 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
   find_cmd->add_option("text", find->text, "A name, CIK, LEI or ticker")->required();
   find_cmd->add_option("--type", find->type,
                        "Only entities of this type (COMPANY, PERSON, FUND, ...)");
-  find_cmd->add_option("--limit", find->limit, "At most this many candidates (default 10)");
+  find_cmd->add_option("--limit", find->limit, "At most this many candidates (default 10)")
+      ->check([](const std::string& v) -> std::string {
+        // Checked as text: a size_t option would take "-3" as a huge number.
+        const bool digits = !v.empty() && v.size() <= 9 &&
+                            std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); });
+        return digits ? std::string() : "--limit must be a whole number >= 0, not " + v;
+      });
   find_cmd->add_flag("--json", cli.globals.json, "Print one JSON object per candidate");
   find_cmd->callback([&cli, find] {
     cli.action = [&cli, find]() -> int {

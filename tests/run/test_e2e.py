@@ -576,6 +576,10 @@ class MoneyAndErrorsE2ETest(E2EBase):
         self.assert_nothing_sent()
         os.remove(os.path.join(self.home, "config.toml"))
         self.assertEqual(self.runs(), [])  # refused before a run was recorded
+        for bad in ("-3", "nan", "inf"):  # other number flags too
+            rc, out, err = self.fgraph("registry", "find", "Apple", f"--limit={bad}", "--json")
+            self.assertEqual(rc, 2, f"--limit={bad}: {out}{err}")
+            self.assertEqual(self.json_error(out)["code"], "usage")
 
     def test_config_and_errors_never_show_secrets_or_url_credentials(self):
         env = self.env(OPENAI_API_KEY="sk-emu-secret-key-WXYZ",
