@@ -33,7 +33,9 @@ enum class ErrorCode {
   kTransient,     // a temporary failure of a working system; retry with backoff
   kRateLimited,   // the remote asked us to slow down; retry after `retry_after`
   kUnavailable,   // an external system could not be reached at all (CLI exit 3)
-  kPermanent,     // the remote refused for good (auth, quota, client error)
+  kUnauthorized,  // the remote refused our credentials (HTTP 401/403, Neo4j Security.*):
+                  // fix the configuration, do not retry (CLI exit 2)
+  kPermanent,     // the remote refused for good (quota, client error)
   kInternal,      // a bug or an unexpected state of our own
 };
 
@@ -46,7 +48,7 @@ std::string_view to_string(ErrorCode c);
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
-  std::string message;          // readable, one line, no secrets
+  std::string message;          // readable, one line, no secrets (URLs pass redact_urls)
   std::string detail;           // the remote's own code (e.g. "Neo.ClientError...") or ""
   std::chrono::milliseconds retry_after{0};  // a server's Retry-After, 0 if none
 
@@ -258,8 +260,15 @@ std::unique_ptr<HttpTransport> make_curl_transport(CurlTransportOptions options 
 std::chrono::milliseconds parse_retry_after(const HttpResponse& response);
 
 // Maps an HTTP status to the error code the caller acts on (429 -> kRateLimited,
-// 408/409/5xx -> kTransient, 404 -> kNotFound, other 4xx -> kPermanent, 400 -> kInvalidInput).
+// 408/409/5xx -> kTransient, 404 -> kNotFound, 401/403 -> kUnauthorized, 400/413/422 ->
+// kInvalidInput, other 4xx -> kPermanent).
 ErrorCode classify_http_status(int status);
+
+// `text` (a URL, or a message or log line that holds URLs) with the credentials of every
+// URL in it replaced by "****": "https://user:pass@host/p" -> "https://****@host/p".
+// Every place where a configured URL reaches a message, a log line or `fgraph config`
+// passes it through here; text without "scheme://user@" is returned unchanged.
+std::string redact_urls(std::string_view text);
 
 // Reads a whole file; kNotFound if missing, kInvalidInput if larger than max_bytes.
 Result<std::string> read_file(const std::string& path, std::uint64_t max_bytes = 1ull << 30);

@@ -95,8 +95,35 @@ TEST(ClassifyHttpStatusTest, MapsStatusesToActions) {
   EXPECT_EQ(classify_http_status(429), ErrorCode::kRateLimited);
   EXPECT_EQ(classify_http_status(503), ErrorCode::kTransient);
   EXPECT_EQ(classify_http_status(404), ErrorCode::kNotFound);
-  EXPECT_EQ(classify_http_status(401), ErrorCode::kPermanent);
+  EXPECT_EQ(classify_http_status(401), ErrorCode::kUnauthorized);
+  EXPECT_EQ(classify_http_status(403), ErrorCode::kUnauthorized);
+  EXPECT_FALSE(is_retryable(ErrorCode::kUnauthorized));
+  EXPECT_EQ(classify_http_status(402), ErrorCode::kPermanent);
   EXPECT_EQ(classify_http_status(400), ErrorCode::kInvalidInput);
+}
+
+TEST(RedactUrlsTest, RemovesCredentialsOfEveryUrl) {
+  EXPECT_EQ(redact_urls("https://user:hunter2@db.example.com:7473/db?x=1"),
+            "https://****@db.example.com:7473/db?x=1");
+  EXPECT_EQ(redact_urls("http://token@host"), "http://****@host");
+  // A password holding '@' is hidden whole (the last '@' of the authority ends it).
+  EXPECT_EQ(redact_urls("http://u:p@ss@host/"), "http://****@host/");
+  EXPECT_EQ(redact_urls("POST http://neo4j:s3cret@127.0.0.1:9/db/neo4j/tx: Couldn't connect; "
+                        "then 'https://a:b@c.example/v1'"),
+            "POST http://****@127.0.0.1:9/db/neo4j/tx: Couldn't connect; "
+            "then 'https://****@c.example/v1'");
+}
+
+TEST(RedactUrlsTest, LeavesOtherTextAlone) {
+  EXPECT_EQ(redact_urls("https://api.openai.com/v1"), "https://api.openai.com/v1");
+  EXPECT_EQ(redact_urls("http://host/path/user@example.com"), "http://host/path/user@example.com");
+  EXPECT_EQ(redact_urls("mail bob@example.com, see ://x@y"), "mail bob@example.com, see ://x@y");
+  EXPECT_EQ(redact_urls(""), "");
+}
+
+TEST(RedactUrlsTest, DescribeNeverShowsUrlCredentials) {
+  Error e = make_error(ErrorCode::kUnavailable, "GET http://u:topsecret@h:1/: refused");
+  EXPECT_EQ(e.describe().find("topsecret"), std::string::npos);
 }
 
 TEST(FormatUtcTest, FormatsRfc3339) {

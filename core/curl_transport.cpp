@@ -187,8 +187,8 @@ class CurlTransport final : public HttpTransport {
         default:
           break;
       }
-      return make_error(code, std::string(request.method) + " " + request.url + ": " +
-                                  curl_easy_strerror(rc));
+      return make_error(code, std::string(request.method) + " " + redact_urls(request.url) +
+                                  ": " + curl_easy_strerror(rc));
     }
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -234,6 +234,7 @@ ErrorCode classify_http_status(int status) {
   if (status == 429) return ErrorCode::kRateLimited;
   if (status == 408 || status == 409 || status >= 500) return ErrorCode::kTransient;
   if (status == 404) return ErrorCode::kNotFound;
+  if (status == 401 || status == 403) return ErrorCode::kUnauthorized;
   if (status == 400 || status == 413 || status == 422) return ErrorCode::kInvalidInput;
   return ErrorCode::kPermanent;
 }

@@ -119,6 +119,14 @@ TEST(CurlTransportTest, RefusedConnectionIsUnavailable) {
   ASSERT_FALSE(resp.has_value());
   EXPECT_EQ(resp.error().code, ErrorCode::kUnavailable);
   EXPECT_TRUE(is_retryable(resp.error().code));
+
+  // Credentials inside the URL never reach the message.
+  req.url = "http://neo4j:hunter2-secret@127.0.0.1:" + std::to_string(port) + "/db";
+  resp = transport->send(req);
+  ASSERT_FALSE(resp.has_value());
+  EXPECT_EQ(resp.error().message.find("hunter2-secret"), std::string::npos) << resp.error().message;
+  EXPECT_NE(resp.error().message.find("http://****@127.0.0.1:"), std::string::npos)
+      << resp.error().message;
 }
 
 }  // namespace

@@ -93,6 +93,9 @@ class PriceTable {
   static const PriceTable& bundled();
   // The price of `model` at `provider` ("*" entries match any model), or nullopt.
   std::optional<ModelPrice> find(std::string_view provider, std::string_view model) const;
+  // Adds every entry of `over` to this table, replacing an entry of the same provider and
+  // model (a prices file named in the settings over the built-in table).
+  void merge(const PriceTable& over);
   // USD for the given usage.
   static double cost_usd(const TokenPrice& p, std::int64_t input_tokens,
                          std::int64_t output_tokens);
@@ -135,7 +138,7 @@ struct ExtractionRequest {
   std::string schema_version;
   std::int64_t est_input_tokens = 0;   // prompt + schema + chunk
   std::int64_t est_output_tokens = 0;  // including the 25% buffer
-  double est_cost_usd = 0;             // at the lane's price tier; 0 if the model is unpriced
+  double est_cost_usd = 0;             // at the lane's price tier (0 on the local lane)
 };
 
 // "fg-" + the first 48 hex characters of sha256_fields(text, model, prompt, schema):
@@ -148,6 +151,11 @@ std::string make_custom_id(std::string_view chunk_text, std::string_view model,
 // boundary within the window. Returns [start, end) byte ranges covering the text.
 std::vector<std::pair<std::int64_t, std::int64_t>> split_text(std::string_view text,
                                                               std::int64_t max_bytes);
+
+// A paid lane (every lane but local) refuses a model the price table has no price for:
+// a model priced at $0 would pass any budget. kInvalidInput naming the model, provider and
+// lane; ok for the local lane and for priced models. `prices` nullptr: the bundled table.
+Status check_priced(LaneKind lane, std::string_view model, const PriceTable* prices);
 
 // Plans the requests for ONE document. kInvalidInput when the text is empty or needs
 // more than max_chunks chunks.
@@ -230,7 +238,10 @@ struct ExtractorOptions {
   int sync_concurrency = 4;                      // parallel requests on sync/local lanes
   std::chrono::milliseconds request_timeout{600000};  // per sync/local HTTP request
   RetryPolicy http_retry{.max_attempts = 5};     // per HTTP call (429/5xx/network)
-  std::optional<double> budget_usd;              // refuse to submit past this estimate
+  // Refuse to submit past this estimate (kInvalidInput, detail "budget"); must be finite
+  // and >= 0. The primary and fallback lanes must have a price for plan.model
+  // (check_priced), against plan.prices, which also prices every recorded row.
+  std::optional<double> budget_usd;
   bool retry_dead_letters = false;               // resubmit rows dead-lettered by earlier runs
 };
 
@@ -309,10 +320,12 @@ class Extractor {
   ~Extractor();
 
   // Plans `docs` (each alone) and compares with the ledger; writes nothing. Documents
-  // that cannot be planned are listed in Plan::rejected. kInternal on ledger errors.
+  // that cannot be planned are listed in Plan::rejected. kInvalidInput for an unpriced
+  // model on a paid lane (check_priced); kInternal on ledger errors.
   Result<Plan> plan(const std::vector<ingest::Document>& docs);
 
-  // Plans, applies the budget gate (kInvalidInput "budget" before anything is sent),
+  // Plans, refuses an unpriced model on a paid lane and a budget that is not a finite
+  // number >= 0, applies the budget gate (kInvalidInput "budget" before anything is sent),
   // records the run's requests, resumes the run's batches left open by an earlier
   // command, submits the rest through the retry ladder and records every attempt. Each
   // attempt of a request is sent once: a row is claimed in the ledger before it is sent,

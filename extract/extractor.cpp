@@ -1,4 +1,5 @@
 // The extract coordinator: plan, budget gate, record, resume, retry ladder, reconcile.
+#include <cmath>
 #include <fstream>
 #include <string_view>
 #include <unordered_map>
@@ -33,8 +34,9 @@ Result<std::string> render_checked(const LaneContext& ctx, LaneKind lane, const 
   return body;
 }
 
-double row_cost(LaneKind lane, const std::string& model, const Usage& usage) {
-  auto price = PriceTable::bundled().find(provider_of(lane), model);
+double row_cost(const LaneContext& ctx, LaneKind lane, const std::string& model, const Usage& usage) {
+  const PriceTable* prices = ctx.options != nullptr ? ctx.options->plan.prices : nullptr;
+  auto price = (prices != nullptr ? *prices : PriceTable::bundled()).find(provider_of(lane), model);
   if (!price) return 0;
   return PriceTable::cost_usd(is_batch_lane(lane) ? price->batch : price->sync, usage.input_tokens,
                               usage.output_tokens);
@@ -47,7 +49,7 @@ void stamp_batch_row(const LaneContext& ctx, LaneKind lane, const RemoteObject& 
   row.model = batch.model;
   row.attempt = pending.attempt;
   row.batch_key = batch.key;
-  row.cost_usd = row_cost(lane, batch.model, row.usage);
+  row.cost_usd = row_cost(ctx, lane, batch.model, row.usage);
   if (ctx.counters != nullptr) {
     (row.outcome == Outcome::kCompleted ? ctx.counters->completed : ctx.counters->failed) += 1;
   }
@@ -182,6 +184,13 @@ static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& op
                                       const std::vector<ingest::Document>& docs) {
   PlanDetail d;
   Plan& p = d.plan;
+  // Before anything is planned or sent: an unpriced model would estimate $0.
+  if (auto s = check_priced(options.lane, options.plan.model, options.plan.prices); !s) return s.error();
+  if (options.fallback_lane) {
+    if (auto s = check_priced(*options.fallback_lane, options.plan.model, options.plan.prices); !s) {
+      return s.error();
+    }
+  }
   std::unordered_set<std::string> seen;
   for (const ingest::Document& doc : docs) {
     ++p.documents;
@@ -241,6 +250,10 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
   auto log = logger("extract");
   if (run_id.empty()) return make_error(ErrorCode::kInvalidInput, "run id is empty");
   if (options_.primary_attempts < 1) return make_error(ErrorCode::kInvalidInput, "primary_attempts must be >= 1");
+  // NaN compares false with every estimate and would turn the gate off.
+  if (options_.budget_usd && !(std::isfinite(*options_.budget_usd) && *options_.budget_usd >= 0)) {
+    return make_error(ErrorCode::kInvalidInput, "the budget must be a finite number of dollars >= 0");
+  }
   auto needs_key = [&](LaneKind k) -> Status {
     if ((k == LaneKind::kOpenAiBatch || k == LaneKind::kOpenAiSync) && options_.providers.openai_api_key.empty()) {
       return make_error(ErrorCode::kInvalidInput, "OPENAI_API_KEY is not set (lane " + std::string(to_string(k)) + ")");

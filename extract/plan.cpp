@@ -144,6 +144,25 @@ std::optional<ModelPrice> PriceTable::find(std::string_view provider,
   return std::nullopt;
 }
 
+void PriceTable::merge(const PriceTable& over) {
+  for (const auto& [provider, models] : over.prices_) {
+    for (const auto& [model, price] : models) prices_[provider][model] = price;
+  }
+}
+
+Status check_priced(LaneKind lane, std::string_view model, const PriceTable* prices) {
+  if (lane == LaneKind::kLocal) return ok();
+  const PriceTable& table = prices != nullptr ? *prices : PriceTable::bundled();
+  if (table.find(provider_of(lane), model)) return ok();
+  return make_error(ErrorCode::kInvalidInput,
+                    "model " + std::string(model) + " has no price for provider " +
+                        std::string(provider_of(lane)) + " (lane " + std::string(to_string(lane)) +
+                        "); a paid lane refuses an unpriced model, which would cost $0 against "
+                        "any budget: add its price in a prices file (setting prices_file, "
+                        "FGRAPH_PRICES_FILE; the format of schemas/prices.json)",
+                    "unpriced_model");
+}
+
 double PriceTable::cost_usd(const TokenPrice& p, std::int64_t input_tokens,
                             std::int64_t output_tokens) {
   return (static_cast<double>(input_tokens) * p.input_per_mtok +

@@ -106,7 +106,7 @@ class SyncLane final : public Lane {
         r.lane = std::string(to_string(kind_));
         r.model = p.request.model;
         r.attempt = p.attempt;
-        r.cost_usd = row_cost(kind_, r.model, r.usage);
+        r.cost_usd = row_cost(ctx_, kind_, r.model, r.usage);
         if (ctx_.counters != nullptr) {
           ctx_.counters->submitted += 1;
           (r.outcome == Outcome::kCompleted ? ctx_.counters->completed : ctx_.counters->failed) += 1;
@@ -140,10 +140,8 @@ class SyncLane final : public Lane {
         continue;
       }
       if (e.code == ErrorCode::kUnavailable) return e;  // nothing answered: stop the lane
-      const bool auth = e.message.find("HTTP 401") != std::string::npos ||
-                        e.message.find("HTTP 403") != std::string::npos ||
-                        e.detail == "insufficient_quota";
-      if (auth) return e;
+      // Refused credentials or an exhausted quota fail every row alike: stop the lane.
+      if (e.code == ErrorCode::kUnauthorized || e.detail == "insufficient_quota") return e;
       RowResult row;
       row.outcome = is_retryable(e.code) ? Outcome::kTransient : Outcome::kInvalidRequest;
       row.error_detail = e.message;

@@ -147,7 +147,8 @@ struct ServerInfo {
 // Classification of a Neo4j status code "Neo.<Classification>.<Category>.<Title>".
 enum class Neo4jErrorClass { kTransient, kClient, kDatabase, kUnknown };
 Neo4jErrorClass classify_neo4j_code(std::string_view code);
-// The ErrorCode a Neo4j code maps to: transient -> kTransient, client -> kPermanent,
+// The ErrorCode a Neo4j code maps to: Neo.ClientError.Security.* (wrong credentials and
+// the like) -> kUnauthorized, transient -> kTransient, other client -> kPermanent,
 // database or unknown -> kInternal. The Neo4j code travels in Error::detail.
 ErrorCode error_code_for_neo4j(std::string_view code);
 

@@ -72,7 +72,9 @@ TEST(Neo4jErrorTest, ClassifiesByCode) {
   EXPECT_EQ(classify_neo4j_code("Neo.DatabaseError.General.UnknownError"), Neo4jErrorClass::kDatabase);
   EXPECT_EQ(classify_neo4j_code("Something.Else"), Neo4jErrorClass::kUnknown);
   EXPECT_EQ(error_code_for_neo4j("Neo.TransientError.General.DatabaseUnavailable"), ErrorCode::kTransient);
-  EXPECT_EQ(error_code_for_neo4j("Neo.ClientError.Security.Unauthorized"), ErrorCode::kPermanent);
+  EXPECT_EQ(error_code_for_neo4j("Neo.ClientError.Security.Unauthorized"), ErrorCode::kUnauthorized);
+  EXPECT_EQ(error_code_for_neo4j("Neo.ClientError.Security.CredentialsExpired"), ErrorCode::kUnauthorized);
+  EXPECT_EQ(error_code_for_neo4j("Neo.ClientError.Statement.SyntaxError"), ErrorCode::kPermanent);
   EXPECT_EQ(error_code_for_neo4j("Neo.DatabaseError.General.UnknownError"), ErrorCode::kInternal);
 }
 

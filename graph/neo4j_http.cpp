@@ -13,6 +13,9 @@ Neo4jErrorClass classify_neo4j_code(std::string_view code) {
 }
 
 ErrorCode error_code_for_neo4j(std::string_view code) {
+  // Wrong credentials, a locked account, a password to change, missing privileges: the
+  // configuration must change (CLI exit 2), nothing is retried.
+  if (code.substr(0, 24) == "Neo.ClientError.Security") return ErrorCode::kUnauthorized;
   switch (classify_neo4j_code(code)) {
     case Neo4jErrorClass::kTransient: return ErrorCode::kTransient;
     case Neo4jErrorClass::kClient: return ErrorCode::kPermanent;

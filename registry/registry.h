@@ -105,6 +105,11 @@ struct StoreOptions {
   bool background_checkpoint = true;
 };
 
+// True when `e` is a Store's SQLITE_BUSY or SQLITE_LOCKED (kTransient, detail "sqlite:N"):
+// another connection, often another process, held the database past the busy timeout.
+// The CLI exits 2 for it, as for a second writer (DESIGN.md).
+bool is_locked(const Error& e);
+
 class Store {
  public:
   // Opens (creating if needed) the database, sets WAL, foreign keys and the busy timeout,

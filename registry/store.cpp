@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <set>
@@ -33,6 +34,16 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   msg += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   return make_error(code, std::move(msg), "sqlite:" + std::to_string(rc));
 }
+
+}  // namespace
+
+bool is_locked(const Error& e) {
+  if (e.code != ErrorCode::kTransient || !e.detail.starts_with("sqlite:")) return false;
+  const int rc = std::atoi(e.detail.c_str() + 7);
+  return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+namespace {
 
 // Copies WAL frames into the database on its own thread and connection (see
 // StoreOptions::background_checkpoint). The main connection's WAL hook, which replaces

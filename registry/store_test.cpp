@@ -141,6 +141,30 @@ TEST(StoreTest, RefusesAFileThatIsNotADatabase) {
   std::filesystem::remove(path);
 }
 
+TEST(StoreTest, AWriteBlockedPastTheBusyTimeoutIsLocked) {
+  auto path = std::filesystem::temp_directory_path() / ("fgraph_locked_" + random_hex(4) + ".db");
+  auto holder = Store::open({path.string()});
+  ASSERT_TRUE(holder.has_value()) << holder.error().describe();
+  StoreOptions o{path.string()};
+  o.busy_timeout = std::chrono::milliseconds(50);
+  auto other = Store::open(o);
+  ASSERT_TRUE(other.has_value()) << other.error().describe();
+  ASSERT_TRUE((*holder)->begin().has_value());
+  ASSERT_TRUE((*holder)->exec("CREATE TABLE held(x)").has_value());
+  Status blocked = (*other)->exec("CREATE TABLE mine(x)");
+  ASSERT_FALSE(blocked.has_value());
+  EXPECT_TRUE(is_locked(blocked.error())) << blocked.error().describe();
+  (*holder)->rollback();
+  EXPECT_TRUE((*other)->exec("CREATE TABLE mine(x)").has_value());
+  EXPECT_FALSE(is_locked(make_error(ErrorCode::kTransient, "x", "sqlite:19")));
+  EXPECT_FALSE(is_locked(make_error(ErrorCode::kInternal, "x", "Neo.Whatever")));
+  holder->reset();
+  other->reset();
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + "-wal");
+  std::filesystem::remove(path.string() + "-shm");
+}
+
 TEST(StoreTest, TransactionRollsBackOnError) {
   auto store = open_memory();
   ASSERT_TRUE(store->exec("CREATE TABLE t(x INTEGER UNIQUE)").has_value());

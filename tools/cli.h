@@ -20,7 +20,9 @@ enum ExitCode : int {
   kExitUnavailable = 3,  // an external system was unavailable
 };
 
-// Maps an error that ended a command to its exit code.
+// Maps an error that ended a command to its exit code: kInvalidInput and kUnauthorized
+// (usage, configuration, credentials), a locked ledger (registry::is_locked) -> 2;
+// kUnavailable (an external system could not be reached) -> 3; anything else -> 1.
 int exit_code_for(const Error& error);
 
 // Options every command sees, filled from global flags and the environment.
@@ -54,8 +56,11 @@ void register_verify_commands(CLI::App& app, Cli& cli);    // tools/cli_verify.c
 void register_run_commands(CLI::App& app, Cli& cli);       // tools/cli_run.cpp
 void register_config_commands(CLI::App& app, Cli& cli);    // tools/cli_config.cpp
 
-// Prints `error` for a human on stderr ("fgraph: <message>") and returns its exit code.
-int report_error(const Error& error);
+// Prints `error` for a human on stderr ("fgraph: <kind>: <message>") and, with --json,
+// one JSON object on stdout: {"error": {"code", "message", "detail", "exit_code"}}, where
+// code is the ErrorCode's name ("invalid_input", "unauthorized", "unavailable", ...) or
+// "ledger_locked". URL credentials are redacted in both. Returns the exit code.
+int report_error(const Cli& cli, const Error& error);
 
 // True when stdout is a terminal (progress bars) rather than a pipe or file.
 bool stdout_is_terminal();

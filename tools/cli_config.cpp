@@ -17,7 +17,7 @@ void register_config_commands(CLI::App& app, Cli& cli) {
   cmd->callback([&cli] {
     cli.action = [&cli]() -> int {
       auto config = load_config(cli.globals.home, process_env());
-      if (!config) return report_error(config.error());
+      if (!config) return report_error(cli, config.error());
       auto lines = describe_config(*config);
       if (cli.globals.json) {
         nlohmann::json j = nlohmann::json::object();

@@ -1,4 +1,6 @@
 // fgraph registry find|show|merge|unmerge|history: the entity registry's commands.
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -20,10 +22,10 @@ enum class Access { kRead, kWrite };
 template <typename F>
 int with_registry(Cli& cli, Access access, F&& body) {
   if (access == Access::kWrite) {
-    if (auto s = cli.lock_for_writing(); !s) return report_error(s.error());
+    if (auto s = cli.lock_for_writing(); !s) return report_error(cli, s.error());
   }
   auto store = registry::Store::open({cli.ledger_path()});
-  if (!store) return report_error(store.error());
+  if (!store) return report_error(cli, store.error());
   registry::EntityRegistry reg(**store);
   return body(reg);
 }
@@ -70,7 +72,13 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
   find_cmd->add_option("text", find->text, "A name, CIK, LEI or ticker")->required();
   find_cmd->add_option("--type", find->type,
                        "Only entities of this type (COMPANY, PERSON, FUND, ...)");
-  find_cmd->add_option("--limit", find->limit, "At most this many candidates (default 10)");
+  find_cmd->add_option("--limit", find->limit, "At most this many candidates (default 10)")
+      ->check([](const std::string& v) -> std::string {
+        // Checked as text: a size_t option would take "-3" as a huge number.
+        const bool digits = !v.empty() && v.size() <= 9 &&
+                            std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); });
+        return digits ? std::string() : "--limit must be a whole number >= 0, not " + v;
+      });
   find_cmd->add_flag("--json", cli.globals.json, "Print one JSON object per candidate");
   find_cmd->callback([&cli, find] {
     cli.action = [&cli, find]() -> int {
@@ -78,7 +86,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
         std::optional<std::string> type;
         if (!find->type.empty()) type = find->type;
         auto r = reg.find(find->text, type, find->limit);
-        if (!r) return report_error(r.error());
+        if (!r) return report_error(cli, r.error());
         for (const auto& c : *r) {
           if (cli.globals.json) {
             std::cout << dump(candidate_json(c)) << "\n";
@@ -103,7 +111,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
     cli.action = [&cli, show_id]() -> int {
       return with_registry(cli, Access::kRead, [&](registry::EntityRegistry& reg) {
         auto r = reg.show(*show_id);
-        if (!r) return report_error(r.error());
+        if (!r) return report_error(cli, r.error());
         const auto& d = *r;
         json aliases = json::array(), mentions = json::array(), merges = json::array();
         for (const auto& a : d.aliases) {
@@ -161,7 +169,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
     cli.action = [&cli, merge]() -> int {
       return with_registry(cli, Access::kWrite, [&](registry::EntityRegistry& reg) {
         auto r = reg.merge(merge->a, merge->b);
-        if (!r) return report_error(r.error());
+        if (!r) return report_error(cli, r.error());
         if (cli.globals.json) {
           std::cout << dump(merge_json(*r)) << "\n";
         } else {
@@ -180,7 +188,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
     cli.action = [&cli, merge_id]() -> int {
       return with_registry(cli, Access::kWrite, [&](registry::EntityRegistry& reg) {
         auto r = reg.unmerge(*merge_id);
-        if (!r) return report_error(r.error());
+        if (!r) return report_error(cli, r.error());
         if (cli.globals.json) {
           std::cout << dump({{"merge_id", *merge_id}, {"state", "undone"}}) << "\n";
         } else {
@@ -201,7 +209,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
     cli.action = [&cli, history_id]() -> int {
       return with_registry(cli, Access::kRead, [&](registry::EntityRegistry& reg) {
         auto r = reg.history(*history_id);
-        if (!r) return report_error(r.error());
+        if (!r) return report_error(cli, r.error());
         for (const auto& e : *r) {
           if (cli.globals.json) {
             std::cout << dump(journal_json(e)) << "\n";

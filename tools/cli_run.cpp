@@ -169,7 +169,10 @@ Result<std::unique_ptr<Session>> open_session(Cli& cli, const std::string& lane,
     s->config.origins.emplace_back("lane", "flag");
   }
   if (!model.empty()) s->config.model = model;
-  if (budget) s->config.budget_usd = budget;
+  if (budget) {
+    s->config.budget_usd = budget;
+    s->config.origins.emplace_back("budget_usd", "flag");
+  }
   auto store = registry::Store::open({cli.ledger_path()});
   if (!store) return store.error();
   s->store = std::move(*store);
@@ -201,7 +204,7 @@ int finish_report(Cli& cli, const RunReport& r) {
 void register_run_commands(CLI::App& app, Cli& cli) {
   struct Flags {
     std::string drop, lane, model, resume, run_id, doc, cypher;
-    std::optional<double> budget;
+    std::string budget;  // --budget-usd as given; parsed by parse_usd (NaN, inf, < 0 refused)
     bool dry_run = false, no_wait = false;
   };
   auto f = std::make_shared<Flags>();
@@ -216,7 +219,9 @@ void register_run_commands(CLI::App& app, Cli& cli) {
                   "(default: $FGRAPH_LANE, config, else local)");
   run->add_option("--model", f->model, "Model name (default: the lane's default model)");
   run->add_option("--budget-usd", f->budget,
-                  "Refuse to submit when the estimated cost exceeds this many dollars");
+                  "Refuse to submit when the estimated cost exceeds this many dollars (a "
+                  "finite number >= 0). A run refused by its budget is left budget_refused; "
+                  "resume it with a new budget: --resume RUN_ID --budget-usd X");
   run->add_flag("--dry-run", f->dry_run, "Parse and plan, print the plan and cost estimate, send nothing");
   run->add_flag("--no-wait", f->no_wait,
                 "Return after submitting batches; `fgraph run --resume RUN_ID` collects later");
@@ -225,19 +230,25 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   run->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
       if (f->drop.empty() == f->resume.empty()) {
-        std::cerr << "fgraph run: give either a DROP or --resume RUN_ID\n";
-        return kExitUsage;
+        return report_error(cli, make_error(ErrorCode::kInvalidInput,
+                                            "fgraph run: give either a DROP or --resume RUN_ID"));
       }
       // A dry run only plans: it reads the ledger and writes nothing.
       if (!f->dry_run) {
-        if (auto st = cli.lock_for_writing(); !st) return report_error(st.error());
+        if (auto st = cli.lock_for_writing(); !st) return report_error(cli, st.error());
       }
-      auto s = open_session(cli, f->lane, f->model, f->budget);
-      if (!s) return report_error(s.error());
-      RunOptions o{f->drop, f->resume, f->dry_run, f->no_wait};
+      std::optional<double> budget;
+      if (!f->budget.empty()) {
+        auto b = parse_usd(f->budget, "--budget-usd");
+        if (!b) return report_error(cli, b.error());
+        budget = *b;
+      }
+      auto s = open_session(cli, f->lane, f->model, budget);
+      if (!s) return report_error(cli, s.error());
+      RunOptions o{f->drop, f->resume, f->dry_run, f->no_wait, budget};
       auto r = (*s)->coordinator->run(o);
       (*s)->progress->finish();
-      if (!r) return report_error(r.error());
+      if (!r) return report_error(cli, r.error());
       if (r->requests_in_flight > 0 && !r->dry_run) {
         std::cerr << "fgraph: " << r->requests_in_flight << " requests still in flight; collect with "
                   << "`fgraph run --resume " << r->run_id << "`\n";
@@ -253,16 +264,16 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   status->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
       auto s = open_session(cli, "", "", std::nullopt);
-      if (!s) return report_error(s.error());
+      if (!s) return report_error(cli, s.error());
       std::string id = f->run_id;
       if (id.empty()) {
         auto all = (*s)->coordinator->runs();
-        if (!all) return report_error(all.error());
-        if (all->empty()) return report_error(make_error(ErrorCode::kNotFound, "no runs yet"));
+        if (!all) return report_error(cli, all.error());
+        if (all->empty()) return report_error(cli, make_error(ErrorCode::kNotFound, "no runs yet"));
         id = all->back().run_id;
       }
       auto r = (*s)->coordinator->report(id);
-      if (!r) return report_error(r.error());
+      if (!r) return report_error(cli, r.error());
       if (cli.globals.json) {
         std::cout << dump(report_json(*r)) << "\n";
       } else {
@@ -277,9 +288,9 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   runs->callback([&cli] {
     cli.action = [&cli]() -> int {
       auto s = open_session(cli, "", "", std::nullopt);
-      if (!s) return report_error(s.error());
+      if (!s) return report_error(cli, s.error());
       auto all = (*s)->coordinator->runs();
-      if (!all) return report_error(all.error());
+      if (!all) return report_error(cli, all.error());
       for (const auto& r : *all) {
         if (cli.globals.json) {
           std::cout << dump({{"run_id", r.run_id}, {"lane", r.lane}, {"model", r.model},
@@ -306,12 +317,12 @@ void register_run_commands(CLI::App& app, Cli& cli) {
                        "registry entities and aliases no other document taught");
   rollback->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
-      if (auto st = cli.lock_for_writing(); !st) return report_error(st.error());
+      if (auto st = cli.lock_for_writing(); !st) return report_error(cli, st.error());
       auto s = open_session(cli, "", "", std::nullopt);
-      if (!s) return report_error(s.error());
+      if (!s) return report_error(cli, s.error());
       std::optional<std::string> doc;
       if (!f->doc.empty()) doc = f->doc;
-      if (auto st = (*s)->coordinator->rollback(f->run_id, doc); !st) return report_error(st.error());
+      if (auto st = (*s)->coordinator->rollback(f->run_id, doc); !st) return report_error(cli, st.error());
       std::cout << "rolled back " << f->run_id << (doc ? " document " + *doc : std::string())
                 << "; `fgraph replay " << f->run_id << "` stages it again without model calls\n";
       return kExitOk;
@@ -324,12 +335,12 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   replay->add_flag("--json", cli.globals.json, "Print the reconciliation as one JSON object");
   replay->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
-      if (auto st = cli.lock_for_writing(); !st) return report_error(st.error());
+      if (auto st = cli.lock_for_writing(); !st) return report_error(cli, st.error());
       auto s = open_session(cli, "", "", std::nullopt);
-      if (!s) return report_error(s.error());
+      if (!s) return report_error(cli, s.error());
       auto r = (*s)->coordinator->replay(f->run_id);
       (*s)->progress->finish();
-      if (!r) return report_error(r.error());
+      if (!r) return report_error(cli, r.error());
       return finish_report(cli, *r);
     };
   });
@@ -343,9 +354,9 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   audit->callback([&cli] {
     cli.action = [&cli]() -> int {
       auto s = open_session(cli, "", "", std::nullopt);
-      if (!s) return report_error(s.error());
+      if (!s) return report_error(cli, s.error());
       auto a = (*s)->coordinator->audit();
-      if (!a) return report_error(a.error());
+      if (!a) return report_error(cli, a.error());
       if (cli.globals.json) {
         std::cout << dump({{"graph_facts", a->graph_facts}, {"ledger_facts", a->ledger_facts},
                            {"counts", a->counts}, {"differences", a->differences}})
@@ -377,9 +388,9 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   query->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
       auto s = open_session(cli, "", "", std::nullopt);
-      if (!s) return report_error(s.error());
+      if (!s) return report_error(cli, s.error());
       auto rows = (*s)->coordinator->query(f->cypher);
-      if (!rows) return report_error(rows.error());
+      if (!rows) return report_error(cli, rows.error());
       if (!cli.globals.json) std::cout << "$ " << f->cypher << "\n";
       for (const auto& row : *rows) {
         std::string line;

@@ -104,11 +104,11 @@ void register_verify_commands(CLI::App& app, Cli& cli) {
       std::string schema_text(verify::extraction_schema_v1());
       if (!flags->schema_path.empty()) {
         auto s = read_file(flags->schema_path, 16u << 20);
-        if (!s) return report_error(make_error(ErrorCode::kInvalidInput, s.error().message));
+        if (!s) return report_error(cli, make_error(ErrorCode::kInvalidInput, s.error().message));
         schema_text = std::move(*s);
       }
       auto verifier = verify::Verifier::create(schema_text);
-      if (!verifier) return report_error(verifier.error());
+      if (!verifier) return report_error(cli, verifier.error());
 
       ingest::ParseResult parsed = ingest::parse_file(flags->doc_path);
       if (parsed.documents.empty()) {

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
@@ -90,12 +92,9 @@ struct Setter {
 };
 
 Status parse_double(const std::string& v, std::optional<double>& out, const std::string& key) {
-  char* end = nullptr;
-  double d = std::strtod(v.c_str(), &end);
-  if (v.empty() || end == nullptr || *end != '\0' || d < 0) {
-    return make_error(ErrorCode::kInvalidInput, key + ": not a non-negative number: " + v);
-  }
-  out = d;
+  auto d = parse_usd(v, key);
+  if (!d) return d.error();
+  out = *d;
   return ok();
 }
 
@@ -128,6 +127,22 @@ const std::vector<Setter>& setters() {
       {"concurrency", false, [](Config& c, const std::string& v) {
          return parse_count(v, c.concurrency, "concurrency");
        }},
+      {"prices_file", false, [](Config& c, const std::string& v) -> Status {
+         auto text = read_file(v, 1 << 20);
+         if (!text) {
+           return make_error(ErrorCode::kInvalidInput,
+                             "prices_file " + v + " cannot be read: " + text.error().message);
+         }
+         auto table = extract::PriceTable::parse(*text);
+         if (!table) {
+           return make_error(ErrorCode::kInvalidInput,
+                             "prices_file " + v + ": " + table.error().message);
+         }
+         c.prices = extract::PriceTable::bundled();
+         c.prices.merge(*table);
+         c.prices_file = v;
+         return ok();
+       }},
       {"neo4j.url", false, [](Config& c, const std::string& v) { c.neo4j.url = v; return ok(); }},
       {"neo4j.user", false, [](Config& c, const std::string& v) { c.neo4j.user = v; return ok(); }},
       {"neo4j.database", false, [](Config& c, const std::string& v) { c.neo4j.database = v; return ok(); }},
@@ -158,6 +173,7 @@ const std::vector<std::pair<std::string, std::string>>& env_keys() {
       {"FGRAPH_MODEL", "model"},
       {"FGRAPH_BUDGET_USD", "budget_usd"},
       {"FGRAPH_CONCURRENCY", "concurrency"},
+      {"FGRAPH_PRICES_FILE", "prices_file"},
       {"FGRAPH_NEO4J_URL", "neo4j.url"},
       {"FGRAPH_NEO4J_USER", "neo4j.user"},
       {"FGRAPH_NEO4J_DATABASE", "neo4j.database"},
@@ -205,7 +221,7 @@ Result<Config> load_config(const std::string& home, const GetEnv& getenv) {
     bool private_file = mode_is_private(path);
     for (const auto& [key, value] : *flat) {
       std::string k = key;
-      if (k.ends_with("_file")) {  // e.g. neo4j.password_file, openai.api_key_file
+      if (k.ends_with("_file") && find_setter(k) == nullptr) {  // e.g. openai.api_key_file
         std::string target = k.substr(0, k.size() - 5);
         const Setter* s = find_setter(target);
         if (s == nullptr || !s->secret) {
@@ -250,9 +266,25 @@ std::string default_model_for_lane(const std::string& lane) {
 }
 
 std::string mask_secret(const std::string& secret) {
-  if (secret.empty()) return "(unset)";
-  if (secret.size() <= 8) return "****";
-  return "****" + secret.substr(secret.size() - 4);
+  // Not even a suffix: the last characters of a key narrow a search and tie logs together.
+  return secret.empty() ? "(unset)" : "****";
+}
+
+Result<double> parse_usd(const std::string& text, const std::string& what) {
+  const std::string shown = text.size() > 40 ? text.substr(0, 40) + "..." : text;
+  auto bad = [&](const std::string& why) -> Result<double> {
+    return make_error(ErrorCode::kInvalidInput,
+                      what + " must be a finite number of dollars >= 0, not \"" + shown + "\"" +
+                          (why.empty() ? "" : " (" + why + ")"));
+  };
+  char* end = nullptr;
+  errno = 0;
+  const double d = std::strtod(text.c_str(), &end);
+  if (text.empty() || end == nullptr || *end != '\0' || end == text.c_str()) return bad("");
+  if (std::isnan(d)) return bad("NaN would turn the check off");
+  if (std::isinf(d) || errno == ERANGE) return bad("out of range");
+  if (d < 0 || std::signbit(d)) return bad("negative");
+  return d;
 }
 
 std::vector<std::pair<std::string, std::string>> describe_config(const Config& c) {
@@ -273,16 +305,17 @@ std::vector<std::pair<std::string, std::string>> describe_config(const Config& c
   add("model", c.model.empty() ? default_model_for_lane(c.lane) : c.model);
   add("budget_usd", c.budget_usd ? std::to_string(*c.budget_usd) : "(none)");
   add("concurrency", std::to_string(c.concurrency));
-  add("neo4j.url", c.neo4j.url);
+  add("prices_file", c.prices_file.empty() ? "(none)" : c.prices_file);
+  add("neo4j.url", redact_urls(c.neo4j.url));
   add("neo4j.user", c.neo4j.user);
   add("neo4j.database", c.neo4j.database);
   add("neo4j.concurrency", std::to_string(c.neo4j.concurrency));
   add("neo4j.password", mask_secret(c.neo4j.password));
-  add("openai.base_url", c.openai.base_url);
+  add("openai.base_url", redact_urls(c.openai.base_url));
   add("openai.api_key", mask_secret(c.openai.api_key));
-  add("anthropic.base_url", c.anthropic.base_url);
+  add("anthropic.base_url", redact_urls(c.anthropic.base_url));
   add("anthropic.api_key", mask_secret(c.anthropic.api_key));
-  add("local.base_url", c.local.base_url);
+  add("local.base_url", redact_urls(c.local.base_url));
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/core.h"
+#include "extract/extract.h"
 
 namespace fgraph::cli {
 
@@ -33,7 +34,13 @@ struct Config {
   std::string home;                 // --home / FGRAPH_HOME / ./.fgraph
   std::string lane = "local";       // FGRAPH_LANE: openai-batch|anthropic-batch|openai-sync|local|replay
   std::string model;                // FGRAPH_MODEL; "" = the lane's default model
-  std::optional<double> budget_usd; // FGRAPH_BUDGET_USD; none = no budget gate
+  std::optional<double> budget_usd; // FGRAPH_BUDGET_USD; none = no budget gate; finite, >= 0
+  // FGRAPH_PRICES_FILE / prices_file: a JSON file in the format of schemas/prices.json whose
+  // entries add to or replace (model by model) the built-in price table. "" = none.
+  std::string prices_file;
+  // The built-in price table merged with prices_file: what estimates, the budget gate and
+  // recorded costs use. A paid lane refuses a model this table has no price for.
+  extract::PriceTable prices = extract::PriceTable::bundled();
   int concurrency = 2;              // FGRAPH_CONCURRENCY: parallel requests on live lanes
   Neo4jConfig neo4j;
   ProviderConfig openai{"https://api.openai.com/v1", ""};
@@ -45,7 +52,9 @@ struct Config {
 };
 
 // Reads the environment through `getenv` (a seam for tests). kInvalidInput for a malformed
-// config file, an unknown key, a bad number, or a secret in a file that is not 0600.
+// config file, an unknown key, a bad number (NaN, an infinity, a negative or trailing
+// text: every number setting, whatever its source), a secret in a file that is not 0600,
+// or a prices file that cannot be read or parsed.
 using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
 Result<Config> load_config(const std::string& home, const GetEnv& getenv);
 GetEnv process_env();
@@ -53,8 +62,13 @@ GetEnv process_env();
 // The lane's default model when none is configured.
 std::string default_model_for_lane(const std::string& lane);
 
-// Key/value lines for `fgraph config`, secrets masked ("sk-…abcd" -> "****abcd").
+// Key/value lines for `fgraph config`: secrets masked whole, URL credentials redacted.
 std::vector<std::pair<std::string, std::string>> describe_config(const Config& config);
+// "****" for any secret that is set (not one character of it shown), "(unset)" otherwise.
 std::string mask_secret(const std::string& secret);
+
+// A dollar amount of a setting named `what` (flag, environment or file): a finite number
+// >= 0 with nothing after it. kInvalidInput otherwise ("nan", "inf", "-1", "1e999", "5x").
+Result<double> parse_usd(const std::string& text, const std::string& what);
 
 }  // namespace fgraph::cli

@@ -112,15 +112,89 @@ TEST_F(ConfigTest, StagingConcurrencyFromFileAndEnvironmentIsAWholeNumberIn1To64
   }
 }
 
-TEST_F(ConfigTest, DescribeMasksSecrets) {
+TEST_F(ConfigTest, DescribeMasksWholeSecretsAndUrlCredentials) {
   env_["OPENAI_API_KEY"] = "sk-proj-abcdefghijklmnop1234";
+  env_["ANTHROPIC_API_KEY"] = "short";
+  env_["FGRAPH_NEO4J_URL"] = "https://neo4j:hunter2-pw@db.example.com:7473";
+  env_["OPENAI_BASE_URL"] = "https://user:tok3n@proxy.example.com/v1";
   auto c = load_config(home_.string(), env());
   ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->neo4j.url, "https://neo4j:hunter2-pw@db.example.com:7473");  // used as given
   std::string all;
   for (const auto& [k, v] : describe_config(*c)) all += k + "=" + v + "\n";
-  EXPECT_EQ(all.find("abcdefghijklmnop"), std::string::npos);
-  EXPECT_NE(all.find("****1234"), std::string::npos);
-  EXPECT_NE(all.find("env OPENAI_API_KEY"), std::string::npos);
+  for (const char* secret : {"abcdefghijklmnop", "1234", "short", "hunter2-pw", "tok3n", "neo4j:"}) {
+    EXPECT_EQ(all.find(secret), std::string::npos) << secret << " in\n" << all;
+  }
+  EXPECT_NE(all.find("openai.api_key=****  (env OPENAI_API_KEY)"), std::string::npos) << all;
+  EXPECT_NE(all.find("neo4j.url=https://****@db.example.com:7473"), std::string::npos) << all;
+  EXPECT_NE(all.find("openai.base_url=https://****@proxy.example.com/v1"), std::string::npos) << all;
+  EXPECT_EQ(mask_secret(""), "(unset)");
+  EXPECT_EQ(mask_secret("x"), "****");
+}
+
+TEST_F(ConfigTest, BudgetRefusesNanInfinitiesAndNegativesFromEverySource) {
+  for (const char* bad : {"nan", "NaN", "-nan", "inf", "-inf", "Infinity", "1e999", "-1", "-0",
+                          "0.5x", "", " "}) {
+    env_["FGRAPH_BUDGET_USD"] = bad;
+    auto c = load_config(home_.string(), env());
+    ASSERT_FALSE(c.has_value()) << "accepted FGRAPH_BUDGET_USD=" << bad;
+    EXPECT_EQ(c.error().code, ErrorCode::kInvalidInput);
+    EXPECT_NE(c.error().message.find("budget_usd must be a finite number"), std::string::npos)
+        << c.error().message;
+    auto flag = parse_usd(bad, "--budget-usd");
+    ASSERT_FALSE(flag.has_value()) << "accepted --budget-usd " << bad;
+    EXPECT_NE(flag.error().message.find("--budget-usd"), std::string::npos);
+  }
+  env_.erase("FGRAPH_BUDGET_USD");
+  for (const char* toml : {"budget_usd = nan\n", "budget_usd = inf\n", "budget_usd = -inf\n",
+                           "budget_usd = -2.5\n"}) {
+    write("config.toml", toml, 0644);
+    auto c = load_config(home_.string(), env());
+    ASSERT_FALSE(c.has_value()) << "accepted " << toml;
+    EXPECT_EQ(c.error().code, ErrorCode::kInvalidInput);
+  }
+  fs::remove(home_ / "config.toml");
+  write("config.json", R"({"budget_usd": 1e999})", 0644);  // parses as infinity
+  EXPECT_FALSE(load_config(home_.string(), env()).has_value());
+  fs::remove(home_ / "config.json");
+  for (const char* good : {"0", "0.0001", "12.5", "1e3"}) {
+    env_["FGRAPH_BUDGET_USD"] = good;
+    auto c = load_config(home_.string(), env());
+    ASSERT_TRUE(c.has_value()) << good << ": " << c.error().describe();
+    EXPECT_DOUBLE_EQ(*c->budget_usd, std::stod(good));
+  }
+}
+
+TEST_F(ConfigTest, APricesFileAddsAndReplacesPrices) {
+  auto bundled = extract::PriceTable::bundled();
+  ASSERT_FALSE(bundled.find("openai", "gpt-5.4-mini"));
+  write("prices.json", R"({"models": {"openai": {
+      "gpt-5.4-mini": {"sync": {"input": 0.3, "output": 2.4}, "batch": {"input": 0.15, "output": 1.2}},
+      "gpt-4.1-mini": {"sync": {"input": 9, "output": 9}, "batch": {"input": 9, "output": 9}}}}})",
+        0644);
+  env_["FGRAPH_PRICES_FILE"] = (home_ / "prices.json").string();
+  auto c = load_config(home_.string(), env());
+  ASSERT_TRUE(c.has_value()) << c.error().describe();
+  auto added = c->prices.find("openai", "gpt-5.4-mini");
+  ASSERT_TRUE(added);
+  EXPECT_DOUBLE_EQ(added->batch.output_per_mtok, 1.2);
+  EXPECT_DOUBLE_EQ(c->prices.find("openai", "gpt-4.1-mini")->sync.input_per_mtok, 9);
+  EXPECT_TRUE(c->prices.find("anthropic", "claude-haiku-4-5"));  // the rest stays
+  EXPECT_EQ(c->prices_file, (home_ / "prices.json").string());
+
+  // The config file key works the same; a broken or missing file is a configuration error.
+  env_.erase("FGRAPH_PRICES_FILE");
+  write("config.toml", "prices_file = \"" + (home_ / "prices.json").string() + "\"\n", 0644);
+  auto f = load_config(home_.string(), env());
+  ASSERT_TRUE(f.has_value()) << f.error().describe();
+  EXPECT_TRUE(f->prices.find("openai", "gpt-5.4-mini"));
+  write("bad.json", R"({"models": {"openai": {"x": {"sync": {"input": -1, "output": 1}}}}})", 0644);
+  env_["FGRAPH_PRICES_FILE"] = (home_ / "bad.json").string();
+  auto bad = load_config(home_.string(), env());
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidInput);
+  env_["FGRAPH_PRICES_FILE"] = (home_ / "missing.json").string();
+  EXPECT_FALSE(load_config(home_.string(), env()).has_value());
 }
 
 }  // namespace

@@ -230,6 +230,31 @@ struct Coordinator::Impl {
     });
   }
 
+  // The budget of this command's submissions: a budget given to this command (recorded
+  // as the run's new budget on a resume), else the one the run recorded, else the
+  // configured one.
+  Result<std::optional<double>> run_budget(const std::string& run_id, const RunOptions& options) {
+    auto rows = store.query("SELECT options_json FROM runs WHERE run_id = ?", {run_id});
+    if (!rows) return rows.error();
+    json opts = rows->empty() ? json() : json::parse(as_text((*rows)[0][0]), nullptr, false);
+    if (!opts.is_object()) opts = json::object();
+    if (options.budget_usd) {
+      if (opts.value("budget_usd", json()) != json(*options.budget_usd)) {
+        opts["budget_usd"] = *options.budget_usd;
+        if (auto s = store.execute("UPDATE runs SET options_json = ? WHERE run_id = ?",
+                                   {dump_json(opts), run_id});
+            !s) {
+          return s.error();
+        }
+      }
+      return std::optional<double>(*options.budget_usd);
+    }
+    if (auto b = opts.find("budget_usd"); b != opts.end() && b->is_number()) {
+      return std::optional<double>(b->get<double>());
+    }
+    return config.budget_usd;
+  }
+
   extract::ExtractorOptions extractor_options(const RunRow& run, bool no_wait) {
     extract::ExtractorOptions o;
     auto lane = extract::parse_lane(run.lane);
@@ -242,6 +267,7 @@ struct Coordinator::Impl {
       o.plan.max_output_tokens = 1024;
     }
     o.providers = provider_config(config);
+    o.plan.prices = &config.prices;
     o.work_dir = config.home;
     o.budget_usd = config.budget_usd;
     o.sync_concurrency = config.concurrency;
@@ -781,6 +807,12 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
                         "run " + run.run_id + " is half rolled back; finish with `fgraph rollback " +
                             run.run_id + "`");
     }
+    if (run.state == "budget_refused" && !options.budget_usd) {
+      return make_error(ErrorCode::kInvalidInput,
+                        "run " + run.run_id + " was refused by its budget and nothing was sent; "
+                        "resume it only with a new budget: `fgraph run --resume " + run.run_id +
+                            " --budget-usd AMOUNT`", "budget");
+    }
   } else {
     if (options.drop.empty()) return make_error(ErrorCode::kInvalidInput, "no drop given");
     if (!std::filesystem::exists(options.drop)) {
@@ -794,6 +826,11 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     if (run.lane == "replay") {
       return make_error(ErrorCode::kInvalidInput,
                         "the replay lane has no drop: use `fgraph replay RUN_ID`");
+    }
+    // Before a run is recorded: an unpriced model on a paid lane would cost $0 (the
+    // extractor checks again, for resumes).
+    if (auto lane = extract::parse_lane(run.lane)) {
+      if (auto s = extract::check_priced(*lane, run.model, &cfg.prices); !s) return s.error();
     }
   }
 
@@ -853,20 +890,32 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
   if (!docs) return docs.error();
 
   // Extract: plans, submits and collects (or resumes open batches).
-  if (run.state == "started" || run.state == "submitted") {
+  if (run.state == "started" || run.state == "submitted" || run.state == "budget_refused") {
     std::vector<ingest::Document> plain;
     for (const auto& [d, state] : *docs) {
       if (state == "parsed") plain.push_back(d);
     }
-    extract::Extractor extractor(m.store, m.transport, m.clock,
-                                 m.extractor_options(run, options.no_wait));
+    auto budget = m.run_budget(run.run_id, options);
+    if (!budget) return budget.error();
+    extract::ExtractorOptions eo = m.extractor_options(run, options.no_wait);
+    eo.budget_usd = *budget;
+    extract::Extractor extractor(m.store, m.transport, m.clock, eo);
     auto rec = extractor.run(run.run_id, plain, [&](const extract::Progress& p) {
       m.progress.update("extract", p.completed + p.failed, p.submitted,
                         p.phase + (p.detail.empty() ? "" : " " + p.detail));
     });
     if (!rec) {
       bool waiting = options.no_wait && rec.error().code == ErrorCode::kTransient;
-      (void)m.set_run_state(run.run_id, "submitted", false);
+      // A refusal by the budget sent nothing; left `submitted`, a plain resume would spend.
+      const bool refused = rec.error().detail == "budget";
+      (void)m.set_run_state(run.run_id, refused ? "budget_refused" : "submitted", false);
+      if (refused) {
+        Error e = rec.error();
+        e.message = "run " + run.run_id + " refused: " + e.message +
+                    "; resume it with a new budget: `fgraph run --resume " + run.run_id +
+                    " --budget-usd AMOUNT`";
+        return e;
+      }
       if (!waiting) return rec.error();
       if (auto s = m.fill_report(run.run_id, report); !s) return s.error();
       return report;

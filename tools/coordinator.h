@@ -15,7 +15,9 @@
 // document over (migration 0502).
 //
 // Run states: started -> extracted -> verified -> staged -> finished; a run that could
-// not reach Neo4j stays `verified` (resume stages it); `rolling_back` while a rollback
+// not reach Neo4j stays `verified` (resume stages it); `budget_refused` when the budget
+// gate refused its submission (nothing was sent; `--resume` refuses it unless given a new
+// budget, RunOptions::budget_usd, which it records); `rolling_back` while a rollback
 // changes Neo4j, the registry and the ledger in turn, `rolled_back` once all three are done
 // (a repeated `fgraph rollback` finishes an interrupted one).
 // Document states: parsed -> verified -> staged | failed | rolling_back -> rolled_back.
@@ -41,6 +43,9 @@ struct RunOptions {
   std::string resume_run_id;             // resume this run instead of starting one
   bool dry_run = false;                  // plan and estimate, send nothing
   bool no_wait = false;                  // return after submission; resume collects
+  // --budget-usd of this command. A resume uses it, recorded as the run's new budget;
+  // without it, the budget recorded by the run (else the configured one).
+  std::optional<double> budget_usd;
 };
 
 struct LaneUsage {

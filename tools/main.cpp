@@ -1,26 +1,54 @@
 // fgraph: turns drops of regulatory filings into a Neo4j knowledge graph.
 // This file only wires the command groups together; see cli.h.
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
+#include "registry/registry.h"
 #include "tools/cli.h"
 
 namespace fgraph::cli {
 
 int exit_code_for(const Error& error) {
+  if (registry::is_locked(error)) return kExitUsage;
   switch (error.code) {
     case ErrorCode::kUnavailable: return kExitUnavailable;
-    case ErrorCode::kInvalidInput: return kExitUsage;
+    case ErrorCode::kInvalidInput:
+    case ErrorCode::kUnauthorized: return kExitUsage;
     default: return kExitPartial;
   }
 }
 
-int report_error(const Error& error) {
-  std::cerr << "fgraph: " << error.describe() << "\n";
-  return exit_code_for(error);
+namespace {
+
+void print_json_error(const std::string& code, const std::string& message,
+                      const std::string& detail, int exit_code) {
+  nlohmann::json j = {{"error", {{"code", code}, {"message", redact_urls(message)},
+                                 {"detail", detail}, {"exit_code", exit_code}}}};
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+}  // namespace
+
+int report_error(const Cli& cli, const Error& error) {
+  Error shown = error;
+  std::string code(to_string(error.code));
+  if (registry::is_locked(error)) {
+    code = "ledger_locked";
+    shown.message = "the ledger in " + cli.globals.home +
+                    " is locked by another process; try again when it is done (" +
+                    error.message + ")";
+  }
+  const int rc = exit_code_for(error);
+  std::cerr << "fgraph: " << shown.describe() << "\n";
+  if (cli.globals.json) print_json_error(code, shown.message, shown.detail, rc);
+  return rc;
 }
 
 bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
@@ -87,14 +115,19 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitUsage;
+    if (rc == 0) return kExitOk;
+    // The flag may not have been reached by the parser: look for it in argv.
+    if (std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strcmp(a, "--json") == 0; })) {
+      print_json_error("usage", e.what(), "", kExitUsage);
+    }
+    return kExitUsage;
   }
   fgraph::init_logging({cli.globals.log_level});
   if (!cli.action) return kExitUsage;
   try {
     return cli.action();
   } catch (const std::exception& e) {
-    std::cerr << "fgraph: internal error: " << e.what() << "\n";
-    return kExitPartial;
+    return report_error(cli, fgraph::make_error(fgraph::ErrorCode::kInternal,
+                                                std::string("internal error: ") + e.what()));
   }
 }

@@ -104,6 +104,7 @@ DEFAULT_CONFIG: dict = {
     "duplicate_row": False,           # the first succeeded row appears twice
     "max_entities": 12,
     "max_relations": 4,
+    "api_keys": None,                 # list: only these keys are valid; any other gets 401
 }
 HTTP_FAULT_KEY_RE = re.compile(r"^http_(\d{3})$")
 SELECTOR_KEYS = ("expire_rows", "error_rows", "truncated_rows", "refusal_rows",
@@ -182,6 +183,10 @@ def merge_config(base: dict, update: dict) -> dict:
         elif key in ("shuffle_output", "unknown_custom_id_row", "duplicate_row"):
             if not isinstance(value, bool):
                 raise ConfigError(f"{key} must be true or false")
+        elif key == "api_keys":
+            if value is not None and not (isinstance(value, list) and value
+                                          and all(isinstance(k, str) and k for k in value)):
+                raise ConfigError(f"{key} must be null or a non-empty list of non-empty strings")
         elif key == "complete_after_seconds":
             if value is not None and (not isinstance(value, (int, float)) or value < 0):
                 raise ConfigError(f"{key} must be null or a non-negative number")
@@ -1619,15 +1624,26 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
 
     def check_auth(self):
+        valid = self.emu.cfg.get("api_keys")
         if self.provider == "openai":
             auth = self.headers.get("Authorization") or ""
             if not auth.startswith("Bearer ") or not auth[7:].strip():
                 raise ApiError(401, "You didn't provide an API key. You need to provide your API key in an "
                                     "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
                                err_type="invalid_request_error", code="invalid_api_key")
+            key = auth[7:].strip()
+            if valid is not None and key not in valid:
+                # OpenAI shows the key's first and last characters only.
+                shown = key[:3] + "*" * 6 + key[-4:] if len(key) > 8 else "*" * len(key)
+                raise ApiError(401, f"Incorrect API key provided: {shown}. You can find your API key at "
+                                    "https://platform.openai.com/account/api-keys.",
+                               err_type="invalid_request_error", code="invalid_api_key")
         else:
-            if not (self.headers.get("x-api-key") or "").strip():
+            key = (self.headers.get("x-api-key") or "").strip()
+            if not key:
                 raise ApiError(401, "x-api-key header is required", err_type="authentication_error")
+            if valid is not None and key not in valid:
+                raise ApiError(401, "invalid x-api-key", err_type="authentication_error")
             if not (self.headers.get("anthropic-version") or "").strip():
                 raise ApiError(400, "anthropic-version: header is required", err_type="invalid_request_error")
 
@@ -1641,6 +1657,15 @@ class Handler(BaseHTTPRequestHandler):
                 err_type, code = "rate_limit_error", None
             else:
                 err_type, code = "requests", "rate_limit_exceeded"
+        elif status in (401, 403):
+            if self.provider == "anthropic":
+                msg = spec.get("message") or ("invalid x-api-key" if status == 401 else
+                                              "Your API key does not have permission to use the specified resource.")
+                err_type, code = ("authentication_error" if status == 401 else "permission_error"), None
+            else:
+                msg = spec.get("message") or ("Incorrect API key provided." if status == 401 else
+                                              "You are not allowed to sample from this model")
+                err_type, code = "invalid_request_error", ("invalid_api_key" if status == 401 else None)
         else:
             msg = spec.get("message") or f"The server had an error while processing your request (emulated {status})."
             err_type, code = None, None

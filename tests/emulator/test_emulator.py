@@ -205,6 +205,25 @@ class EmulatorTest(unittest.TestCase):
         self.assertEqual(st, 400)
         self.assertEqual(json.loads(payload)["type"], "error")
 
+    def test_wrong_api_key_is_refused_in_the_providers_envelope(self):
+        self.configure(api_keys=["sk-the-right-key"])
+        st, _, payload = self.call("GET", "/v1/batches", headers={"Authorization": "Bearer sk-wrong-key-1234"})
+        self.assertEqual(st, 401)
+        err = json.loads(payload)["error"]
+        self.assertEqual((err["type"], err["code"]), ("invalid_request_error", "invalid_api_key"))
+        self.assertNotIn("sk-wrong-key-1234", err["message"])  # the key is shown masked
+        st, _, payload = self.call("GET", "/v1/messages/batches",
+                                   headers={"x-api-key": "wrong", "anthropic-version": "2023-06-01"})
+        self.assertEqual(st, 401)
+        self.assertEqual(json.loads(payload)["error"]["type"], "authentication_error")
+        st, _, _ = self.call("GET", "/v1/batches", headers={"Authorization": "Bearer sk-the-right-key"})
+        self.assertEqual(st, 200)
+        self.configure(http_403={"count": 1, "paths": ["/v1/messages/batches"]})
+        st, _, payload = self.call("GET", "/v1/messages/batches",
+                                   headers={"x-api-key": "sk-the-right-key", "anthropic-version": "2023-06-01"})
+        self.assertEqual(st, 403)
+        self.assertEqual(json.loads(payload)["error"]["type"], "permission_error")
+
     def test_http_429_with_retry_after(self):
         self.configure(http_429={"count": 2, "retry_after": 1, "paths": ["/v1/batches"]})
         for _ in range(2):

@@ -1,6 +1,8 @@
 // The extract lanes against the provider emulator (tests/emulator/emulator.py), with a
 // real SQLite ledger, the real curl transport and a manual clock (polls take no time).
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -579,11 +581,11 @@ TEST_F(ExtractLanesTest, LocalLaneAgainstAnOpenAiCompatibleServer) {
   expect_results_from_own_documents("run-local-emu", docs);
 }
 
-TEST_F(ExtractLanesTest, RejectedCredentialsArePermanentAndLeaveRowsPending) {
+TEST_F(ExtractLanesTest, RejectedCredentialsAreUnauthorizedAndLeaveRowsPending) {
   ASSERT_EQ(emu_->configure(R"({"http_401":{"count":null,"paths":["/v1/files"]}})"), 200);
   auto r = run(options(LaneKind::kOpenAiBatch), "run-401", make_docs(2));
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, ErrorCode::kPermanent);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnauthorized);
   EXPECT_EQ(stats()["batches_created"]["openai"], 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM attempts"), 0);  // no row burned a strike
   // The batch stays recorded as 'uploading'; once credentials work, the next run resumes it.
@@ -592,6 +594,90 @@ TEST_F(ExtractLanesTest, RejectedCredentialsArePermanentAndLeaveRowsPending) {
   ASSERT_TRUE(again.has_value()) << again.error().describe();
   EXPECT_EQ(again->completed, 2);
   EXPECT_EQ(stats()["batches_created"]["openai"], 1);
+}
+
+TEST_F(ExtractLanesTest, PaidLanesRefuseAnUnpricedModelBeforeAnythingIsSent) {
+  for (LaneKind lane : {LaneKind::kOpenAiBatch, LaneKind::kAnthropicBatch, LaneKind::kOpenAiSync}) {
+    SCOPED_TRACE(std::string(to_string(lane)));
+    auto o = options(lane);
+    o.plan.model = "gpt-5.4-mini";  // not in schemas/prices.json
+    o.budget_usd = 0.0001;
+    auto r = run(o, "run-unpriced", make_docs(3));
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
+    EXPECT_EQ(r.error().detail, "unpriced_model");
+    EXPECT_NE(r.error().message.find("gpt-5.4-mini"), std::string::npos) << r.error().message;
+    // The dry-run plan refuses too, rather than estimating $0.
+    Extractor ex(*store_, *losing_, clock_, o);
+    auto plan = ex.plan(make_docs(3));
+    ASSERT_FALSE(plan.has_value());
+    EXPECT_EQ(plan.error().detail, "unpriced_model");
+  }
+  EXPECT_EQ(stats()["files_uploaded"], 0);
+  EXPECT_EQ(stats()["batches_created"]["openai"], 0);
+  EXPECT_EQ(stats()["batches_created"]["anthropic"], 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM requests"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM attempts"), 0);
+
+  // The local lane costs nothing whatever the model.
+  auto local = options(LaneKind::kLocal);
+  local.plan.model = "gpt-5.4-mini";
+  EXPECT_TRUE(check_priced(LaneKind::kLocal, "gpt-5.4-mini", nullptr));
+  Extractor ex(*store_, *losing_, clock_, local);
+  auto plan = ex.plan(make_docs(1));
+  ASSERT_TRUE(plan.has_value()) << plan.error().describe();
+  EXPECT_EQ(plan->est_cost_usd, 0);
+}
+
+TEST_F(ExtractLanesTest, AnAddedPriceEstimatesAndCostsEveryRow) {
+  auto added = PriceTable::parse(R"({"models": {"openai": {"gpt-5.4-mini":
+      {"sync": {"input": 4.0, "output": 16.0}, "batch": {"input": 2.0, "output": 8.0}}}}})");
+  ASSERT_TRUE(added.has_value()) << added.error().describe();
+  PriceTable prices = PriceTable::bundled();
+  prices.merge(*added);
+  ASSERT_TRUE(prices.find("openai", "gpt-4.1-mini"));  // the built-in entries stay
+  auto o = options(LaneKind::kOpenAiBatch);
+  o.plan.model = "gpt-5.4-mini";
+  o.plan.prices = &prices;
+  Extractor ex(*store_, *losing_, clock_, o);
+  auto plan = ex.plan(make_docs(3));
+  ASSERT_TRUE(plan.has_value()) << plan.error().describe();
+  EXPECT_GT(plan->est_cost_usd, 0);
+  o.budget_usd = plan->est_cost_usd / 2;  // now the gate holds
+  auto refused = run(o, "run-priced", make_docs(3));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().detail, "budget");
+  EXPECT_EQ(stats()["files_uploaded"], 0);
+  o.budget_usd = plan->est_cost_usd;
+  auto r = run(o, "run-priced", make_docs(3));
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  EXPECT_EQ(r->completed, 3);
+  std::int64_t in = 0, out = 0;
+  for (const auto& u : r->usage) in += u.input_tokens, out += u.output_tokens;
+  EXPECT_NEAR(r->cost_usd, (static_cast<double>(in) * 2.0 + static_cast<double>(out) * 8.0) / 1e6, 1e-12);
+  EXPECT_GT(r->cost_usd, 0);
+}
+
+TEST_F(ExtractLanesTest, ABudgetThatIsNotAFiniteNonNegativeNumberIsRefused) {
+  for (double bad : {std::nan(""), std::numeric_limits<double>::infinity(), -1.0}) {
+    auto o = options(LaneKind::kOpenAiBatch);
+    o.budget_usd = bad;
+    auto r = run(o, "run-nan", make_docs(2));
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
+  }
+  EXPECT_EQ(stats()["files_uploaded"], 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM requests"), 0);
+}
+
+TEST_F(ExtractLanesTest, ASyncLaneStopsOnRejectedCredentials) {
+  ASSERT_EQ(emu_->configure(R"({"api_keys":["sk-the-right-key"]})"), 200);
+  auto r = run(options(LaneKind::kOpenAiSync), "run-sync-401", make_docs(2));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnauthorized) << r.error().describe();
+  EXPECT_EQ(r.error().detail, "invalid_api_key");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM dead_letters"), 0);  // no row is blamed for it
+  EXPECT_EQ(count("SELECT COUNT(*) FROM attempts"), 0);
 }
 
 TEST_F(ExtractLanesTest, MissingKeysAreAConfigurationError) {

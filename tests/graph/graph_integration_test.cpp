@@ -367,7 +367,7 @@ TEST_P(GraphIntegrationTest, ClientErrorsCarryTheirNeo4jCode) {
   GraphClient wrong(bad, schema_, *real_, clock_);
   auto denied = wrong.bootstrap_schema();
   ASSERT_FALSE(denied);
-  EXPECT_EQ(denied.error().code, ErrorCode::kPermanent);
+  EXPECT_EQ(denied.error().code, ErrorCode::kUnauthorized);  // CLI exit 2, not retried
   EXPECT_EQ(denied.error().detail, "Neo.ClientError.Security.Unauthorized");
 }
 
