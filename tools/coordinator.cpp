@@ -634,8 +634,8 @@ struct Coordinator::Impl {
   // the ledger records each batch's outcomes afterwards, on this thread. A crash between
   // the two leaves documents in the graph that the ledger calls unstaged: resuming stages
   // them again, which changes nothing (MERGE on ids).
-  // kUnavailable stops after recording the batch (the ledger keeps everything; resume
-  // stages the rest).
+  // kUnavailable or kUnauthorized stops after recording the batch (the ledger keeps
+  // everything; resume stages the rest).
   // `restage` (replay): every document not rolled back is staged again as this run's
   // own, including those already staged, and none goes via another run.
   Status stage_run(const RunRow& run,
@@ -657,7 +657,9 @@ struct Coordinator::Impl {
       // (then resume stages the batch again, which changes nothing in Neo4j).
       Status recorded = store.transaction([&]() -> Status {
         for (std::size_t i = 0; i < batch.size(); ++i) {
-          if (!results[i] && results[i].error().code == ErrorCode::kUnavailable) {
+          // Neo4j unreachable, or refusing our credentials: not this document's fault.
+          if (!results[i] && (results[i].error().code == ErrorCode::kUnavailable ||
+                              results[i].error().code == ErrorCode::kUnauthorized)) {
             if (!unavailable) unavailable = results[i].error();
             continue;  // stays 'resolved': the next run or resume stages it
           }
@@ -685,7 +687,12 @@ struct Coordinator::Impl {
         if (!via) return via.error();
         if (*via) {
           logger("run")->info("run={} doc={} already staged by {}", run.run_id, doc.doc_id, **via);
-          if (auto s = record_staged(run.run_id, *in, graph::Counters{}, report, *via); !s) return s;
+          if (auto s = store.transaction([&] {
+                return record_staged(run.run_id, *in, graph::Counters{}, report, *via);
+              });
+              !s) {
+            return s;
+          }
           ++done;
           continue;
         }
@@ -1094,22 +1101,20 @@ Result<AuditReport> Coordinator::audit() {
   if (!actual) return actual.error();
 
   graph::GraphInventory expected;
-  const char* kLiveOwn =
-      " FROM run_documents rd JOIN runs r ON r.run_id = rd.run_id"
-      " WHERE rd.state = 'staged' AND rd.staged_via IS NULL"
-      " AND r.state NOT IN ('rolled_back', 'rolling_back')";
-  auto docs = m.store.query(std::string("SELECT rd.run_id, rd.doc_id") + kLiveOwn);
+  // The documents live runs staged as their own, and what each holds.
+  const std::string own =
+      "(SELECT rd.run_id, rd.doc_id FROM run_documents rd JOIN runs r ON r.run_id = rd.run_id"
+      " WHERE rd.state = 'staged' AND rd.staged_via IS NULL AND r.state NOT IN ('rolled_back',"
+      " 'rolling_back')) o";
+  auto docs = m.store.query("SELECT o.run_id, o.doc_id FROM " + own);
   if (!docs) return docs.error();
   for (const auto& r : *docs) {
     expected.runs.insert(as_text(r[0]));
     expected.documents.insert(as_text(r[1]));
     expected.staged_by.emplace(as_text(r[1]), as_text(r[0]));
   }
-  auto mentions = m.store.query(
-      "SELECT DISTINCT re.entity_id, re.doc_id, re.run_id FROM run_entities re"
-      " JOIN run_documents rd ON rd.run_id = re.run_id AND rd.doc_id = re.doc_id"
-      " JOIN runs r ON r.run_id = rd.run_id WHERE rd.state = 'staged' AND rd.staged_via IS NULL"
-      " AND r.state NOT IN ('rolled_back', 'rolling_back')");
+  auto mentions = m.store.query("SELECT DISTINCT re.entity_id, re.doc_id, re.run_id FROM " + own +
+                                " JOIN run_entities re ON re.run_id = o.run_id AND re.doc_id = o.doc_id");
   if (!mentions) return mentions.error();
   for (const auto& r : *mentions) {
     const std::string id = as_text(r[0]);
@@ -1121,10 +1126,8 @@ Result<AuditReport> Coordinator::audit() {
   }
   auto facts = m.store.query(
       "SELECT s.fact_id, s.run_id, s.rel_type, s.source_entity_id, s.target_entity_id, s.doc_id,"
-      " s.evidence, s.char_start, s.char_end FROM staged_facts s"
-      " JOIN run_documents rd ON rd.run_id = s.run_id AND rd.doc_id = s.doc_id"
-      " JOIN runs r ON r.run_id = rd.run_id WHERE rd.state = 'staged' AND rd.staged_via IS NULL"
-      " AND r.state NOT IN ('rolled_back', 'rolling_back')");
+      " s.evidence, s.char_start, s.char_end FROM " + own +
+      " JOIN staged_facts s ON s.run_id = o.run_id AND s.doc_id = o.doc_id");
   if (!facts) return facts.error();
   for (const auto& r : *facts) {
     expected.facts[{as_text(r[0]), as_text(r[1])}] =
