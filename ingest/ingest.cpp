@@ -241,7 +241,10 @@ ParseResult parse_submission(std::string_view bytes, const std::string& source) 
     }
     auto content = parse_content(doc.payload, source + "#" + std::to_string(part));
     if (!content) {
-      r.skipped.push_back(Skipped{source, part, "parse error: " + content.error().message});
+      // A document that could not be read whole fails: its text is not passed on cut short.
+      Error e = content.error();
+      e.message = "document " + std::to_string(part) + ": " + e.message;
+      r.failures.push_back(Failure{source, std::move(e), "parse_error", part});
       continue;
     }
     if (content->text.empty()) {
@@ -274,7 +277,7 @@ ParseResult parse_submission(std::string_view bytes, const std::string& source) 
     d.description = non_empty(doc.description);
     r.documents.push_back(std::move(d));
   }
-  if (r.documents.empty() && r.skipped.empty()) {
+  if (r.documents.empty() && r.skipped.empty() && r.failures.empty()) {
     r.failures.push_back(failure(source, "no_text", "the submission holds no document"));
   }
   return r;
@@ -334,7 +337,19 @@ ParseResult parse_bytes(std::string_view bytes, const std::string& name, const O
 
 ParseResult parse_file(const std::string& path, const Options& options) {
   ParseResult r;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // A FIFO blocks open(2) until a writer comes, and opening a device can act on it: only
+  // a regular file is opened. O_NONBLOCK covers a swap between stat and open (it changes
+  // nothing for a regular file), and fstat below checks what was opened.
+  struct stat before {};
+  if (::stat(path.c_str(), &before) != 0) {
+    r.failures.push_back(internal::failure_from_errno(path, errno, "cannot open"));
+    return r;
+  }
+  if (!S_ISREG(before.st_mode)) {
+    r.failures.push_back(internal::not_regular_file(path, before.st_mode));
+    return r;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     r.failures.push_back(internal::failure_from_errno(path, errno, "cannot open"));
     return r;
@@ -349,7 +364,7 @@ ParseResult parse_file(const std::string& path, const Options& options) {
     return r;
   }
   if (!S_ISREG(st.st_mode)) {
-    r.failures.push_back(failure(path, "unreadable", "not a regular file"));
+    r.failures.push_back(internal::not_regular_file(path, st.st_mode));
     return r;
   }
   auto size = static_cast<std::uint64_t>(st.st_size);
@@ -385,7 +400,7 @@ namespace internal {
 ParseResult parse_paths_with(const std::vector<std::string>& paths, const Options& options,
                              DirLister& lister) {
   ParseResult all;
-  for (auto& entry : scan_paths(paths, options, lister)) {
+  for (auto& entry : scan_paths(paths, options, lister, &all.hidden_skipped)) {
     if (entry.failure) {
       all.failures.push_back(std::move(*entry.failure));
       continue;

@@ -37,6 +37,7 @@ struct RunOptions {
   std::string resume_run_id;             // resume this run instead of starting one
   bool dry_run = false;                  // plan and estimate, send nothing
   bool no_wait = false;                  // return after submission; resume collects
+  bool include_hidden = false;           // read hidden files and folders of the drop too
 };
 
 struct LaneUsage {

@@ -19,7 +19,8 @@ int exit_code_for(const Error& error) {
 }
 
 int report_error(const Error& error) {
-  std::cerr << "fgraph: " << error.describe() << "\n";
+  // Messages quote paths and remote answers: printed escaped, never raw.
+  std::cerr << "fgraph: " << escape_for_terminal(error.describe()) << "\n";
   return exit_code_for(error);
 }
 
