@@ -90,7 +90,8 @@ struct Failure {
   // Stable codes:
   //   "empty_file"           zero bytes or whitespace only
   //   "binary_file"          executable, archive, image, PDF or other non-text bytes
-  //   "too_large"            over Options::max_file_bytes (refused unread)
+  //   "too_large"            over Options::max_file_bytes (refused unread), or an HTML/XML
+  //                          document over Options::max_markup_bytes (refused unparsed)
   //   "outside_drop"         a symlink whose target leaves the drop folder
   //   "symlink_loop"         a symlink that loops (or points back at an enclosing folder)
   //   "permission_denied"    a file or folder the process may not read
@@ -111,6 +112,11 @@ struct Failure {
 
 struct Options {
   std::uint64_t max_file_bytes = 64ull << 20;  // larger files are refused unread
+  // An HTML/XML document (a file, or one <DOCUMENT> of a submission) larger than this
+  // is refused "too_large": libxml2's tree takes about ten times the markup's size, and
+  // this keeps the peak of parsing any accepted file under 4x max_file_bytes
+  // (ARCHITECTURE.md, "Memory"). Plain text and submissions are not trees. Default 16 MiB.
+  std::uint64_t max_markup_bytes = 16ull << 20;
   bool follow_symlinks_within_root = true;     // symlinks whose target stays in the root
   // Files and folders whose name starts with '.' (.git, .DS_Store, the default home
   // ./.fgraph) are passed over in folder walks unless set; they are not inputs and are

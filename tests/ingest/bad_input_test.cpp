@@ -285,6 +285,33 @@ TEST_F(IngestBadInputTest, HtmlNestedDeeperThan255LevelsIsParsedWhole) {
   EXPECT_TRUE(s.documents[0].text.ends_with("Closing words of the report."));
 }
 
+// Issue 16: a markup document's libxml2 tree takes ~10x its size; past max_markup_bytes it
+// is refused with a reason (the whole file, or the one <DOCUMENT> of a submission).
+TEST_F(IngestBadInputTest, MarkupOverItsLimitIsRefusedAndPlainTextIsNot) {
+  Options o;
+  o.max_markup_bytes = 4096;
+  write(drop_ / "big.html", unclosed_fonts(200));
+  write(drop_ / "big.txt", std::string(8000, 'x') + "\n");
+  write(drop_ / "big_submission.txt",
+        "<SEC-DOCUMENT>0000000000-24-000010.txt : 20240101\n<SEC-HEADER>x\n"
+        "ACCESSION NUMBER:\t\t0000000000-24-000010\n</SEC-HEADER>\n"
+        "<DOCUMENT>\n<TYPE>10-K\n<SEQUENCE>1\n<TEXT>\n" + unclosed_fonts(200) +
+            "</TEXT>\n</DOCUMENT>\n<DOCUMENT>\n<TYPE>EX-99\n<SEQUENCE>2\n<TEXT>\n<p>Small exhibit.</p>\n"
+            "</TEXT>\n</DOCUMENT>\n</SEC-DOCUMENT>\n");
+  ParseResult html = parse_file((drop_ / "big.html").string(), o);
+  ASSERT_EQ(html.failures.size(), 1u);
+  EXPECT_EQ(html.failures[0].reason_code, "too_large");
+  EXPECT_NE(html.failures[0].error.message.find("limit for HTML/XML"), std::string::npos);
+  EXPECT_EQ(parse_file((drop_ / "big.txt").string(), o).documents.size(), 1u);
+  ParseResult sub = parse_file((drop_ / "big_submission.txt").string(), o);
+  ASSERT_EQ(sub.failures.size(), 1u);
+  EXPECT_EQ(sub.failures[0].reason_code, "too_large");
+  EXPECT_EQ(sub.failures[0].part, 1);
+  ASSERT_EQ(sub.documents.size(), 1u);
+  EXPECT_EQ(sub.documents[0].part, 2);
+  EXPECT_EQ(sub.documents[0].text, "Small exhibit.");
+}
+
 // Issue 16: hidden files and the fgraph home in a drop.
 TEST_F(IngestBadInputTest, HiddenEntriesArePassedOverUnlessAskedAndCounted) {
   fs::path d = drop_ / "sub";
