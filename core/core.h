@@ -201,6 +201,16 @@ auto with_retry(const RetryPolicy& policy, Clock& clock, F&& op) -> decltype(op(
 }
 
 // ---------------------------------------------------------------------------------
+// Terminal output. A file name or a filing's metadata can hold escape codes and
+// newlines; printed raw they move the cursor, recolour or forge lines of the output.
+//
+// `s` as one printable line: control characters (C0, DEL) become \n, \r, \t or \xHH,
+// C1 controls and bidirectional overrides/isolates \uHHHH, a backslash \\, bytes that
+// are not UTF-8 \xHH; everything else (printable UTF-8, non-ASCII letters) is kept.
+// JSON output needs none of this: the JSON encoder escapes.
+std::string escape_for_terminal(std::string_view s);
+
+// ---------------------------------------------------------------------------------
 // Logging: one named logger per stage, to stderr.
 struct LogOptions {
   std::string level = "info";  // trace|debug|info|warn|error|off

@@ -155,5 +155,17 @@ TEST(TextTest, NfkcVisibleFoldsCompatibilityFormsAndDropsInvisibles) {
   EXPECT_EQ(without_default_ignorables("\xEF\xBC\xA1\xC2\xAD\xFF"), "\xEF\xBC\xA1\xFF");
 }
 
+TEST(EscapeForTerminalTest, RendersControlCharactersAsEscapes) {
+  EXPECT_EQ(escape_for_terminal("plain/path_é.txt"), "plain/path_é.txt");
+  EXPECT_EQ(escape_for_terminal("a\nb\tc\rd"), "a\\nb\\tc\\rd");
+  EXPECT_EQ(escape_for_terminal("\x1b[31mred\x1b[0m"), "\\x1b[31mred\\x1b[0m");
+  EXPECT_EQ(escape_for_terminal(std::string("nul\0bel\a\x7f", 9)), "nul\\x00bel\\x07\\x7f");
+  EXPECT_EQ(escape_for_terminal("back\\slash"), "back\\\\slash");
+  EXPECT_EQ(escape_for_terminal("c1\xC2\x9B" "2J"), "c1\\u009b2J");            // CSI as C1
+  EXPECT_EQ(escape_for_terminal("bidi\xE2\x80\xAEtxt"), "bidi\\u202etxt");  // RLO
+  EXPECT_EQ(escape_for_terminal("bad\xFF\xC3"), "bad\\xff\\xc3");
+  EXPECT_EQ(escape_for_terminal("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");  // emoji kept
+}
+
 }  // namespace
 }  // namespace fgraph

@@ -124,6 +124,7 @@ Content plain_text(std::string_view utf8) {
   Content c;
   std::string text = internal::strip_ascii_markup(internal::normalise_line_ends(utf8));
   internal::TextBuilder b;
+  b.reserve(text.size());  // the text only shrinks; growing it by doubling held it twice
   std::size_t start = 0;
   while (start < text.size()) {
     std::size_t nl = text.find('\n', start);
@@ -142,8 +143,11 @@ Content plain_text(std::string_view utf8) {
 }
 
 // Decodes and parses one payload (a whole file, or one <DOCUMENT>'s <TEXT>).
-Result<Content> parse_content(std::string_view bytes, const std::string& name) {
-  Decoded d = internal::decode_to_utf8(bytes);
+Result<Content> parse_content(std::string_view bytes, const std::string& name,
+                              const Options& options) {
+  Decoded d = internal::decode_to_utf8(bytes, /*copy_unchanged=*/false);
+  std::string_view utf8 = d.utf8;
+  if (d.unchanged) utf8 = bytes.substr(bytes.starts_with("\xEF\xBB\xBF") ? 3 : 0);
   std::vector<std::string> warnings;
   if (d.transcoded) {
     warnings.push_back("transcoded from " + d.encoding +
@@ -152,18 +156,27 @@ Result<Content> parse_content(std::string_view bytes, const std::string& name) {
   }
   if (d.replaced > 0) warnings.push_back("replaced " + std::to_string(d.replaced) + " undecodable bytes");
   Content c;
-  std::string tag = first_tag(d.utf8);
+  std::string tag = first_tag(utf8);
   // EDGAR ASCII documents open with "<PAGE>" and similar markers, not markup.
-  std::size_t lead = d.utf8.find_first_not_of(" \t\r\n");
-  bool markup = lead != std::string::npos && d.utf8[lead] == '<';
-  if (!markup || tag == "page" || tag == "s" || tag == "c" || tag == "caption" || tag == "fn") {
-    c = plain_text(d.utf8);
+  std::size_t lead = utf8.find_first_not_of(" \t\r\n");
+  bool markup = lead != std::string::npos && utf8[lead] == '<';
+  bool plain = !markup || tag == "page" || tag == "s" || tag == "c" || tag == "caption" || tag == "fn";
+  if (!plain && utf8.size() > options.max_markup_bytes) {
+    // libxml2's tree of a markup document takes about ten times its size (ARCHITECTURE.md,
+    // "Memory"); past this limit the document is refused rather than the machine swamped.
+    return make_error(ErrorCode::kInvalidInput,
+                      "markup document is " + megabytes(utf8.size()) + ", over the " +
+                          megabytes(options.max_markup_bytes) + " limit for HTML/XML",
+                      "too_large");
+  }
+  if (plain) {
+    c = plain_text(utf8);
   } else if (html_tag(tag)) {
-    auto h = internal::html_to_text(d.utf8, name);
+    auto h = internal::html_to_text(utf8, name);
     if (!h) return h.error();
     c = from_html(std::move(*h));
   } else {
-    auto x = internal::xml_to_content(d.utf8, name);
+    auto x = internal::xml_to_content(utf8, name);
     if (x) {
       c.format = x->format;
       c.text = std::move(x->text);
@@ -175,7 +188,7 @@ Result<Content> parse_content(std::string_view bytes, const std::string& name) {
       c.parties = std::move(x->parties);
       for (auto& w : x->warnings) warnings.push_back(std::move(w));
     } else {
-      auto h = internal::html_to_text(d.utf8, name);
+      auto h = internal::html_to_text(utf8, name);
       if (!h) return h.error();
       c = from_html(std::move(*h));
       warnings.push_back("not well-formed XML; read with the HTML parser");
@@ -218,13 +231,18 @@ const internal::HeaderParty* primary_party(const internal::SubmissionHeader& h) 
   return h.parties.empty() ? nullptr : &h.parties.front();
 }
 
-ParseResult parse_submission(std::string_view bytes, const std::string& source) {
+// `owner`, when given, holds `bytes` and is released once the submission is split (its
+// documents view the split copy): the file is then not held twice while its documents
+// are parsed. `bytes` is not used after that.
+ParseResult parse_submission(std::string_view bytes, std::string* owner, const std::string& source,
+                             const Options& options) {
   ParseResult r;
   auto sub = internal::split_submission(bytes);
   if (!sub) {
     r.failures.push_back(Failure{source, sub.error(), "truncated_submission"});
     return r;
   }
+  if (owner != nullptr) std::string().swap(*owner);
   const auto& h = sub->header;
   std::vector<Party> header_parties;
   for (const auto& p : h.parties) {
@@ -239,9 +257,13 @@ ParseResult parse_submission(std::string_view bytes, const std::string& source) 
       r.skipped.push_back(Skipped{source, part, *why});
       continue;
     }
-    auto content = parse_content(doc.payload, source + "#" + std::to_string(part));
+    auto content = parse_content(doc.payload, source + "#" + std::to_string(part), options);
     if (!content) {
-      r.skipped.push_back(Skipped{source, part, "parse error: " + content.error().message});
+      // A document that could not be read whole fails: its text is not passed on cut short.
+      Error e = content.error();
+      bool large = e.detail == "too_large";
+      e.message = "document " + std::to_string(part) + ": " + e.message;
+      r.failures.push_back(Failure{source, std::move(e), large ? "too_large" : "parse_error", part});
       continue;
     }
     if (content->text.empty()) {
@@ -274,7 +296,7 @@ ParseResult parse_submission(std::string_view bytes, const std::string& source) 
     d.description = non_empty(doc.description);
     r.documents.push_back(std::move(d));
   }
-  if (r.documents.empty() && r.skipped.empty()) {
+  if (r.documents.empty() && r.skipped.empty() && r.failures.empty()) {
     r.failures.push_back(failure(source, "no_text", "the submission holds no document"));
   }
   return r;
@@ -302,7 +324,11 @@ std::string_view to_string(Format f) {
 
 std::string make_doc_id(std::string_view text) { return "sha256:" + sha256_hex(text); }
 
-ParseResult parse_bytes(std::string_view bytes, const std::string& name, const Options& options) {
+namespace {
+
+// parse_bytes; `owner` as for parse_submission.
+ParseResult parse_buffer(std::string_view bytes, std::string* owner, const std::string& name,
+                         const Options& options) {
   ParseResult r;
   if (bytes.size() > options.max_file_bytes) {
     r.failures.push_back(failure(name, "too_large",
@@ -318,10 +344,11 @@ ParseResult parse_bytes(std::string_view bytes, const std::string& name, const O
     r.failures.push_back(failure(name, "binary_file", "not a text filing: " + *kind));
     return r;
   }
-  if (internal::looks_like_sgml(bytes)) return parse_submission(bytes, name);
-  auto content = parse_content(bytes, name);
+  if (internal::looks_like_sgml(bytes)) return parse_submission(bytes, owner, name, options);
+  auto content = parse_content(bytes, name, options);
   if (!content) {
-    r.failures.push_back(Failure{name, content.error(), "parse_error"});
+    bool large = content.error().detail == "too_large";
+    r.failures.push_back(Failure{name, content.error(), large ? "too_large" : "parse_error"});
     return r;
   }
   if (content->text.empty()) {
@@ -332,9 +359,27 @@ ParseResult parse_bytes(std::string_view bytes, const std::string& name, const O
   return r;
 }
 
+}  // namespace
+
+ParseResult parse_bytes(std::string_view bytes, const std::string& name, const Options& options) {
+  return parse_buffer(bytes, nullptr, name, options);
+}
+
 ParseResult parse_file(const std::string& path, const Options& options) {
   ParseResult r;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // A FIFO blocks open(2) until a writer comes, and opening a device can act on it: only
+  // a regular file is opened. O_NONBLOCK covers a swap between stat and open (it changes
+  // nothing for a regular file), and fstat below checks what was opened.
+  struct stat before {};
+  if (::stat(path.c_str(), &before) != 0) {
+    r.failures.push_back(internal::failure_from_errno(path, errno, "cannot open"));
+    return r;
+  }
+  if (!S_ISREG(before.st_mode)) {
+    r.failures.push_back(internal::not_regular_file(path, before.st_mode));
+    return r;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     r.failures.push_back(internal::failure_from_errno(path, errno, "cannot open"));
     return r;
@@ -349,7 +394,7 @@ ParseResult parse_file(const std::string& path, const Options& options) {
     return r;
   }
   if (!S_ISREG(st.st_mode)) {
-    r.failures.push_back(failure(path, "unreadable", "not a regular file"));
+    r.failures.push_back(internal::not_regular_file(path, st.st_mode));
     return r;
   }
   auto size = static_cast<std::uint64_t>(st.st_size);
@@ -373,7 +418,7 @@ ParseResult parse_file(const std::string& path, const Options& options) {
     got += static_cast<std::size_t>(n);
   }
   bytes.resize(got);
-  return parse_bytes(bytes, path, options);
+  return parse_buffer(bytes, &bytes, path, options);
 }
 
 ParseResult parse_paths(const std::vector<std::string>& paths, const Options& options) {
@@ -385,7 +430,7 @@ namespace internal {
 ParseResult parse_paths_with(const std::vector<std::string>& paths, const Options& options,
                              DirLister& lister) {
   ParseResult all;
-  for (auto& entry : scan_paths(paths, options, lister)) {
+  for (auto& entry : scan_paths(paths, options, lister, &all.hidden_skipped)) {
     if (entry.failure) {
       all.failures.push_back(std::move(*entry.failure));
       continue;

@@ -90,38 +90,66 @@ struct Failure {
   // Stable codes:
   //   "empty_file"           zero bytes or whitespace only
   //   "binary_file"          executable, archive, image, PDF or other non-text bytes
-  //   "too_large"            over Options::max_file_bytes (refused unread)
+  //   "too_large"            over Options::max_file_bytes (refused unread), or an HTML/XML
+  //                          document over Options::max_markup_bytes (refused unparsed)
   //   "outside_drop"         a symlink whose target leaves the drop folder
   //   "symlink_loop"         a symlink that loops (or points back at an enclosing folder)
   //   "permission_denied"    a file or folder the process may not read
   //   "not_found"            the path does not exist (or a dangling symlink)
   //   "truncated_submission" an SGML header or <DOCUMENT> never closed
   //   "no_text"              parsed, but no text content at all
-  //   "unreadable"           other I/O errors, or not a regular file
-  //   "parse_error"          libxml2 could not build a tree (it recovers from any
-  //                          malformed markup; in practice only buffers over 2 GiB,
-  //                          which a sane max_file_bytes refuses first)
+  //   "unreadable"           other I/O errors, or not a regular file or folder (a FIFO,
+  //                          socket or device is refused, never opened)
+  //   "inside_home"          a path named directly inside the fgraph home in use
+  //   "parse_error"          libxml2 could not build a tree, or stopped before the end of
+  //                          the input (it recovers from any malformed markup and stops
+  //                          only at a limit of its own or out of memory): the document is
+  //                          refused whole rather than passed on cut short
   std::string reason_code;
+  // The <DOCUMENT> block of a submission that failed (1-based), or 0 for the whole file.
+  int part = 0;
 };
 
 struct Options {
   std::uint64_t max_file_bytes = 64ull << 20;  // larger files are refused unread
+  // An HTML/XML document (a file, or one <DOCUMENT> of a submission) larger than this
+  // is refused "too_large": libxml2's tree takes about ten times the markup's size, and
+  // this keeps the peak of parsing any accepted file under 4x max_file_bytes
+  // (ARCHITECTURE.md, "Memory"). Plain text and submissions are not trees. Default 16 MiB.
+  std::uint64_t max_markup_bytes = 16ull << 20;
   bool follow_symlinks_within_root = true;     // symlinks whose target stays in the root
+  // Files and folders whose name starts with '.' (.git, .DS_Store, the default home
+  // ./.fgraph) are passed over in folder walks unless set; they are not inputs and are
+  // not reported, only counted (ParseResult::hidden_skipped). A path named directly is
+  // always read. Default false.
+  bool include_hidden = false;
+  // Folders never read: the fgraph home in use, so that a drop holding it (`fgraph run .`
+  // with the default ./.fgraph) never reads the ledger as filings. Compared by canonical
+  // path (symlinks and `..` resolved); a folder walk passes over them silently, even with
+  // include_hidden, and a path named directly inside one fails with "inside_home".
+  // Paths that do not exist are ignored. Default none.
+  std::vector<std::string> excluded_dirs;
 };
 
 struct ParseResult {
   std::vector<Document> documents;
   std::vector<Skipped> skipped;
   std::vector<Failure> failures;
+  // Hidden files and folders a folder walk passed over (Options::include_hidden); a
+  // hidden folder counts once, whatever it holds.
+  std::size_t hidden_skipped = 0;
 };
 
-// Parses one file into its documents. Never throws; failures are values.
+// Parses one file into its documents. Never throws; failures are values. A path that is
+// not a regular file (FIFO, socket, device, folder) fails "unreadable" without being
+// opened, so a FIFO cannot block the caller.
 ParseResult parse_file(const std::string& path, const Options& options = {});
 
 // Parses the given files and folders (folders recursively, entries in byte-wise sorted
-// order). A folder argument is the root that its symlinks may not escape; a file named
-// directly is read where it (or its symlink) points. Per-file problems become Failures
-// and never stop the rest.
+// order, hidden entries and Options::excluded_dirs passed over). A folder argument is the
+// root that its symlinks may not escape; a file named directly is read where it (or its
+// symlink) points. Anything that is neither a regular file nor a folder is refused
+// unopened. Per-file problems become Failures and never stop the rest.
 ParseResult parse_paths(const std::vector<std::string>& paths, const Options& options = {});
 
 // Parses bytes already in memory (`name` is used for format hints and messages).

@@ -59,6 +59,7 @@ void register_parse_commands(CLI::App& app, Cli& cli) {
   struct Flags {
     std::vector<std::string> paths;
     bool text = false;
+    bool include_hidden = false;
   };
   auto flags = std::make_shared<Flags>();
   CLI::App* cmd = app.add_subcommand(
@@ -74,17 +75,27 @@ void register_parse_commands(CLI::App& app, Cli& cli) {
                 "form_type, cik, company, accession, filed_at, chars, warnings, ...}, a skipped "
                 "part {source, part, skipped}, or a failed file {source, error: {code, message}}");
   cmd->add_flag("--text", flags->text, "Include each document's clean text (\"text\" with --json)");
+  cmd->add_flag("--include-hidden", flags->include_hidden,
+                "Also read files and folders whose name starts with '.' inside the folders "
+                "given (passed over by default; the fgraph home is never read)");
   cmd->callback([&cli, flags] {
     cli.action = [&cli, flags]() -> int {
-      ingest::ParseResult result = ingest::parse_paths(flags->paths);
+      ingest::Options options;
+      options.include_hidden = flags->include_hidden;
+      options.excluded_dirs = {cli.globals.home};
+      ingest::ParseResult result = ingest::parse_paths(flags->paths, options);
+      // Names and metadata come from the files: escaped for the terminal, since they can
+      // hold escape codes and newlines (--json escapes through the JSON encoder).
+      auto esc = [](std::string_view s) { return escape_for_terminal(s); };
       for (const auto& d : result.documents) {
         if (cli.globals.json) {
           std::cout << dump(document_json(d, flags->text)) << "\n";
         } else {
-          std::cout << d.source << " #" << d.part << "  " << ingest::to_string(d.format)
-                    << "  " << d.form_type.value_or("-") << "  " << d.company.value_or("-")
-                    << "  " << d.text.size() << " bytes  " << d.doc_id.substr(0, 19) << "\n";
-          for (const auto& w : d.warnings) std::cout << "  warning: " << w << "\n";
+          std::cout << esc(d.source) << " #" << d.part << "  " << ingest::to_string(d.format)
+                    << "  " << esc(d.form_type.value_or("-")) << "  "
+                    << esc(d.company.value_or("-")) << "  " << d.text.size() << " bytes  "
+                    << d.doc_id.substr(0, 19) << "\n";
+          for (const auto& w : d.warnings) std::cout << "  warning: " << esc(w) << "\n";
           if (flags->text) std::cout << d.text << "\n\n";
         }
       }
@@ -93,21 +104,29 @@ void register_parse_commands(CLI::App& app, Cli& cli) {
           std::cout << dump({{"source", s.source}, {"part", s.part}, {"skipped", s.reason}})
                     << "\n";
         } else {
-          std::cout << s.source << " #" << s.part << "  skipped: " << s.reason << "\n";
+          std::cout << esc(s.source) << " #" << s.part << "  skipped: " << esc(s.reason) << "\n";
         }
       }
       for (const auto& f : result.failures) {
         if (cli.globals.json) {
-          std::cout << dump({{"source", f.source},
-                             {"error", {{"code", f.reason_code}, {"message", f.error.message}}}})
-                    << "\n";
+          nlohmann::json j = {{"source", f.source},
+                              {"error", {{"code", f.reason_code}, {"message", f.error.message}}}};
+          if (f.part > 0) j["part"] = f.part;
+          std::cout << dump(j) << "\n";
         } else {
-          std::cerr << "fgraph: " << f.source << ": " << f.error.message << "\n";
+          std::cerr << "fgraph: " << esc(f.source)
+                    << (f.part > 0 ? " #" + std::to_string(f.part) : std::string()) << ": "
+                    << esc(f.error.message) << "\n";
         }
       }
       if (!cli.globals.json) {
         std::cerr << result.documents.size() << " documents, " << result.skipped.size()
-                  << " parts skipped, " << result.failures.size() << " files failed\n";
+                  << " parts skipped, " << result.failures.size() << " files failed";
+        if (result.hidden_skipped > 0) {
+          std::cerr << ", " << result.hidden_skipped
+                    << " hidden files or folders passed over (--include-hidden reads them)";
+        }
+        std::cerr << "\n";
       }
       return result.failures.empty() ? kExitOk : kExitPartial;
     };

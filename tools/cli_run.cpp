@@ -128,7 +128,7 @@ void print_report(const RunReport& r) {
   if (r.state == "rolling_back") {
     std::cout << "  rollback interrupted: finish it with `fgraph rollback " << r.run_id << "`\n";
   }
-  for (const auto& e : r.stage_errors) std::cout << "    " << e << "\n";
+  for (const auto& e : r.stage_errors) std::cout << "    " << escape_for_terminal(e) << "\n";
   std::cout << "Cost\n";
   for (const auto& u : r.usage) {
     row(u.lane + " / " + u.model, std::to_string(u.attempts) + " attempts, " +
@@ -142,7 +142,7 @@ void print_report(const RunReport& r) {
     std::cout << "Dead letters\n";
     for (const auto& d : r.dead_letters) {
       std::cout << "    " << d.custom_id << " doc " << d.doc_id.substr(0, 19) << ": " << d.outcome
-                << " after " << d.attempts << " attempts: " << d.detail << "\n";
+                << " after " << d.attempts << " attempts: " << escape_for_terminal(d.detail) << "\n";
     }
   }
 }
@@ -205,7 +205,7 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   struct Flags {
     std::string drop, lane, model, resume, run_id, doc, cypher;
     std::string budget;  // --budget-usd as given; parsed by parse_usd (NaN, inf, < 0 refused)
-    bool dry_run = false, no_wait = false;
+    bool dry_run = false, no_wait = false, include_hidden = false;
   };
   auto f = std::make_shared<Flags>();
 
@@ -226,6 +226,9 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   run->add_flag("--no-wait", f->no_wait,
                 "Return after submitting batches; `fgraph run --resume RUN_ID` collects later");
   run->add_option("--resume", f->resume, "Resume (finish) the run RUN_ID instead of starting one");
+  run->add_flag("--include-hidden", f->include_hidden,
+                "Also read files and folders whose name starts with '.' (passed over by default; "
+                "the fgraph home is never read)");
   run->add_flag("--json", cli.globals.json, "Print the reconciliation as one JSON object");
   run->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
@@ -245,7 +248,7 @@ void register_run_commands(CLI::App& app, Cli& cli) {
       }
       auto s = open_session(cli, f->lane, f->model, budget);
       if (!s) return report_error(cli, s.error());
-      RunOptions o{f->drop, f->resume, f->dry_run, f->no_wait, budget};
+      RunOptions o{f->drop, f->resume, f->dry_run, f->no_wait, budget, f->include_hidden};
       auto r = (*s)->coordinator->run(o);
       (*s)->progress->finish();
       if (!r) return report_error(cli, r.error());

@@ -196,9 +196,21 @@ struct Coordinator::Impl {
         {run_id, source, std::int64_t{part}, std::string(outcome), doc_id, reason_code, message});
   }
 
-  Status ingest_drop(const std::string& run_id, const std::string& drop) {
+  // The drop never yields the home's own files (`fgraph run .` with ./.fgraph inside).
+  ingest::Options ingest_options(bool include_hidden) const {
+    ingest::Options o;
+    o.include_hidden = include_hidden;
+    o.excluded_dirs = {config.home};
+    return o;
+  }
+
+  Status ingest_drop(const std::string& run_id, const std::string& drop, bool include_hidden) {
     progress.update("parse", 0, 0, drop);
-    ingest::ParseResult parsed = ingest::parse_paths({drop});
+    ingest::ParseResult parsed = ingest::parse_paths({drop}, ingest_options(include_hidden));
+    if (parsed.hidden_skipped > 0) {
+      logger("run")->info("run={} passed over {} hidden files and folders (--include-hidden reads them)",
+                          run_id, parsed.hidden_skipped);
+    }
     return store.transaction([&]() -> Status {
       long n = 0;
       for (const auto& d : parsed.documents) {
@@ -220,8 +232,9 @@ struct Coordinator::Impl {
         }
       }
       for (const auto& f : parsed.failures) {
-        logger("run")->warn("run={} {}: {}", run_id, f.source, f.error.message);
-        if (auto e = record_input(run_id, f.source, 0, "failed", {}, f.reason_code, f.error.message);
+        logger("run")->warn("run={} {}: {}", run_id, escape_for_terminal(f.source),
+                            escape_for_terminal(f.error.message));
+        if (auto e = record_input(run_id, f.source, f.part, "failed", {}, f.reason_code, f.error.message);
             !e) {
           return e;
         }
@@ -842,7 +855,8 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
   }
 
   if (options.dry_run) {
-    ingest::ParseResult parsed = ingest::parse_paths({options.drop});
+    ingest::ParseResult parsed =
+        ingest::parse_paths({options.drop}, m.ingest_options(options.include_hidden));
     extract::Extractor extractor(m.store, m.transport, m.clock, m.extractor_options(run, false));
     auto plan = extractor.plan(parsed.documents);
     if (!plan) return plan.error();
@@ -868,7 +882,7 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     run.run_id = "run-" + format_utc(m.clock.now()).substr(0, 19) + "-" + random_hex(3);
     std::replace(run.run_id.begin(), run.run_id.end(), ':', '-');
     json opts = {{"budget_usd", cfg.budget_usd ? json(*cfg.budget_usd) : json(nullptr)},
-                 {"no_wait", options.no_wait}};
+                 {"no_wait", options.no_wait}, {"include_hidden", options.include_hidden}};
     if (auto s = m.store.execute(
             "INSERT INTO runs(run_id, lane, model, prompt_version, schema_version, drop_path,"
             " state, options_json, started_at) VALUES(?,?,?,?,?,?, 'started', ?, ?)",
@@ -879,7 +893,9 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     }
     run.state = "started";
     logger("run")->info("run={} started lane={} model={}", run.run_id, run.lane, run.model);
-    if (auto s = m.ingest_drop(run.run_id, run.drop_path); !s) return s.error();
+    if (auto s = m.ingest_drop(run.run_id, run.drop_path, options.include_hidden); !s) {
+      return s.error();
+    }
     crash_point("after_ingest");
   }
 
@@ -888,7 +904,16 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     auto inputs = m.store.query("SELECT count(*) FROM run_inputs WHERE run_id = ?", {run.run_id});
     if (!inputs) return inputs.error();
     if (as_int((*inputs)[0][0]) == 0 && !run.drop_path.empty()) {
-      if (auto s = m.ingest_drop(run.run_id, run.drop_path); !s) return s.error();
+      // With the run's own --include-hidden, as recorded when it started.
+      auto recorded = m.store.query("SELECT options_json FROM runs WHERE run_id = ?", {run.run_id});
+      if (!recorded) return recorded.error();
+      bool include_hidden = options.include_hidden;
+      if (!recorded->empty()) {
+        json o = json::parse(as_text((*recorded)[0][0]), nullptr, false);
+        auto it = o.is_object() ? o.find("include_hidden") : o.end();
+        if (it != o.end() && it->is_boolean() && it->get<bool>()) include_hidden = true;
+      }
+      if (auto s = m.ingest_drop(run.run_id, run.drop_path, include_hidden); !s) return s.error();
     }
   }
 

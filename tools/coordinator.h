@@ -46,6 +46,7 @@ struct RunOptions {
   // --budget-usd of this command. A resume uses it, recorded as the run's new budget;
   // without it, the budget recorded by the run (else the configured one).
   std::optional<double> budget_usd;
+  bool include_hidden = false;           // read hidden files and folders of the drop too
 };
 
 struct LaneUsage {

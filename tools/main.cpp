@@ -46,7 +46,8 @@ int report_error(const Cli& cli, const Error& error) {
                     error.message + ")";
   }
   const int rc = exit_code_for(error);
-  std::cerr << "fgraph: " << shown.describe() << "\n";
+  // Messages quote paths and remote answers: printed escaped, never raw.
+  std::cerr << "fgraph: " << escape_for_terminal(shown.describe()) << "\n";
   if (cli.globals.json) print_json_error(code, shown.message, shown.detail, rc);
   return rc;
 }

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <string>
 
+#include "core/core.h"
+
 namespace fgraph::cli {
 
 class Progress {
@@ -25,7 +27,7 @@ class Progress {
     bool new_phase = phase != phase_;
     std::string line = "[" + phase + "] " + std::to_string(done);
     if (total > 0) line += "/" + std::to_string(total);
-    if (!detail.empty()) line += "  " + detail;
+    if (!detail.empty()) line += "  " + escape_for_terminal(detail);  // e.g. a drop path
     if (tty_) {
       std::string bar;
       if (total > 0) {

@@ -3,7 +3,10 @@
 // Owns: expanding the files and folders of a drop into the files to parse, in byte-wise
 // sorted path order, with every path confined to its folder: symlinks whose target
 // leaves the folder are refused (outside_drop), loops are reported (symlink_loop),
-// unreadable folders are reported (permission_denied) and the walk goes on.
+// unreadable folders are reported (permission_denied) and the walk goes on. Hidden
+// entries (name starting with '.') are passed over unless Options::include_hidden, and
+// Options::excluded_dirs (the fgraph home) are never entered; FIFOs, sockets and devices
+// are refused by their stat, never opened.
 // The folder listing goes through DirLister, the seam tests use to inject failures the
 // kernel will not produce for them (a root process is never denied a folder).
 // Threading: reentrant; a DirLister must be safe for the caller's use.
@@ -34,6 +37,12 @@ struct ScanEntry {
 
 std::vector<ScanEntry> scan_paths(const std::vector<std::string>& paths, const Options& options,
                                   DirLister& lister);
+// The same, adding the number of hidden entries passed over to `*hidden_skipped`.
+std::vector<ScanEntry> scan_paths(const std::vector<std::string>& paths, const Options& options,
+                                  DirLister& lister, std::size_t* hidden_skipped);
+
+// The "unreadable" Failure of a path that is not a regular file or folder (st_mode).
+Failure not_regular_file(const std::string& path, unsigned mode);
 
 // parse_paths with an injected folder lister (ingest.cpp).
 ParseResult parse_paths_with(const std::vector<std::string>& paths, const Options& options,

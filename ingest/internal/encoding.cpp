@@ -224,12 +224,12 @@ std::string declared_encoding(std::string_view bytes) {
   return "";
 }
 
-Decoded decode_to_utf8(std::string_view bytes) {
+Decoded decode_to_utf8(std::string_view bytes, bool copy_unchanged) {
   Decoded d;
   if (bytes.size() >= 3 && bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
   d.declared = declared_encoding(bytes);
   if (is_valid_utf8(bytes)) {
-    d.utf8 = std::string(bytes);
+    if (copy_unchanged) d.utf8 = std::string(bytes); else d.unchanged = true;
     d.encoding = "UTF-8";
     return d;
   }

@@ -17,6 +17,9 @@ struct Decoded {
   std::string declared;          // the encoding the bytes declared (xml decl / meta), "" if none
   std::size_t replaced = 0;      // undecodable bytes replaced by U+FFFD
   bool transcoded = false;       // true when the bytes were not read as UTF-8
+  // The input (after a BOM) was valid UTF-8 and, as asked, not copied: `utf8` is empty
+  // and the caller reads its own bytes (a 64 MB file is not held twice).
+  bool unchanged = false;
 };
 
 // True when `bytes` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
@@ -30,7 +33,8 @@ std::string declared_encoding(std::string_view bytes);
 // declared non-UTF-8 charset (through iconv); otherwise CP949 when the whole buffer
 // decodes and yields Hangul; otherwise UTF-8 with replacement when most non-ASCII
 // sequences are valid UTF-8; otherwise Windows-1252.
-Decoded decode_to_utf8(std::string_view bytes);
+// With `copy_unchanged` false, valid UTF-8 is not copied (see Decoded::unchanged).
+Decoded decode_to_utf8(std::string_view bytes, bool copy_unchanged = true);
 
 // Replaces every ill-formed sequence by U+FFFD; returns how many bytes were replaced.
 std::size_t sanitize_utf8(std::string& text);

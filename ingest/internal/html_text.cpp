@@ -112,72 +112,107 @@ void append_pre(std::string_view text, TextBuilder& out) {
   }
 }
 
-struct Walker {
-  Layout layout;
-  TextBuilder& out;
-  int pre_depth = 0;
+// Renders a subtree in document order without recursion: EDGAR HTML can nest elements
+// thousands deep (every <FONT> left open), which a recursive walk would run off the stack.
+class Walker {
+ public:
+  Walker(Layout layout, TextBuilder& out) : layout_(layout), out_(out) {}
 
-  void walk(const xmlNode* parent) {
-    for (const xmlNode* c = parent->children; c != nullptr; c = c->next) {
+  void walk(const xmlNode* root) {
+    const xmlNode* c = root->children;
+    while (c != nullptr) {
+      bool descend = false;
       if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
-        if (c->content == nullptr) continue;
-        std::string_view t(reinterpret_cast<const char*>(c->content));
-        if (pre_depth > 0) append_pre(t, out); else out.append(t);
+        if (c->content != nullptr) {
+          std::string_view t(reinterpret_cast<const char*>(c->content));
+          if (pre_depth_ > 0) append_pre(t, out_); else out_.append(t);
+        }
+      } else if (c->type == XML_ELEMENT_NODE) {  // comments, PIs, DTD nodes are skipped
+        descend = enter(c);
+        if (descend && c->children == nullptr) {
+          leave();
+          descend = false;
+        }
+      }
+      if (descend) {
+        c = c->children;
         continue;
       }
-      if (c->type != XML_ELEMENT_NODE) continue;  // comments, PIs, DTD nodes
-      char buf[40];
-      std::string_view name = local_name_into(c, buf);
-      Kind kind = layout == Layout::kHtml ? classify_html(name) : classify_dart(name);
-      if (kind == Kind::kSkip) continue;
-      if (name == "header" && is_ix_header(c)) continue;
-      if (layout == Layout::kHtml && hidden_by_style(c)) continue;
-      switch (kind) {
-        case Kind::kInline: walk(c); break;
-        case Kind::kBreak: out.line_break(); break;
-        case Kind::kRule: out.paragraph_break(); break;
-        case Kind::kParagraph:
-          if (layout == Layout::kHtml && is_backlink_block(c)) break;
-          out.paragraph_break();
-          walk(c);
-          out.paragraph_break();
-          break;
-        case Kind::kLine:
-          out.line_break();
-          walk(c);
-          out.line_break();
-          break;
-        case Kind::kRow:
-          out.begin_row();
-          walk(c);
-          out.end_row();
-          break;
-        case Kind::kCell:
-          out.begin_cell();
-          walk(c);
-          out.end_cell();
-          break;
-        case Kind::kPre:
-          out.paragraph_break();
-          ++pre_depth;
-          walk(c);
-          --pre_depth;
-          out.paragraph_break();
-          break;
-        case Kind::kSkip: break;
+      // To the next sibling, leaving every element whose children are done.
+      while (c != root && c->next == nullptr) {
+        c = c->parent;
+        if (c != root) leave();
       }
+      c = c == root ? nullptr : c->next;
     }
   }
+
+ private:
+  // Opens an element; true when its children are to be rendered (then leave() closes it).
+  bool enter(const xmlNode* c) {
+    char buf[40];
+    std::string_view name = local_name_into(c, buf);
+    Kind kind = layout_ == Layout::kHtml ? classify_html(name) : classify_dart(name);
+    if (kind == Kind::kSkip) return false;
+    if (name == "header" && is_ix_header(c)) return false;
+    if (layout_ == Layout::kHtml && hidden_by_style(c)) return false;
+    switch (kind) {
+      case Kind::kBreak: out_.line_break(); return false;
+      case Kind::kRule: out_.paragraph_break(); return false;
+      case Kind::kSkip: return false;
+      case Kind::kInline: break;
+      case Kind::kParagraph:
+        if (layout_ == Layout::kHtml && is_backlink_block(c)) return false;
+        out_.paragraph_break();
+        break;
+      case Kind::kLine: out_.line_break(); break;
+      case Kind::kRow: out_.begin_row(); break;
+      case Kind::kCell: out_.begin_cell(); break;
+      case Kind::kPre:
+        out_.paragraph_break();
+        ++pre_depth_;
+        break;
+    }
+    open_.push_back(kind);
+    return true;
+  }
+
+  void leave() {
+    Kind kind = open_.back();
+    open_.pop_back();
+    switch (kind) {
+      case Kind::kParagraph: out_.paragraph_break(); break;
+      case Kind::kLine: out_.line_break(); break;
+      case Kind::kRow: out_.end_row(); break;
+      case Kind::kCell: out_.end_cell(); break;
+      case Kind::kPre:
+        --pre_depth_;
+        out_.paragraph_break();
+        break;
+      case Kind::kInline:
+      case Kind::kSkip:
+      case Kind::kBreak:
+      case Kind::kRule: break;
+    }
+  }
+
+  Layout layout_;
+  TextBuilder& out_;
+  std::vector<Kind> open_;  // the kinds of the elements entered, innermost last
+  int pre_depth_ = 0;
 };
 
 // Visible value of an iXBRL fact: its text without ix:exclude parts.
 void fact_text(const xmlNode* node, std::string& out) {
-  for (const xmlNode* c = node->children; c != nullptr; c = c->next) {
+  for (const xmlNode* c = next_in_subtree(node, node, true); c != nullptr;) {
+    bool descend = false;
     if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
       if (c->content != nullptr) out += reinterpret_cast<const char*>(c->content);
-    } else if (c->type == XML_ELEMENT_NODE && local_name(c) != "exclude") {
-      fact_text(c, out);
+    } else if (c->type == XML_ELEMENT_NODE) {
+      char buf[40];
+      descend = local_name_into(c, buf) != "exclude";
     }
+    c = next_in_subtree(c, node, descend);
   }
 }
 
@@ -196,8 +231,9 @@ struct FactCollector {
     if (!slot && !value.empty()) slot = std::move(value);
   }
 
-  void visit(const xmlNode* parent) {
-    for (const xmlNode* c = parent->children; c != nullptr; c = c->next) {
+  void visit(const xmlNode* root) {
+    for (const xmlNode* c = next_in_subtree(root, root, true); c != nullptr;
+         c = next_in_subtree(c, root, c->type == XML_ELEMENT_NODE)) {
       if (c->type != XML_ELEMENT_NODE) continue;
       char buf[40];
       std::string_view n = local_name_into(c, buf);
@@ -227,7 +263,6 @@ struct FactCollector {
           }
         }
       }
-      visit(c);
     }
   }
 };
@@ -293,8 +328,9 @@ void render_tree(const xmlNode* node, Layout layout, TextBuilder& out) {
 }
 
 Result<HtmlText> html_to_text(std::string_view utf8, const std::string& url) {
-  XmlDocPtr doc = parse_html(utf8, url.c_str());
-  if (!doc) return make_error(ErrorCode::kInvalidInput, "libxml2 could not parse the HTML");
+  auto parsed = parse_html(utf8, url.c_str());
+  if (!parsed) return parsed.error();
+  XmlDocPtr doc = std::move(*parsed);
   HtmlText result;
   TextBuilder builder;
   render_tree(reinterpret_cast<const xmlNode*>(doc.get()), Layout::kHtml, builder);
@@ -307,10 +343,10 @@ Result<HtmlText> html_to_text(std::string_view utf8, const std::string& url) {
 }
 
 std::string html_fragment_to_line(std::string_view utf8) {
-  XmlDocPtr doc = parse_html(utf8, "fragment");
-  if (!doc) return collapse_spaces(utf8);
+  auto doc = parse_html(utf8, "fragment");
+  if (!doc) return collapse_spaces(utf8);  // the fragment as written, markup and all
   TextBuilder builder;
-  render_tree(reinterpret_cast<const xmlNode*>(doc.get()), Layout::kHtml, builder);
+  render_tree(reinterpret_cast<const xmlNode*>(doc->get()), Layout::kHtml, builder);
   return collapse_spaces(builder.finish());
 }
 

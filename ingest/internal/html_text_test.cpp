@@ -122,5 +122,45 @@ TEST(HtmlTextWalkerTest, TextBuilderNeverLeavesTrailingOrDoubleSpaces) {
   EXPECT_EQ(b.finish(), "lead and trail\n\nnext word");
 }
 
+// Old EDGAR HTML opens a <FONT> per line and never closes it: `lines` lines nest `lines`
+// elements deep.
+std::string unclosed_fonts(int lines) {
+  std::string html = "<HTML><BODY>\n";
+  for (int i = 0; i < lines; ++i) {
+    html += "<FONT SIZE=2>Line " + std::to_string(i) + " of the filing<BR>\n";
+  }
+  html += "<FONT SIZE=2>Closing words of the report.\n</BODY></HTML>\n";
+  return html;
+}
+
+TEST(HtmlTextDepthTest, UnclosedFontTagsKeepEveryLine) {
+  // libxml2 stops at 256 nested elements unless told otherwise: this kept 254 lines.
+  auto r = html_to_text(unclosed_fonts(400), "deep.html");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_NE(r->text.find("Line 0 of the filing\nLine 1 of the filing\n"), std::string::npos);
+  EXPECT_NE(r->text.find("Line 254 of the filing"), std::string::npos);
+  EXPECT_NE(r->text.find("\nLine 399 of the filing\n"), std::string::npos);
+  EXPECT_TRUE(r->text.ends_with("Closing words of the report.")) << r->text.substr(r->text.size() - 80);
+}
+
+TEST(HtmlTextDepthTest, NestingFarBeyondTheStackIsWalkedWithoutRecursion) {
+  // 200,000 open elements: a recursive walk of the tree would overflow the stack.
+  auto r = html_to_text(unclosed_fonts(200000), "deeper.html");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_NE(r->text.find("\nLine 199999 of the filing\n"), std::string::npos);
+  EXPECT_TRUE(r->text.ends_with("Closing words of the report."));
+}
+
+TEST(HtmlTextDepthTest, AParserThatStopsEarlyIsAnErrorNotAShortDocument) {
+  // Without lifting libxml2's limits the parser halts at depth 256; that must surface.
+  auto doc = parse_html(unclosed_fonts(400), "deep.html", /*lift_limits=*/false);
+  ASSERT_FALSE(doc.has_value());
+  EXPECT_EQ(doc.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(doc.error().message.find("stopped before the end"), std::string::npos);
+  EXPECT_NE(doc.error().message.find("depth"), std::string::npos) << doc.error().message;
+  // Shallow documents parse the same either way.
+  EXPECT_TRUE(parse_html(unclosed_fonts(100), "shallow.html", false).has_value());
+}
+
 }  // namespace
 }  // namespace fgraph::ingest::internal

@@ -27,12 +27,33 @@ void prepare_libxml() {
   xmlSetStructuredErrorFunc(nullptr, discard_structured);
 }
 
-XmlDocPtr parse_html(std::string_view utf8, const char* url) {
+Result<XmlDocPtr> parse_html(std::string_view utf8, const char* url, bool lift_limits) {
   prepare_libxml();
-  if (utf8.size() > static_cast<std::size_t>(INT_MAX)) return nullptr;
+  if (utf8.size() > static_cast<std::size_t>(INT_MAX)) {
+    return make_error(ErrorCode::kInvalidInput, "HTML over 2 GiB");
+  }
+  std::unique_ptr<htmlParserCtxt, void (*)(htmlParserCtxtPtr)> ctxt(htmlNewParserCtxt(),
+                                                                    htmlFreeParserCtxt);
+  if (!ctxt) return make_error(ErrorCode::kInternal, "libxml2 could not allocate a parser");
+  // HTML_PARSE_HUGE exists only from libxml2 2.11; XML_PARSE_HUGE is the same bit.
   int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-             HTML_PARSE_COMPACT;
-  return XmlDocPtr(htmlReadMemory(utf8.data(), static_cast<int>(utf8.size()), url, "UTF-8", opts));
+             HTML_PARSE_COMPACT | (lift_limits ? XML_PARSE_HUGE : 0);
+  XmlDocPtr doc(htmlCtxtReadMemory(ctxt.get(), utf8.data(), static_cast<int>(utf8.size()), url,
+                                   "UTF-8", opts));
+  // The HTML parser recovers from every markup error; it only disables its SAX callbacks
+  // when it halts (xmlHaltParser: excessive depth, huge text, out of memory), dropping
+  // everything after that point.
+  if (ctxt->disableSAX != 0) {
+    std::string why = ctxt->lastError.message != nullptr ? ctxt->lastError.message : "";
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    return make_error(ErrorCode::kInvalidInput,
+                      "libxml2 stopped before the end of the HTML (line " +
+                          std::to_string(ctxt->lastError.line) + ": " +
+                          (why.empty() ? "unknown error" : why) +
+                          "); refused rather than cut short");
+  }
+  if (!doc) return make_error(ErrorCode::kInvalidInput, "libxml2 could not parse the HTML");
+  return doc;
 }
 
 XmlDocPtr parse_xml(std::string_view utf8, const char* url) {
@@ -109,21 +130,24 @@ std::string attribute(const xmlNode* node, const char* name) {
   return "";
 }
 
-namespace {
-void gather_text(const xmlNode* node, std::string& out) {
-  for (const xmlNode* c = node; c != nullptr; c = c->next) {
-    if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
-      if (c->content != nullptr) out += reinterpret_cast<const char*>(c->content);
-    } else if (c->type == XML_ELEMENT_NODE) {
-      gather_text(c->children, out);
-    }
+const xmlNode* next_in_subtree(const xmlNode* node, const xmlNode* root, bool descend) {
+  if (descend && node->children != nullptr) return node->children;
+  while (node != root) {
+    if (node->next != nullptr) return node->next;
+    node = node->parent;
   }
+  return nullptr;
 }
-}  // namespace
 
 std::string text_content(const xmlNode* node) {
   std::string out;
-  if (node != nullptr) gather_text(node->children, out);
+  if (node == nullptr) return out;
+  for (const xmlNode* c = next_in_subtree(node, node, true); c != nullptr;
+       c = next_in_subtree(c, node, c->type == XML_ELEMENT_NODE)) {
+    if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) && c->content != nullptr) {
+      out += reinterpret_cast<const char*>(c->content);
+    }
+  }
   return out;
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/core.h"
+
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -25,9 +27,16 @@ using XmlDocPtr = std::unique_ptr<xmlDoc, XmlDocFree>;
 // calling thread (libxml2's handlers are per thread).
 void prepare_libxml();
 
-// HTML parser with RECOVER|NOERROR|NOWARNING|NONET|COMPACT; the bytes must be UTF-8
-// (the explicit encoding overrides any <meta charset>). Null when nothing could be built.
-XmlDocPtr parse_html(std::string_view utf8, const char* url);
+// HTML parser with RECOVER|NOERROR|NOWARNING|NONET|COMPACT|HUGE; the bytes must be UTF-8
+// (the explicit encoding overrides any <meta charset>).
+// HUGE lifts libxml2's nesting limit (256 elements without it; old EDGAR HTML leaves
+// hundreds of <FONT> tags open) and its 10 MB text node limit. When libxml2 still stops
+// before the end of the input (a limit of a newer libxml2, out of memory), the parser
+// halts and the tree holds only the text before that point: that is an error here,
+// never a shorter document. kInvalidInput when the parser stopped early or built nothing.
+// `lift_limits` false keeps libxml2's default limits: only tests use it, to make the
+// parser halt.
+Result<XmlDocPtr> parse_html(std::string_view utf8, const char* url, bool lift_limits = true);
 
 // XML parser, NONET|NOERROR|NOWARNING, no entity expansion, no RECOVER (recover mode
 // silently drops text after the first error). Leading whitespace is skipped. Null on any
@@ -49,10 +58,15 @@ std::string_view attribute_view(const xmlNode* node, const char* name);
 // parser lowercases attribute names).
 std::string attribute(const xmlNode* node, const char* name);
 
-// Concatenated text content of a subtree.
+// Concatenated text content of a subtree (iterative: any depth).
 std::string text_content(const xmlNode* node);
 
 // Whitespace runs collapsed to one space, ends trimmed.
 std::string collapse_spaces(std::string_view s);
+
+// The node after `node` in document order (pre-order), descending into children when
+// `descend`, never leaving the subtree of `root`; null at the end. Walks of any depth use
+// it instead of recursion, which a deeply nested tree would run off the stack.
+const xmlNode* next_in_subtree(const xmlNode* node, const xmlNode* root, bool descend);
 
 }  // namespace fgraph::ingest::internal

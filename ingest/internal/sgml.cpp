@@ -175,7 +175,7 @@ bool tag_value(std::string_view line, std::string_view tag, std::string& out) {
   return true;
 }
 
-std::string unwrap_payload(std::string_view payload) {
+std::string_view unwrap_payload(std::string_view payload) {
   std::string_view p = payload;
   // Leading blank lines only; the first content line may be a wrapper tag.
   while (!p.empty() && (p.front() == '\n' || p.front() == ' ' || p.front() == '\t')) p.remove_prefix(1);
@@ -194,7 +194,7 @@ std::string unwrap_payload(std::string_view payload) {
       break;
     }
   }
-  return std::string(p);
+  return p;
 }
 
 std::string extension_of(std::string_view name) {
@@ -254,8 +254,9 @@ bool looks_like_sgml(std::string_view bytes) {
 }
 
 Result<Submission> split_submission(std::string_view bytes) {
-  std::string text = strip_pem_envelope(normalise_line_ends(bytes));
   Submission sub;
+  sub.text = std::make_unique<const std::string>(strip_pem_envelope(normalise_line_ends(bytes)));
+  const std::string& text = *sub.text;
   Lines lines{text};
   std::string_view line;
   std::size_t start;

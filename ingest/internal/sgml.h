@@ -8,6 +8,7 @@
 // Threading: pure functions, reentrant.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,13 +34,18 @@ struct SubmissionHeader {
 
 struct SgmlDocument {
   std::string type, sequence, filename, description;  // "" when absent
-  std::string payload;  // the <TEXT> content without <XML>/<XBRL> wrappers
+  // The <TEXT> content without <XML>/<XBRL> wrappers: a view into Submission::text, so
+  // that a 64 MB submission is not held a third time in copies of its payloads.
+  std::string_view payload;
 };
 
 struct Submission {
   bool has_header = false;  // a <SEC-HEADER> or .nc <SUBMISSION> header was present
   SubmissionHeader header;
-  std::vector<SgmlDocument> documents;
+  std::vector<SgmlDocument> documents;  // valid while `text` lives
+  // The submission with LF line ends and no PEM envelope; on the heap so that moving the
+  // Submission never moves the bytes the payloads view.
+  std::unique_ptr<const std::string> text;
 };
 
 // True when the bytes look like an SGML submission or a document cut out of one.

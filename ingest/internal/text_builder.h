@@ -31,6 +31,8 @@ class TextBuilder {
   void end_row();
   void begin_cell();
   void end_cell();
+  // Reserves room for about `bytes` of text (saves the copies of growing a large text).
+  void reserve(std::size_t bytes) { out_.reserve(bytes); }
   // True when nothing visible has been appended yet.
   bool empty() const { return out_.empty(); }
   // The finished text; the builder is spent afterwards.

@@ -256,5 +256,208 @@ TEST_F(IngestBadInputTest, CliExitCodes) {
   EXPECT_EQ(run_cli("parse --no-such-flag x").exit_code, 2);
 }
 
+// Issue 16, defect 5: old EDGAR HTML leaves a <FONT> open per line.
+std::string unclosed_fonts(int lines) {
+  std::string html = "<HTML><BODY>\n";
+  for (int i = 0; i < lines; ++i) html += "<FONT SIZE=2>Line " + std::to_string(i) + " of the filing<BR>\n";
+  return html + "<FONT SIZE=2>Closing words of the report.\n</BODY></HTML>\n";
+}
+
+TEST_F(IngestBadInputTest, HtmlNestedDeeperThan255LevelsIsParsedWhole) {
+  write(drop_ / "deep.htm", unclosed_fonts(600));
+  ParseResult r = parse_file((drop_ / "deep.htm").string());
+  ASSERT_EQ(r.failures.size(), 0u) << r.failures[0].error.message;
+  ASSERT_EQ(r.documents.size(), 1u);
+  const std::string& text = r.documents[0].text;
+  EXPECT_NE(text.find("Line 599 of the filing"), std::string::npos);
+  EXPECT_TRUE(text.ends_with("Closing words of the report."));
+  EXPECT_TRUE(r.documents[0].warnings.empty());
+
+  // The same HTML as a <DOCUMENT> of a full submission.
+  write(drop_ / "deep_submission.txt",
+        "<SEC-DOCUMENT>0000000000-24-000009.txt : 20240101\n<SEC-HEADER>x\n"
+        "ACCESSION NUMBER:\t\t0000000000-24-000009\nCONFORMED SUBMISSION TYPE:\t10-K\n"
+        "</SEC-HEADER>\n<DOCUMENT>\n<TYPE>10-K\n<SEQUENCE>1\n<FILENAME>d.htm\n<TEXT>\n" +
+            unclosed_fonts(600) + "</TEXT>\n</DOCUMENT>\n</SEC-DOCUMENT>\n");
+  ParseResult s = parse_file((drop_ / "deep_submission.txt").string());
+  ASSERT_EQ(s.documents.size(), 1u);
+  EXPECT_NE(s.documents[0].text.find("Line 599 of the filing"), std::string::npos);
+  EXPECT_TRUE(s.documents[0].text.ends_with("Closing words of the report."));
+}
+
+// Issue 16: a markup document's libxml2 tree takes ~10x its size; past max_markup_bytes it
+// is refused with a reason (the whole file, or the one <DOCUMENT> of a submission).
+TEST_F(IngestBadInputTest, MarkupOverItsLimitIsRefusedAndPlainTextIsNot) {
+  Options o;
+  o.max_markup_bytes = 4096;
+  write(drop_ / "big.html", unclosed_fonts(200));
+  write(drop_ / "big.txt", std::string(8000, 'x') + "\n");
+  write(drop_ / "big_submission.txt",
+        "<SEC-DOCUMENT>0000000000-24-000010.txt : 20240101\n<SEC-HEADER>x\n"
+        "ACCESSION NUMBER:\t\t0000000000-24-000010\n</SEC-HEADER>\n"
+        "<DOCUMENT>\n<TYPE>10-K\n<SEQUENCE>1\n<TEXT>\n" + unclosed_fonts(200) +
+            "</TEXT>\n</DOCUMENT>\n<DOCUMENT>\n<TYPE>EX-99\n<SEQUENCE>2\n<TEXT>\n<p>Small exhibit.</p>\n"
+            "</TEXT>\n</DOCUMENT>\n</SEC-DOCUMENT>\n");
+  ParseResult html = parse_file((drop_ / "big.html").string(), o);
+  ASSERT_EQ(html.failures.size(), 1u);
+  EXPECT_EQ(html.failures[0].reason_code, "too_large");
+  EXPECT_NE(html.failures[0].error.message.find("limit for HTML/XML"), std::string::npos);
+  EXPECT_EQ(parse_file((drop_ / "big.txt").string(), o).documents.size(), 1u);
+  ParseResult sub = parse_file((drop_ / "big_submission.txt").string(), o);
+  ASSERT_EQ(sub.failures.size(), 1u);
+  EXPECT_EQ(sub.failures[0].reason_code, "too_large");
+  EXPECT_EQ(sub.failures[0].part, 1);
+  ASSERT_EQ(sub.documents.size(), 1u);
+  EXPECT_EQ(sub.documents[0].part, 2);
+  EXPECT_EQ(sub.documents[0].text, "Small exhibit.");
+}
+
+// Issue 16: hidden files and the fgraph home in a drop.
+TEST_F(IngestBadInputTest, HiddenEntriesArePassedOverUnlessAskedAndCounted) {
+  fs::path d = drop_ / "sub";
+  write(d / ".DS_Store", "Hidden junk text\n");
+  fs::create_directories(d / ".git");
+  write(d / ".git" / "HEAD", "ref: refs/heads/main\n");
+  ParseResult r = parse_paths({d.string()});
+  ASSERT_EQ(r.documents.size(), 1u);
+  EXPECT_EQ(fs::path(r.documents[0].source).filename(), "z_good.txt");
+  EXPECT_TRUE(r.failures.empty());
+  EXPECT_EQ(r.hidden_skipped, 2u);  // .DS_Store and .git, counted once whatever it holds
+
+  Options with_hidden;
+  with_hidden.include_hidden = true;
+  ParseResult all = parse_paths({d.string()}, with_hidden);
+  EXPECT_EQ(all.documents.size(), 3u);
+  EXPECT_EQ(all.hidden_skipped, 0u);
+
+  // A hidden file named directly is read: the user asked for it.
+  ParseResult named = parse_paths({(d / ".DS_Store").string()});
+  EXPECT_EQ(named.documents.size(), 1u);
+}
+
+TEST_F(IngestBadInputTest, TheHomeInUseIsNeverEnteredEvenWithHiddenFiles) {
+  fs::path d = drop_ / "sub";
+  fs::path home = d / ".fgraph";
+  fs::create_directories(home);
+  write(home / "fgraph.db", "SQLite format 3\n ledger bytes");
+  write(home / "config.toml", "lane = \"local\"\n");
+  fs::create_directories(d / "visible_home");
+  write(d / "visible_home" / "notes.txt", "Ledger notes\n");
+  fs::create_symlink("visible_home/notes.txt", d / "link_into_home");
+
+  Options o;
+  o.include_hidden = true;
+  // Named through a different spelling of the same folder: compared canonically.
+  o.excluded_dirs = {(d / "x" / ".." / ".fgraph").string(), (d / "visible_home").string()};
+  fs::create_directories(d / "x");
+  ParseResult r = parse_paths({d.string()}, o);
+  ASSERT_EQ(r.documents.size(), 1u) << r.documents[0].source;
+  EXPECT_EQ(fs::path(r.documents[0].source).filename(), "z_good.txt");
+  EXPECT_TRUE(r.failures.empty());
+
+  // Without include_hidden, the hidden home is passed over but not counted as hidden.
+  o.include_hidden = false;
+  EXPECT_EQ(parse_paths({d.string()}, o).hidden_skipped, 0u);
+
+  // Named directly, a path inside the home fails with a reason.
+  ParseResult named = parse_paths({(home / "fgraph.db").string(), home.string()}, o);
+  ASSERT_EQ(named.failures.size(), 2u);
+  EXPECT_EQ(named.failures[0].reason_code, "inside_home");
+  EXPECT_EQ(named.failures[1].reason_code, "inside_home");
+  EXPECT_TRUE(named.documents.empty());
+}
+
+struct CliOutput {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+// Runs a shell command line (stdout and stderr captured together).
+CliOutput run_shell(const std::string& command) {
+  CliOutput run;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return run;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, n);
+  int status = ::pclose(p);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+TEST_F(IngestBadInputTest, AFifoNamedDirectlyIsRefusedWithoutBlocking) {
+  // Opening a FIFO for reading blocks until a writer comes: `parse` and `run` hung here.
+  fs::path fifo = drop_ / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  CliOutput parse = run_shell("timeout 20 " + std::string(FGRAPH_BINARY) + " parse --json " +
+                              fifo.string() + " " + (drop_ / "a_good.html").string());
+  EXPECT_EQ(parse.exit_code, 1) << parse.out;  // timeout(1) exits 124
+  EXPECT_NE(parse.out.find("\"code\":\"unreadable\""), std::string::npos) << parse.out;
+  EXPECT_NE(parse.out.find("FIFO"), std::string::npos) << parse.out;
+  EXPECT_NE(parse.out.find("a_good.html"), std::string::npos) << parse.out;  // the rest goes on
+
+  // The library refuses it unopened too, and a symlink to it inside a folder.
+  ParseResult direct = parse_file(fifo.string());
+  ASSERT_EQ(direct.failures.size(), 1u);
+  EXPECT_EQ(direct.failures[0].reason_code, "unreadable");
+  fs::create_directories(drop_ / "fifo_dir");
+  ASSERT_EQ(::mkfifo((drop_ / "fifo_dir" / "pipe").c_str(), 0600), 0);
+  fs::create_symlink("pipe", drop_ / "fifo_dir" / "to_pipe");
+  ParseResult linked = parse_paths({(drop_ / "fifo_dir").string()});
+  ASSERT_EQ(linked.failures.size(), 2u);
+  EXPECT_EQ(linked.failures[0].reason_code, "unreadable");
+  EXPECT_EQ(linked.failures[1].reason_code, "unreadable");
+}
+
+TEST_F(IngestBadInputTest, CliPrintsFileNamesEscaped) {
+  fs::path d = drop_ / "names";
+  fs::create_directories(d);
+  std::string evil = "evil\x1b[31m\nforged line.html";
+  write(d / evil, "<p>Escaped name filing text.</p>");
+  write(d / "empty\x1b]0;title\x07.txt", "");
+  CliOutput human = run_shell(std::string(FGRAPH_BINARY) + " parse " + d.string());
+  EXPECT_EQ(human.exit_code, 1) << human.out;
+  EXPECT_EQ(human.out.find('\x1b'), std::string::npos) << human.out;
+  EXPECT_EQ(human.out.find('\x07'), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("evil\\x1b[31m\\nforged line.html #1"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("empty\\x1b]0;title\\x07.txt: empty file"), std::string::npos) << human.out;
+  // --json keeps the name exact, escaped by the JSON encoder.
+  CliOutput json = run_shell(std::string(FGRAPH_BINARY) + " parse --json " + d.string() + " 2>/dev/null");
+  EXPECT_EQ(json.out.find('\x1b'), std::string::npos);
+  bool found = false;
+  std::istringstream lines(json.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("doc_id")) found = j["source"] == (d / evil).string();
+  }
+  EXPECT_TRUE(found) << json.out;
+}
+
+TEST_F(IngestBadInputTest, RunFromInsideADropNeverReadsItsOwnHome) {
+  // `fgraph run .` in a drop with the default home ./.fgraph read the ledger files as
+  // filings ("inputs seen 4", three binary_file failures) and exited 1.
+  fs::path d = drop_ / "sub";
+  write(d / ".hidden_note.txt", "Not an input\n");
+  std::string cmd = "cd " + d.string() + " && env -u FGRAPH_HOME " + FGRAPH_BINARY;
+  // A first command creates ./.fgraph/fgraph.db (with its -wal and -shm files).
+  CliOutput first = run_shell(cmd + " run . --dry-run --json");
+  ASSERT_TRUE(fs::exists(d / ".fgraph" / "fgraph.db")) << first.out;
+  for (bool hidden : {false, true}) {
+    CliOutput again = run_shell(cmd + " run . --dry-run --json" +
+                                (hidden ? " --include-hidden" : "") + " 2>/dev/null");
+    EXPECT_EQ(again.exit_code, 0) << again.out;
+    auto j = nlohmann::json::parse(again.out, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << again.out;
+    EXPECT_EQ(j["documents"]["seen"], hidden ? 2 : 1) << again.out;
+    EXPECT_EQ(j["documents"]["parsed"], hidden ? 2 : 1) << again.out;
+    EXPECT_TRUE(j["documents"]["failed_by_reason"].empty()) << again.out;
+  }
+  // `parse .` passes over the home in the same way.
+  CliOutput parse = run_shell(cmd + " parse . --include-hidden --json 2>/dev/null");
+  EXPECT_EQ(parse.exit_code, 0) << parse.out;
+  EXPECT_EQ(parse.out.find("fgraph.db"), std::string::npos) << parse.out;
+}
+
 }  // namespace
 }  // namespace fgraph::ingest
