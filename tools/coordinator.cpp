@@ -649,8 +649,9 @@ struct Coordinator::Impl {
   // them again, which changes nothing (MERGE on ids).
   // kUnavailable or kUnauthorized stops after recording the batch (the ledger keeps
   // everything; resume stages the rest).
-  // `restage` (replay): every document not rolled back is staged again as this run's
-  // own, including those already staged, and none goes via another run.
+  // `restage` (replay): every document not rolled back is staged again, including those
+  // already staged: as this run's own, or, when another live run vouches for it, as that
+  // run's edges (so a replay restores the facts and the graph stays as staged first).
   Status stage_run(const RunRow& run,
                    const std::vector<std::pair<ingest::Document, std::string>>& docs,
                    RunReport* report, bool restage = false) {
@@ -695,20 +696,28 @@ struct Coordinator::Impl {
       }
       auto in = stage_input(run, doc);
       if (!in) return in.error();
-      if (!restage) {
-        auto via = voucher_for(run, *in);
-        if (!via) return via.error();
-        if (*via) {
-          logger("run")->info("run={} doc={} already staged by {}", run.run_id, doc.doc_id, **via);
-          if (auto s = store.transaction([&] {
-                return record_staged(run.run_id, *in, graph::Counters{}, report, *via);
-              });
-              !s) {
-            return s;
-          }
-          ++done;
-          continue;
+      auto via = voucher_for(run, *in);
+      if (!via) return via.error();
+      if (*via) {
+        logger("run")->info("run={} doc={} already staged by {}", run.run_id, doc.doc_id, **via);
+        if (restage) {
+          // A replay restores the facts whoever holds them: the voucher's own edges.
+          auto holder = load_run(**via);
+          if (!holder) return holder.error();
+          auto theirs = stage_input(*holder, doc);
+          if (!theirs) return theirs.error();
+          auto staged = graph().stage_document(run_info(*holder), theirs->document,
+                                               theirs->entities, theirs->relations);
+          if (!staged) return staged.error();
         }
+        if (auto s = store.transaction([&] {
+              return record_staged(run.run_id, *in, graph::Counters{}, report, *via);
+            });
+            !s) {
+          return s;
+        }
+        ++done;
+        continue;
       }
       batch.push_back(std::move(*in));
       if (batch.size() >= batch_size) {
@@ -1173,13 +1182,26 @@ Result<AuditReport> Coordinator::audit() {
       "  WHERE v.run_id = rd.staged_via AND v.doc_id = rd.doc_id AND v.state = 'staged'"
       "  AND v.staged_via IS NULL AND vr.state NOT IN ('rolled_back', 'rolling_back'))");
   if (!orphans) return orphans.error();
-  auto ledger_note = [&](const std::string& kind, const std::string& line) {
-    ++diff.counts[kind]["missing"];
-    if (diff.lines.size() < 200) diff.lines.push_back(kind + " missing: " + line);
+  auto ledger_note = [&](const std::string& kind, const std::string& direction,
+                         const std::string& line) {
+    ++diff.counts[kind][direction];
+    if (diff.lines.size() < 200) diff.lines.push_back(kind + " " + direction + ": " + line);
   };
   for (const auto& r : *orphans) {
-    ledger_note("staged_via", "document " + as_text(r[1]) + " of run " + as_text(r[0]) +
+    ledger_note("staged_via", "missing", "document " + as_text(r[1]) + " of run " + as_text(r[0]) +
                                   " is staged via run " + as_text(r[2]) + ", which does not hold it");
+  }
+  auto unfinished = m.store.query(
+      "SELECT run_id, NULL FROM runs WHERE state = 'rolling_back' UNION ALL"
+      " SELECT rd.run_id, rd.doc_id FROM run_documents rd JOIN runs r ON r.run_id = rd.run_id"
+      " WHERE rd.state = 'rolling_back' AND r.state <> 'rolling_back'");
+  if (!unfinished) return unfinished.error();
+  for (const auto& r : *unfinished) {
+    const bool whole_run = std::holds_alternative<std::monostate>(r[1]);
+    ledger_note("rolling_back", "unfinished",
+                (whole_run ? "run " + as_text(r[0])
+                           : "document " + as_text(r[1]) + " of run " + as_text(r[0])) +
+                    " (finish it with `fgraph rollback`, or undo it with `fgraph replay`)");
   }
   auto unverified = m.store.query(
       "SELECT s.fact_id, s.run_id, s.doc_id FROM staged_facts s JOIN runs r ON r.run_id = s.run_id"
@@ -1188,7 +1210,7 @@ Result<AuditReport> Coordinator::audit() {
       "  AND v.kind = 'relation' AND v.evidence = s.evidence)");
   if (!unverified) return unverified.error();
   for (const auto& r : *unverified) {
-    ledger_note("verified_fact", "fact " + as_text(r[0]) + " (run " + as_text(r[1]) + ", doc " +
+    ledger_note("verified_fact", "missing", "fact " + as_text(r[0]) + " (run " + as_text(r[1]) + ", doc " +
                                      as_text(r[2]) + ") was staged but never accepted by verify");
   }
   a.counts = std::move(diff.counts);

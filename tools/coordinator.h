@@ -102,8 +102,9 @@ struct RunReport {
 
 // Neo4j against the ledger, everything the graph model holds, both ways. Kinds:
 // document, run, entity, staged_by, mentioned_in, fact, foreign (outside the model), and
-// the ledger's own staged_via and verified_fact checks; directions: missing (the ledger
-// has it, Neo4j not), extra (Neo4j only), differs (both, other properties).
+// the ledger's own staged_via and verified_fact checks, and rolling_back (a rollback
+// interrupted, "unfinished"); directions: missing (the ledger has it, Neo4j not), extra
+// (Neo4j only), differs (both, other properties).
 struct AuditReport {
   std::int64_t graph_facts = 0;   // fact relationships in Neo4j
   std::int64_t ledger_facts = 0;  // facts live runs staged as their own, in the ledger
