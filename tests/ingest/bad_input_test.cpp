@@ -208,9 +208,9 @@ struct CliRun {
   std::string out;
 };
 
-CliRun run_cli(const std::string& args) {
+// Runs a shell command line and captures its stdout.
+CliRun capture(const std::string& cmd) {
   CliRun run;
-  std::string cmd = std::string(FGRAPH_BINARY) + " " + args + " 2>/dev/null";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return run;
   char buf[4096];
@@ -219,6 +219,10 @@ CliRun run_cli(const std::string& args) {
   int status = ::pclose(p);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
+}
+
+CliRun run_cli(const std::string& args) {
+  return capture(std::string(FGRAPH_BINARY) + " " + args + " 2>/dev/null");
 }
 
 TEST_F(IngestBadInputTest, CliPrintsOneJsonLinePerDocumentOrErrorAndExitsOne) {
@@ -367,23 +371,9 @@ TEST_F(IngestBadInputTest, TheHomeInUseIsNeverEnteredEvenWithHiddenFiles) {
   EXPECT_TRUE(named.documents.empty());
 }
 
-struct CliOutput {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
-
 // Runs a shell command line (stdout and stderr captured together).
-CliOutput run_shell(const std::string& command) {
-  CliOutput run;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return run;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) run.out.append(buf, n);
-  int status = ::pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
+using CliOutput = CliRun;
+CliOutput run_shell(const std::string& command) { return capture(command + " 2>&1"); }
 
 TEST_F(IngestBadInputTest, AFifoNamedDirectlyIsRefusedWithoutBlocking) {
   // Opening a FIFO for reading blocks until a writer comes: `parse` and `run` hung here.
