@@ -277,9 +277,9 @@ class GraphClient {
   Result<Counters> rollback_document(const std::string& doc_id,
                                      const std::optional<std::string>& run_id = std::nullopt);
 
-  // Everything the graph holds, as the audit compares it (read-only; a handful of
-  // queries that each return all rows of one kind). Errors: kUnavailable, or the Neo4j
-  // code.
+  // Everything the graph holds, as the audit compares it (read-only; eight queries, each
+  // returning all rows of one kind, sent at once on as many threads). Errors:
+  // kUnavailable, or the Neo4j code.
   Result<GraphInventory> inventory();
 
   // A canonical, sorted text dump: one line per node ("N <labels> <key> <props>") and per

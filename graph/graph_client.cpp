@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cctype>
 #include <cstdio>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -443,73 +444,75 @@ Result<Counters> GraphClient::rollback_run(const std::string& run_id) {
 }
 
 Result<GraphInventory> GraphClient::inventory() {
+  // One query per kind, all sent at once: the audit's time is Neo4j's answers, and they
+  // do not depend on each other.
+  static const char* const kQueries[] = {
+      "MATCH (d:Document) RETURN d.doc_id",
+      "MATCH (r:Run) RETURN r.run_id",
+      "MATCH (e:Entity) RETURN e.entity_id, [l IN labels(e) WHERE l <> 'Entity']",
+      // Keyed nodes of the model; a node of a model label without its key is foreign.
+      "MATCH (n) WHERE NOT ((n:Document AND n.doc_id IS NOT NULL) OR (n:Run AND n.run_id IS NOT NULL)"
+      " OR (n:Entity AND n.entity_id IS NOT NULL)) RETURN labels(n), elementId(n) LIMIT 10000",
+      "MATCH (d:Document)-[:STAGED_BY]->(r:Run) RETURN d.doc_id, r.run_id",
+      // Grouped by document and run: a row per staging, not per mention.
+      "MATCH (e:Entity)-[m:MENTIONED_IN]->(d:Document) RETURN d.doc_id, m.run_id, collect(e.entity_id)",
+      "MATCH (a:Entity)-[x]->(b:Entity) WHERE x.fact_id IS NOT NULL AND x.run_id IS NOT NULL"
+      " RETURN x.fact_id, x.run_id, type(x), a.entity_id, b.entity_id, x.doc_id, x.evidence,"
+      " x.char_start, x.char_end",
+      // Relationships outside the model: not STAGED_BY from a Document to a Run, not
+      // MENTIONED_IN with a run id, and not a keyed fact between two entities.
+      "MATCH (a)-[x]->(b) WHERE NOT ("
+      " (type(x) = 'STAGED_BY' AND a:Document AND b:Run) OR"
+      " (type(x) = 'MENTIONED_IN' AND a:Entity AND b:Document AND x.run_id IS NOT NULL) OR"
+      " (a:Entity AND b:Entity AND x.fact_id IS NOT NULL AND x.run_id IS NOT NULL))"
+      " RETURN type(x), elementId(x) LIMIT 10000",
+  };
+  constexpr std::size_t kCount = sizeof(kQueries) / sizeof(kQueries[0]);
+  std::vector<std::future<Result<WireResult>>> answers;
+  for (const char* q : kQueries) {
+    answers.push_back(std::async(std::launch::async,
+                                 [this, q] { return impl_->auto_commit(q, json::object()); }));
+  }
+  std::vector<json> rows(kCount);
+  std::optional<Error> failed;
+  for (std::size_t i = 0; i < kCount; ++i) {
+    auto r = answers[i].get();
+    if (!r && !failed) failed = r.error();
+    if (r) rows[i] = std::move(r->rows);
+  }
+  if (failed) return *failed;
+
   GraphInventory inv;
   auto text = [](const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); };
-  auto rows = [&](const char* cypher) -> Result<json> {
-    auto r = impl_->auto_commit(cypher, json::object());
-    if (!r) return r.error();
-    return std::move(r->rows);
-  };
-  // Keyed nodes of the model; a node of a model label without its key is foreign.
-  auto docs = rows("MATCH (d:Document) RETURN d.doc_id");
-  if (!docs) return docs.error();
-  for (const auto& row : *docs) {
+  for (const auto& row : rows[0]) {
     if (row[0].is_string()) inv.documents.insert(text(row[0]));
   }
-  auto runs = rows("MATCH (r:Run) RETURN r.run_id");
-  if (!runs) return runs.error();
-  for (const auto& row : *runs) {
+  for (const auto& row : rows[1]) {
     if (row[0].is_string()) inv.runs.insert(text(row[0]));
   }
-  auto ents = rows(
-      "MATCH (e:Entity) RETURN e.entity_id, [l IN labels(e) WHERE l <> 'Entity']");
-  if (!ents) return ents.error();
-  for (const auto& row : *ents) {
+  for (const auto& row : rows[2]) {
     if (!row[0].is_string()) continue;
     std::string label;
     for (const auto& l : row[1]) label += (label.empty() ? "" : ":") + text(l);
     inv.entities[text(row[0])] = label;
   }
-  auto foreign_nodes = rows(
-      "MATCH (n) WHERE NOT ((n:Document AND n.doc_id IS NOT NULL) OR (n:Run AND n.run_id IS NOT NULL)"
-      " OR (n:Entity AND n.entity_id IS NOT NULL)) RETURN labels(n), elementId(n) LIMIT 10000");
-  if (!foreign_nodes) return foreign_nodes.error();
-  for (const auto& row : *foreign_nodes) {
+  for (const auto& row : rows[3]) {
     std::string labels;
     for (const auto& l : row[0]) labels += ":" + text(l);
     inv.foreign.push_back("node " + (labels.empty() ? std::string("(no label)") : labels) + " " +
                           text(row[1]));
   }
-  auto staged = rows("MATCH (d:Document)-[:STAGED_BY]->(r:Run) RETURN d.doc_id, r.run_id");
-  if (!staged) return staged.error();
-  for (const auto& row : *staged) inv.staged_by.emplace(text(row[0]), text(row[1]));
-  auto mentions = rows(
-      "MATCH (e:Entity)-[m:MENTIONED_IN]->(d:Document) RETURN e.entity_id, d.doc_id, m.run_id");
-  if (!mentions) return mentions.error();
-  for (const auto& row : *mentions) {
-    inv.mentions.emplace(text(row[0]), text(row[1]), text(row[2]));
+  for (const auto& row : rows[4]) inv.staged_by.emplace(text(row[0]), text(row[1]));
+  for (const auto& row : rows[5]) {
+    for (const auto& e : row[2]) inv.mentions.emplace(text(e), text(row[0]), text(row[1]));
   }
-  auto facts = rows(
-      "MATCH (a:Entity)-[x]->(b:Entity) WHERE x.fact_id IS NOT NULL AND x.run_id IS NOT NULL"
-      " RETURN x.fact_id, x.run_id, type(x), a.entity_id, b.entity_id, x.doc_id, x.evidence,"
-      " x.char_start, x.char_end");
-  if (!facts) return facts.error();
-  for (const auto& row : *facts) {
+  for (const auto& row : rows[6]) {
     FactEdge e{text(row[2]), text(row[3]), text(row[4]), text(row[5]), text(row[6]),
                row[7].is_number_integer() ? row[7].get<std::int64_t>() : -1,
                row[8].is_number_integer() ? row[8].get<std::int64_t>() : -1};
     inv.facts[{text(row[0]), text(row[1])}] = std::move(e);
   }
-  // Relationships outside the model: not STAGED_BY from a Document to a Run, not
-  // MENTIONED_IN with a run id, and not a keyed fact between two entities.
-  auto foreign_rels = rows(
-      "MATCH (a)-[x]->(b) WHERE NOT ("
-      " (type(x) = 'STAGED_BY' AND a:Document AND b:Run) OR"
-      " (type(x) = 'MENTIONED_IN' AND a:Entity AND b:Document AND x.run_id IS NOT NULL) OR"
-      " (a:Entity AND b:Entity AND x.fact_id IS NOT NULL AND x.run_id IS NOT NULL))"
-      " RETURN type(x), elementId(x) LIMIT 10000");
-  if (!foreign_rels) return foreign_rels.error();
-  for (const auto& row : *foreign_rels) {
+  for (const auto& row : rows[7]) {
     inv.foreign.push_back("relationship :" + text(row[0]) + " " + text(row[1]));
   }
   return inv;
