@@ -30,29 +30,42 @@ bool is_default_ignorable(char32_t cp) {
   return false;
 }
 
-std::string nfkc_visible(std::string_view utf8, bool casefold) {
-  // Valid UTF-8 first (utf8proc_map refuses anything else), without the invisible code
-  // points: removed before NFKC so that they cannot block a composition either.
-  std::string valid;
-  valid.reserve(utf8.size());
+namespace {
+
+// Calls f(cp, bytes) for each code point of `utf8`; an invalid byte comes alone, as -1.
+template <typename F>
+void each_code_point(std::string_view utf8, F&& f) {
   const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
   auto left = static_cast<utf8proc_ssize_t>(utf8.size());
   while (left > 0) {
     utf8proc_int32_t cp = 0;
     utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-    if (n <= 0) {  // an invalid byte: U+FFFD, resynchronising on the next byte
-      cp = 0xFFFD;
+    if (n <= 0) {  // resynchronise on the next byte
+      cp = -1;
       n = 1;
-    } else if (cp == 0) {
-      cp = ' ';
     }
+    f(cp, std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)));
     p += n;
     left -= n;
-    if (is_default_ignorable(static_cast<char32_t>(cp))) continue;
+  }
+}
+
+}  // namespace
+
+std::string nfkc_visible(std::string_view utf8, bool casefold) {
+  // Valid UTF-8 first (utf8proc_map refuses anything else: invalid bytes become U+FFFD,
+  // NUL a space), without the invisible code points: removed before NFKC so that they
+  // cannot block a composition either.
+  std::string valid;
+  valid.reserve(utf8.size());
+  each_code_point(utf8, [&](utf8proc_int32_t cp, std::string_view) {
+    if (cp < 0) cp = 0xFFFD;
+    if (cp == 0) cp = ' ';
+    if (is_default_ignorable(static_cast<char32_t>(cp))) return;
     utf8proc_uint8_t buf[4];
     utf8proc_ssize_t len = utf8proc_encode_char(cp, buf);
     valid.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(len));
-  }
+  });
   int options = UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
   if (casefold) options |= UTF8PROC_CASEFOLD;
   utf8proc_uint8_t* out = nullptr;
@@ -67,18 +80,10 @@ std::string nfkc_visible(std::string_view utf8, bool casefold) {
 std::string without_default_ignorables(std::string_view utf8) {
   std::string out;
   out.reserve(utf8.size());
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
-  auto left = static_cast<utf8proc_ssize_t>(utf8.size());
-  while (left > 0) {
-    utf8proc_int32_t cp = 0;
-    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-    if (n <= 0) n = 1;  // an invalid byte is kept as it is
-    if (n == 1 || !is_default_ignorable(static_cast<char32_t>(cp))) {
-      out.append(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
-    }
-    p += n;
-    left -= n;
-  }
+  each_code_point(utf8, [&](utf8proc_int32_t cp, std::string_view bytes) {
+    // An invalid byte is kept as it is.
+    if (cp < 0 || !is_default_ignorable(static_cast<char32_t>(cp))) out.append(bytes);
+  });
   return out;
 }
 
