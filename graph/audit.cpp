@@ -8,23 +8,16 @@ namespace {
 
 class Differ {
  public:
-  Differ(InventoryDiff& out, std::size_t max_lines) : out_(out), max_lines_(max_lines) {}
-
-  void note(const std::string& kind, const char* direction, const std::string& what) {
-    ++out_.counts[kind][direction];
-    if (out_.lines.size() < max_lines_) {
-      out_.lines.push_back(kind + " " + direction + ": " + what);
-    }
-  }
+  explicit Differ(InventoryDiff& out) : out_(out) {}
 
   // Sets: what one side has and the other lacks.
   template <typename Set, typename Show>
   void sets(const std::string& kind, const Set& expected, const Set& actual, Show show) {
     for (const auto& k : expected) {
-      if (!actual.count(k)) note(kind, "missing", show(k));
+      if (!actual.count(k)) out_.note(kind, "missing", show(k));
     }
     for (const auto& k : actual) {
-      if (!expected.count(k)) note(kind, "extra", show(k));
+      if (!expected.count(k)) out_.note(kind, "extra", show(k));
     }
   }
 
@@ -35,29 +28,36 @@ class Differ {
     for (const auto& [k, v] : expected) {
       auto it = actual.find(k);
       if (it == actual.end()) {
-        note(kind, "missing", show(k));
+        out_.note(kind, "missing", show(k));
       } else if (!(it->second == v)) {
-        note(kind, "differs", show(k) + ": ledger " + describe(v) + ", Neo4j " + describe(it->second));
+        out_.note(kind, "differs",
+                  show(k) + ": ledger " + describe(v) + ", Neo4j " + describe(it->second));
       }
     }
     for (const auto& [k, v] : actual) {
-      if (!expected.count(k)) note(kind, "extra", show(k));
+      if (!expected.count(k)) out_.note(kind, "extra", show(k));
     }
   }
 
  private:
   InventoryDiff& out_;
-  std::size_t max_lines_;
 };
 
 std::string same(const std::string& s) { return s; }
 
 }  // namespace
 
+void InventoryDiff::note(const std::string& kind, const std::string& direction,
+                         const std::string& what) {
+  ++counts[kind][direction];
+  if (lines.size() < max_lines) lines.push_back(kind + " " + direction + ": " + what);
+}
+
 InventoryDiff diff_inventories(const GraphInventory& expected, const GraphInventory& actual,
                                std::size_t max_lines) {
   InventoryDiff out;
-  Differ d(out, max_lines);
+  out.max_lines = max_lines;
+  Differ d(out);
   d.sets("document", expected.documents, actual.documents, same);
   d.sets("run", expected.runs, actual.runs, same);
   d.maps("entity", expected.entities, actual.entities, same,
@@ -76,7 +76,7 @@ InventoryDiff diff_inventories(const GraphInventory& expected, const GraphInvent
                e.evidence.substr(0, 80) + "\"";
       });
   // Foreign things are never expected: each is extra.
-  for (const auto& f : actual.foreign) d.note("foreign", "extra", f);
+  for (const auto& f : actual.foreign) out.note("foreign", "extra", f);
   return out;
 }
 

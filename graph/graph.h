@@ -213,7 +213,11 @@ struct GraphInventory {
 struct InventoryDiff {
   std::map<std::string, std::map<std::string, std::int64_t>> counts;  // kind -> direction -> n
   std::vector<std::string> lines;  // readable, at most `max_lines` (counts stay complete)
+  std::size_t max_lines = 200;
   bool empty() const { return counts.empty(); }
+  // Counts one difference, and keeps its line while there is room. Other checks (the
+  // ledger against itself) add theirs here too.
+  void note(const std::string& kind, const std::string& direction, const std::string& what);
 };
 InventoryDiff diff_inventories(const GraphInventory& expected, const GraphInventory& actual,
                                std::size_t max_lines = 200);

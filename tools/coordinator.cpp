@@ -247,11 +247,18 @@ struct Coordinator::Impl {
   // The budget of this command's submissions: a budget given to this command (recorded
   // as the run's new budget on a resume), else the one the run recorded, else the
   // configured one.
-  Result<std::optional<double>> run_budget(const std::string& run_id, const RunOptions& options) {
+  // The options a run recorded when it started (runs.options_json), an object.
+  Result<json> recorded_options(const std::string& run_id) {
     auto rows = store.query("SELECT options_json FROM runs WHERE run_id = ?", {run_id});
     if (!rows) return rows.error();
     json opts = rows->empty() ? json() : json::parse(as_text((*rows)[0][0]), nullptr, false);
-    if (!opts.is_object()) opts = json::object();
+    return opts.is_object() ? opts : json::object();
+  }
+
+  Result<std::optional<double>> run_budget(const std::string& run_id, const RunOptions& options) {
+    auto recorded = recorded_options(run_id);
+    if (!recorded) return recorded.error();
+    json& opts = *recorded;
     if (options.budget_usd) {
       if (opts.value("budget_usd", json()) != json(*options.budget_usd)) {
         opts["budget_usd"] = *options.budget_usd;
@@ -559,11 +566,10 @@ struct Coordinator::Impl {
   Result<std::optional<std::string>> voucher_for(const RunRow& run,
                                                  const graph::GraphClient::StageInput& in) {
     auto candidates = store.query(
-        "SELECT rd.run_id FROM run_documents rd JOIN runs r ON r.run_id = rd.run_id"
-        " WHERE rd.doc_id = ?1 AND rd.run_id <> ?2 AND rd.state = 'staged'"
-        " AND rd.staged_via IS NULL AND r.state NOT IN ('rolled_back', 'rolling_back')"
+        "SELECT h.run_id FROM held_documents h JOIN live_runs r ON r.run_id = h.run_id"
+        " WHERE h.doc_id = ?1 AND h.run_id <> ?2"
         " AND r.model = ?3 AND r.prompt_version = ?4 AND r.schema_version = ?5"
-        " ORDER BY r.started_at, r.rowid",
+        " ORDER BY r.started_at, r.seq",
         {in.document.doc_id, run.run_id, run.model, run.prompt_version, run.schema_version});
     if (!candidates) return candidates.error();
     std::set<std::string> facts, ents;
@@ -593,10 +599,9 @@ struct Coordinator::Impl {
   // heirs staged in Neo4j and the ledger unchanged, and the next rollback does it again.
   Status hand_over(const std::string& from, const std::optional<std::string>& doc_id) {
     auto rows = store.query(
-        "SELECT rd.doc_id, rd.run_id FROM run_documents rd JOIN runs r ON r.run_id = rd.run_id"
+        "SELECT rd.doc_id, rd.run_id FROM run_documents rd JOIN live_runs r ON r.run_id = rd.run_id"
         " WHERE rd.staged_via = ?1 AND rd.state = 'staged' AND (?2 IS NULL OR rd.doc_id = ?2)"
-        " AND r.state NOT IN ('rolled_back', 'rolling_back')"
-        " ORDER BY rd.doc_id, r.started_at, r.rowid",
+        " ORDER BY rd.doc_id, r.started_at, r.seq",
         {from, doc_id ? SqlValue(*doc_id) : SqlValue(std::monostate{})});
     if (!rows) return rows.error();
     std::map<std::string, std::vector<std::string>> docs_of_heir;  // heir -> documents
@@ -915,14 +920,12 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     if (!inputs) return inputs.error();
     if (as_int((*inputs)[0][0]) == 0 && !run.drop_path.empty()) {
       // With the run's own --include-hidden, as recorded when it started.
-      auto recorded = m.store.query("SELECT options_json FROM runs WHERE run_id = ?", {run.run_id});
+      auto recorded = m.recorded_options(run.run_id);
       if (!recorded) return recorded.error();
-      bool include_hidden = options.include_hidden;
-      if (!recorded->empty()) {
-        json o = json::parse(as_text((*recorded)[0][0]), nullptr, false);
-        auto it = o.is_object() ? o.find("include_hidden") : o.end();
-        if (it != o.end() && it->is_boolean() && it->get<bool>()) include_hidden = true;
-      }
+      auto hidden = recorded->find("include_hidden");
+      const bool include_hidden =
+          options.include_hidden ||
+          (hidden != recorded->end() && hidden->is_boolean() && hidden->get<bool>());
       if (auto s = m.ingest_drop(run.run_id, run.drop_path, include_hidden); !s) return s.error();
     }
   }
@@ -1137,11 +1140,9 @@ Result<AuditReport> Coordinator::audit() {
   auto graph_side = std::async(std::launch::async, [&graph] { return graph.inventory(); });
 
   graph::GraphInventory expected;
-  // The documents live runs staged as their own, and what each holds.
-  const std::string own =
-      "(SELECT rd.run_id, rd.doc_id FROM run_documents rd JOIN runs r ON r.run_id = rd.run_id"
-      " WHERE rd.state = 'staged' AND rd.staged_via IS NULL AND r.state NOT IN ('rolled_back',"
-      " 'rolling_back')) o";
+  // The documents live runs staged as their own (view held_documents, migration 0502),
+  // and what each holds.
+  const std::string own = "held_documents o";
   auto docs = m.store.query("SELECT o.run_id, o.doc_id FROM " + own);
   if (!docs) return docs.error();
   for (const auto& r : *docs) {
@@ -1180,20 +1181,14 @@ Result<AuditReport> Coordinator::audit() {
   // a staged fact that verify never accepted.
   auto orphans = m.store.query(
       "SELECT rd.run_id, rd.doc_id, rd.staged_via FROM run_documents rd"
-      " JOIN runs r ON r.run_id = rd.run_id WHERE rd.state = 'staged'"
-      " AND rd.staged_via IS NOT NULL AND r.state NOT IN ('rolled_back', 'rolling_back')"
-      " AND NOT EXISTS (SELECT 1 FROM run_documents v JOIN runs vr ON vr.run_id = v.run_id"
-      "  WHERE v.run_id = rd.staged_via AND v.doc_id = rd.doc_id AND v.state = 'staged'"
-      "  AND v.staged_via IS NULL AND vr.state NOT IN ('rolled_back', 'rolling_back'))");
+      " JOIN live_runs r ON r.run_id = rd.run_id WHERE rd.state = 'staged'"
+      " AND rd.staged_via IS NOT NULL AND NOT EXISTS (SELECT 1 FROM held_documents h"
+      "  WHERE h.run_id = rd.staged_via AND h.doc_id = rd.doc_id)");
   if (!orphans) return orphans.error();
-  auto ledger_note = [&](const std::string& kind, const std::string& direction,
-                         const std::string& line) {
-    ++diff.counts[kind][direction];
-    if (diff.lines.size() < 200) diff.lines.push_back(kind + " " + direction + ": " + line);
-  };
   for (const auto& r : *orphans) {
-    ledger_note("staged_via", "missing", "document " + as_text(r[1]) + " of run " + as_text(r[0]) +
-                                  " is staged via run " + as_text(r[2]) + ", which does not hold it");
+    diff.note("staged_via", "missing",
+              "document " + as_text(r[1]) + " of run " + as_text(r[0]) + " is staged via run " +
+                  as_text(r[2]) + ", which does not hold it");
   }
   auto unfinished = m.store.query(
       "SELECT run_id, NULL FROM runs WHERE state = 'rolling_back' UNION ALL"
@@ -1202,20 +1197,21 @@ Result<AuditReport> Coordinator::audit() {
   if (!unfinished) return unfinished.error();
   for (const auto& r : *unfinished) {
     const bool whole_run = std::holds_alternative<std::monostate>(r[1]);
-    ledger_note("rolling_back", "unfinished",
-                (whole_run ? "run " + as_text(r[0])
-                           : "document " + as_text(r[1]) + " of run " + as_text(r[0])) +
-                    " (finish it with `fgraph rollback`, or undo it with `fgraph replay`)");
+    diff.note("rolling_back", "unfinished",
+              (whole_run ? "run " + as_text(r[0])
+                         : "document " + as_text(r[1]) + " of run " + as_text(r[0])) +
+                  " (finish it with `fgraph rollback`, or undo it with `fgraph replay`)");
   }
   auto unverified = m.store.query(
-      "SELECT s.fact_id, s.run_id, s.doc_id FROM staged_facts s JOIN runs r ON r.run_id = s.run_id"
-      " WHERE r.state NOT IN ('rolled_back', 'rolling_back') AND NOT EXISTS ("
+      "SELECT s.fact_id, s.run_id, s.doc_id FROM staged_facts s JOIN live_runs r"
+      " ON r.run_id = s.run_id WHERE NOT EXISTS ("
       "  SELECT 1 FROM verified_facts v WHERE v.run_id = s.run_id AND v.doc_id = s.doc_id"
       "  AND v.kind = 'relation' AND v.evidence = s.evidence)");
   if (!unverified) return unverified.error();
   for (const auto& r : *unverified) {
-    ledger_note("verified_fact", "missing", "fact " + as_text(r[0]) + " (run " + as_text(r[1]) + ", doc " +
-                                     as_text(r[2]) + ") was staged but never accepted by verify");
+    diff.note("verified_fact", "missing",
+              "fact " + as_text(r[0]) + " (run " + as_text(r[1]) + ", doc " + as_text(r[2]) +
+                  ") was staged but never accepted by verify");
   }
   a.counts = std::move(diff.counts);
   a.differences = std::move(diff.lines);
