@@ -1,6 +1,5 @@
 // The writer lock of a home (core.h, "The writer lock of a home").
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -14,23 +13,6 @@
 namespace fgraph {
 
 namespace {
-
-// One line of the file per field: control characters (a newline in a path) would break
-// the format and could rewrite a terminal, so they are written as \xNN.
-std::string escape_line(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f || c == '\\') {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
 
 bool process_alive(long pid) {
   if (pid <= 0) return false;
@@ -123,7 +105,9 @@ Result<std::unique_ptr<WriterLock>> WriterLock::acquire(const Options& options, 
   }
   Holder me;
   me.pid = static_cast<long>(::getpid());
-  me.command = escape_line(options.command);
+  // One line of the file per field: control characters (a newline in a path) would break
+  // the format and could rewrite a terminal, so they are written escaped.
+  me.command = escape_for_terminal(options.command);
   me.since = format_utc(clock.now());
   std::unique_ptr<WriterLock> lock(new WriterLock(fd, options.path, std::move(me)));
   if (auto s = lock->write_description(); !s) return s.error();
@@ -137,7 +121,7 @@ Result<WriterLock::Holder> WriterLock::read_holder(const std::string& path) {
 }
 
 Status WriterLock::set_url(std::string_view url) {
-  holder_.url = escape_line(url);
+  holder_.url = escape_for_terminal(url);
   return write_description();
 }
 

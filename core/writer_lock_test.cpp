@@ -156,7 +156,7 @@ TEST_F(WriterLockTest, ServiceUrlIsShownToRefusedWritersAndControlCharactersAreE
   ASSERT_TRUE((*serve)->set_url("http://127.0.0.1:8765").has_value());
   auto held = WriterLock::read_holder((*serve)->path());
   ASSERT_TRUE(held.has_value());
-  EXPECT_EQ(held->command, "fgraph serve\\x0a--listen\\x1b[2J");
+  EXPECT_EQ(held->command, "fgraph serve\\n--listen\\x1b[2J");
   EXPECT_EQ(held->url, "http://127.0.0.1:8765");
   auto refused = WriterLock::acquire(options("fgraph run drops/e"), clock_);
   ASSERT_FALSE(refused.has_value());
