@@ -30,6 +30,13 @@ struct ProviderConfig {
   std::string api_key;   // OPENAI_API_KEY / ANTHROPIC_API_KEY (secret); unused for local
 };
 
+// fgraph serve (service/service.h has what each limit means).
+struct ServiceConfig {
+  std::string token;  // FGRAPH_SERVICE_TOKEN / service.token_file (secret, a 0600 file)
+  std::int64_t max_upload_bytes = 256ll << 20;  // service.max_upload_bytes: one PUT /v1/drops file
+  std::int64_t idle_timeout_ms = 30000;  // service.idle_timeout_ms: a client's read of one request
+};
+
 struct Config {
   std::string home;                 // --home / FGRAPH_HOME / ./.fgraph
   std::string lane = "local";       // FGRAPH_LANE: openai-batch|anthropic-batch|openai-sync|local|replay
@@ -43,6 +50,7 @@ struct Config {
   extract::PriceTable prices = extract::PriceTable::bundled();
   int concurrency = 2;              // FGRAPH_CONCURRENCY: parallel requests on live lanes
   Neo4jConfig neo4j;
+  ServiceConfig service;
   ProviderConfig openai{"https://api.openai.com/v1", ""};
   ProviderConfig anthropic{"https://api.anthropic.com", ""};
   ProviderConfig local{"http://127.0.0.1:8081/v1", ""};

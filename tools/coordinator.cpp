@@ -898,6 +898,7 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     std::replace(run.run_id.begin(), run.run_id.end(), ':', '-');
     json opts = {{"budget_usd", cfg.budget_usd ? json(*cfg.budget_usd) : json(nullptr)},
                  {"no_wait", options.no_wait}, {"include_hidden", options.include_hidden}};
+    if (!options.tags.empty()) opts["tags"] = options.tags;  // issue 17: fgraph serve
     if (auto s = m.store.execute(
             "INSERT INTO runs(run_id, lane, model, prompt_version, schema_version, drop_path,"
             " state, options_json, started_at) VALUES(?,?,?,?,?,?, 'started', ?, ?)",
@@ -908,6 +909,7 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     }
     run.state = "started";
     logger("run")->info("run={} started lane={} model={}", run.run_id, run.lane, run.model);
+    if (options.on_recorded) options.on_recorded(run.run_id);  // issue 17: fgraph serve
     if (auto s = m.ingest_drop(run.run_id, run.drop_path, options.include_hidden); !s) {
       return s.error();
     }

@@ -25,6 +25,7 @@
 // Threading: one Coordinator per command, used from the main thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -47,6 +48,11 @@ struct RunOptions {
   // without it, the budget recorded by the run (else the configured one).
   std::optional<double> budget_usd;
   bool include_hidden = false;           // read hidden files and folders of the drop too
+  // fgraph serve (issue 17): labels recorded with a new run (runs.options_json "tags"),
+  // and a call made once a new run is recorded, before its drop is read, with its id (so
+  // that POST /v1/runs can answer 202 while the run goes on). Not called on resume.
+  std::map<std::string, std::string> tags;
+  std::function<void(const std::string& run_id)> on_recorded;
 };
 
 struct LaneUsage {
