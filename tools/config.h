@@ -31,6 +31,22 @@ struct ProviderConfig {
   std::string api_key;   // OPENAI_API_KEY / ANTHROPIC_API_KEY (secret); unused for local
 };
 
+// fgraph serve (service/service.h has what each limit means).
+struct ServiceConfig {
+  std::string token;  // FGRAPH_SERVICE_TOKEN / service.token_file (secret, a 0600 file)
+  std::int64_t max_upload_bytes = 256ll << 20;  // service.max_upload_bytes: one PUT /v1/drops file
+  std::int64_t idle_timeout_ms = 30000;  // service.idle_timeout_ms: a client's read of one request
+  // The background carrying of open runs: batches polled with a backoff from poll_initial_s
+  // doubling to poll_max_s; alerts past these thresholds; the inbox's settle time.
+  std::int64_t poll_initial_s = 60;           // service.poll_initial_s
+  std::int64_t poll_max_s = 300;              // service.poll_max_s
+  std::int64_t alert_batch_open_hours = 20;   // service.alert_batch_open_hours
+  double alert_failed_rows = 0.05;            // service.alert_failed_rows: share of submitted rows
+  std::int64_t alert_neo4j_down_minutes = 10; // service.alert_neo4j_down_minutes
+  std::string alert_webhook;                  // service.alert_webhook: URL each alert is POSTed to
+  std::int64_t inbox_settle_s = 3;            // service.inbox_settle_s
+};
+
 struct Config {
   std::string home;                 // --home / FGRAPH_HOME / ./.fgraph
   std::string lane = "local";       // FGRAPH_LANE: openai-batch|anthropic-batch|openai-sync|local|replay
@@ -44,6 +60,7 @@ struct Config {
   extract::PriceTable prices = extract::PriceTable::bundled();
   int concurrency = 2;              // FGRAPH_CONCURRENCY: parallel requests on live lanes
   Neo4jConfig neo4j;
+  ServiceConfig service;
   ProviderConfig openai{"https://api.openai.com/v1", ""};
   ProviderConfig anthropic{"https://api.anthropic.com", ""};
   ProviderConfig local{"http://127.0.0.1:8081/v1", ""};
