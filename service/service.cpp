@@ -286,7 +286,8 @@ BodyPlan Service::Impl::plan(HttpRequest& request) {
   request.params = std::move(m.params);
   switch (route.body) {
     case BodyKind::kNone: p.limit = 0; break;
-    case BodyKind::kJson: p.limit = options.limits.max_json_body_bytes; break;
+    case BodyKind::kJson:
+    case BodyKind::kOptionalJson: p.limit = options.limits.max_json_body_bytes; break;
     case BodyKind::kUpload: {
       auto target = resolve_under(drops_root, request.params[0] + "/" + request.params[1]);
       if (!target) return reject(route.operation_id, from_error(target.error()));
@@ -427,7 +428,7 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
   }
 
   // Writes: a JSON body, then a job.
-  auto body = parse_object(request.body, op == "start_run" || op == "merge_entities");
+  auto body = parse_object(request.body, route.body == BodyKind::kJson);
   if (!body) return from_error(body.error());
   const json& b = *body;
 
