@@ -1,8 +1,10 @@
 // The Beast server behind HttpServer (internal/http.h). Every Boost type of the service
 // stays in this file.
 #include <algorithm>
+#include <array>
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -99,7 +101,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_head() {
     head_.emplace();
     head_->header_limit(shared_.options.max_header_bytes);
-    head_->body_limit(boost::none);  // checked against the plan once the head is read
+    // Checked against the plan once the head is read. (Not boost::none: Beast 1.74
+    // compares a Content-Length with the optional, and any length is > none.)
+    head_->body_limit(std::numeric_limits<std::uint64_t>::max());
     stream_.expires_after(shared_.options.idle_timeout);
     http::async_read_header(stream_, buffer_, *head_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -133,7 +137,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
     BodyPlan plan = shared_.handler.plan(request_);
     if (plan.reject) {
-      if (request_.has_body) plan.reject->close = true;  // its body was never read
+      if (request_.has_body) {  // its body was never read
+        plan.reject->close = true;
+        linger_ = true;
+      }
       return write(std::move(*plan.reject));
     }
     if (request_.content_length && *request_.content_length > plan.limit) {
@@ -209,6 +216,7 @@ class Session : public std::enable_shared_from_this<Session> {
     shared_.handler.count("-", status);
     HttpResponse r = error_response(status, code, message);
     r.close = true;
+    linger_ = true;
     write(std::move(r));
   }
 
@@ -224,10 +232,32 @@ class Session : public std::enable_shared_from_this<Session> {
     res->prepare_payload();
     stream_.expires_after(shared_.options.idle_timeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
+      if (!ec && self->linger_) return self->linger();
       if (ec || !keep) return self->close();
       self->head_.reset();
       self->read_head();
     });
+  }
+
+  // After answering a request whose body (or rest of head) was not read: closing at
+  // once would reset the connection while the client still sends, and it would never
+  // read the answer. So stop sending and read and discard what comes, for a moment, up
+  // to a few MiB, as web servers' lingering close does.
+  void linger() {
+    discard_file();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    drain();
+  }
+  void drain() {
+    if (!drain_buffer_) drain_buffer_ = std::make_unique<std::array<char, 16384>>();
+    stream_.async_read_some(net::buffer(*drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > (8u << 20)) return self->close();
+                              self->drain();
+                            });
   }
 
   void discard_file() {
@@ -254,6 +284,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t limit_ = 0;
   std::string body_file_;
   bool keep_alive_ = true;
+  bool linger_ = false;  // answered with input unread: linger() before closing
+  std::unique_ptr<std::array<char, 16384>> drain_buffer_;
+  std::size_t drained_ = 0;
 };
 
 class BeastServer final : public HttpServer {

@@ -8,7 +8,8 @@ JobExecutor::~JobExecutor() { stop(); }
 
 bool JobExecutor::held_locked(const std::string& key) const { return held_.count(key) > 0; }
 
-Status JobExecutor::submit(const std::vector<std::string>& keys, Job job) {
+Status JobExecutor::submit(const std::vector<std::string>& keys, Job job,
+                           std::function<void()> after) {
   std::lock_guard lock(mu_);
   if (stopping_) return make_error(ErrorCode::kUnavailable, "the service is stopping");
   for (const auto& k : keys) {
@@ -19,7 +20,7 @@ Status JobExecutor::submit(const std::vector<std::string>& keys, Job job) {
   }
   const std::size_t id = next_id_++;
   for (const auto& k : keys) held_[k] = id;
-  queue_.push_back({id, keys, std::move(job)});
+  queue_.push_back({id, keys, std::move(job), std::move(after)});
   cv_.notify_all();
   return ok();
 }
@@ -65,9 +66,12 @@ void JobExecutor::loop() {
     } catch (const std::exception& ex) {
       logger("service")->error("job failed: {}", ex.what());
     }
-    std::lock_guard lock(mu_);
-    running_ = false;
-    std::erase_if(held_, [&](const auto& kv) { return kv.second == e.id; });
+    {
+      std::lock_guard lock(mu_);
+      running_ = false;
+      std::erase_if(held_, [&](const auto& kv) { return kv.second == e.id; });
+    }
+    if (e.after) e.after();
   }
 }
 

@@ -20,9 +20,10 @@ const std::vector<Route>& routes() {
        "A run's reconciliation (as `fgraph status RUN_ID --json`)"},
       {"POST", "/v1/runs/{id}/rollback", "rollback_run",
        "Roll back a run, or one document of it (body {\"doc_id\"}, optional)", true,
-       BodyKind::kJson, 200},
+       BodyKind::kOptionalJson, 200},
       {"POST", "/v1/runs/{id}/replay", "replay_run",
-       "Stage a run again from the ledger, without model calls", true, BodyKind::kJson, 200},
+       "Stage a run again from the ledger, without model calls", true, BodyKind::kOptionalJson,
+       200},
       {"PUT", "/v1/drops/{drop}/{file}", "upload_file",
        "Upload one filing into a drop under the drops root (streamed to disk)", true,
        BodyKind::kUpload, 201},
@@ -129,8 +130,8 @@ json openapi_document(const std::vector<Route>& table, std::string_view version)
                         {"schema", {{"type", name == "limit" ? "integer" : "string"}}}});
     }
     if (!params.empty()) op["parameters"] = params;
-    if (r.body == BodyKind::kJson) {
-      op["requestBody"] = {{"required", r.status == 202 || r.operation_id == "merge_entities"},
+    if (r.body == BodyKind::kJson || r.body == BodyKind::kOptionalJson) {
+      op["requestBody"] = {{"required", r.body == BodyKind::kJson},
                            {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
     } else if (r.body == BodyKind::kUpload) {
       op["requestBody"] = {

@@ -6,7 +6,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -201,7 +203,8 @@ struct Service::Impl : HttpHandler {
   template <typename F>
   HttpResponse read(F&& body, int status = 200);
   Result<LedgerContext*> writer_context();
-  // Queues a write; `body(Context&, LedgerContext&)` answers through `reply`.
+  // Queues a write: `body(Context&, LedgerContext&, done)` answers through `done`, which
+  // reaches `reply` once the job has ended.
   template <typename F>
   void write(const std::vector<std::string>& keys, const Reply& reply, F&& body);
 
@@ -225,6 +228,7 @@ HttpResponse Service::Impl::read(F&& body, int status) {
     c = std::move(*opened);
   }
   Result<json> r = body(*c);
+  c->store->release_cached();  // the next request reads the ledger as it is then
   {
     std::lock_guard l(pool_mu);
     pool.push_back(std::move(c));
@@ -244,11 +248,21 @@ Result<LedgerContext*> Service::Impl::writer_context() {
 
 template <typename F>
 void Service::Impl::write(const std::vector<std::string>& keys, const Reply& reply, F&& body) {
-  auto st = jobs.submit(keys, [this, reply, body = std::forward<F>(body)](JobExecutor::Context& ctx) {
-    auto w = writer_context();
-    if (!w) return reply(from_error(w.error()));
-    body(ctx, **w);
-  });
+  // The answer is held until the job has released its keys, so that a client that
+  // follows it with another write on the same keys is not refused (409).
+  auto answer = std::make_shared<std::optional<HttpResponse>>();
+  Reply done = [answer](HttpResponse r) { *answer = std::move(r); };
+  auto st = jobs.submit(
+      keys,
+      [this, done, body = std::forward<F>(body)](JobExecutor::Context& ctx) {
+        auto w = writer_context();
+        if (!w) return done(from_error(w.error()));
+        body(ctx, **w, done);
+        (*w)->store->release_cached();
+      },
+      [answer, reply] {
+        if (*answer) reply(std::move(**answer));
+      });
   if (!st) reply(from_error(st.error()));
 }
 
@@ -288,7 +302,8 @@ BodyPlan Service::Impl::plan(HttpRequest& request) {
   request.params = std::move(m.params);
   switch (route.body) {
     case BodyKind::kNone: p.limit = 0; break;
-    case BodyKind::kJson: p.limit = options.limits.max_json_body_bytes; break;
+    case BodyKind::kJson:
+    case BodyKind::kOptionalJson: p.limit = options.limits.max_json_body_bytes; break;
     case BodyKind::kUpload: {
       auto target = resolve_under(drops_root, request.params[0] + "/" + request.params[1]);
       if (!target) return reject(route.operation_id, from_error(target.error()));
@@ -429,7 +444,7 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
   }
 
   // Writes: a JSON body, then a job.
-  auto body = parse_object(request.body, op == "start_run" || op == "merge_entities");
+  auto body = parse_object(request.body, route.body == BodyKind::kJson);
   if (!body) return from_error(body.error());
   const json& b = *body;
 
@@ -464,6 +479,7 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
     if (!path) return from_error(path.error());
     if (!fs::exists(*path)) return error_response(400, "invalid_input", "no such drop: " + *drop);
 
+<<<<<<< HEAD
     run::RunOptions o;
     o.drop = path->string();
     o.lane = *lane;
@@ -481,13 +497,48 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
       wake_background();
       reply(json_ok(202, {{"run_id", *id}}));
     });
+=======
+    cli::Config run_config = config;
+    if (*lane) run_config.lane = **lane;
+    if (*model) run_config.model = **model;
+    if (budget) run_config.budget_usd = budget;
+    write({"drop:" + path->string()}, reply,
+          [this, run_config, tags, reply, drop_path = path->string()](
+              JobExecutor::Context& ctx, LedgerContext& w, const Reply& done) {
+            cli::Coordinator coordinator(run_config, *w.store, *w.transport, w.clock, w.progress);
+            std::string recorded;  // the run's id once the 202 went out
+            cli::RunOptions o;
+            o.drop = drop_path;
+            o.tags = tags;
+            o.on_recorded = [&](const std::string& run_id) {
+              ctx.claim("run:" + run_id);
+              recorded = run_id;
+              reply(json_ok(202, {{"run_id", run_id}}));
+            };
+            auto r = coordinator.run(o);
+            if (recorded.empty()) return done(r ? json_ok(200, cli::report_json(*r)) : from_error(r.error()));
+            if (!r) {
+              // Its client has its 202 already: the failure is an alert.
+              alerts.add({"run_failed:" + recorded, "run_failed",
+                          "the run stopped: " + redact_urls(r.error().describe()), recorded, ""});
+            } else {
+              log()->info("run={} ended state={}", r->run_id, r->state);
+            }
+          });
+>>>>>>> i17-http
     return later;
   }
   if (op == "rollback_run") {
     auto doc = string_field(b, "doc_id");
     if (!doc) return from_error(doc.error());
+<<<<<<< HEAD
     write({"run:" + p[0]}, reply, [this, run_id = p[0], doc = *doc, reply](JobExecutor::Context&, LedgerContext& w) {
       run::Coordinator coordinator(options.run, *w.store, *w.transport, w.clock, w.progress);
+=======
+    write({"run:" + p[0]}, reply, [this, run_id = p[0], doc = *doc](JobExecutor::Context&, LedgerContext& w,
+                                                                    const Reply& reply) {
+      cli::Coordinator coordinator(config, *w.store, *w.transport, w.clock, w.progress);
+>>>>>>> i17-http
       auto st = coordinator.rollback(run_id, doc);
       if (!st) return reply(from_error(st.error()));
       json j = {{"run_id", run_id}, {"state", "rolled_back"}};
@@ -497,8 +548,14 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
     return later;
   }
   if (op == "replay_run") {
+<<<<<<< HEAD
     write({"run:" + p[0]}, reply, [this, run_id = p[0], reply](JobExecutor::Context&, LedgerContext& w) {
       run::Coordinator coordinator(options.run, *w.store, *w.transport, w.clock, w.progress);
+=======
+    write({"run:" + p[0]}, reply, [this, run_id = p[0]](JobExecutor::Context&, LedgerContext& w,
+                                                        const Reply& reply) {
+      cli::Coordinator coordinator(config, *w.store, *w.transport, w.clock, w.progress);
+>>>>>>> i17-http
       auto r = coordinator.replay(run_id);
       reply(r ? json_ok(200, cli::report_json(*r)) : from_error(r.error()));
     });
@@ -510,14 +567,14 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
     auto bb = required_string(b, "b");
     if (!bb) return from_error(bb.error());
     write({"entity:" + *a, "entity:" + *bb}, reply,
-          [a = *a, bb = *bb, reply](JobExecutor::Context&, LedgerContext& w) {
+          [a = *a, bb = *bb](JobExecutor::Context&, LedgerContext& w, const Reply& reply) {
             auto r = w.registry->merge(a, bb);
             reply(r ? json_ok(201, cli::merge_json(*r)) : from_error(r.error()));
           });
     return later;
   }
   if (op == "unmerge") {
-    write({"merge:" + p[0]}, reply, [id = p[0], reply](JobExecutor::Context&, LedgerContext& w) {
+    write({"merge:" + p[0]}, reply, [id = p[0]](JobExecutor::Context&, LedgerContext& w, const Reply& reply) {
       auto st = w.registry->unmerge(id);
       reply(st ? json_ok(200, cli::unmerge_json(id)) : from_error(st.error()));
     });
@@ -707,7 +764,9 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceOptions& options, W
   // A service's log is its operator's interface: its own lines show from info up.
   if (log()->level() > spdlog::level::info) log()->set_level(spdlog::level::info);
 
-  impl->drops_root = options.drops_root.empty() ? fs::path(options.home) / "drops"
+  // Not inside the home: a run never reads the home (ingest's excluded_dirs).
+  fs::path home = fs::weakly_canonical(fs::absolute(options.home));
+  impl->drops_root = options.drops_root.empty() ? fs::path(home.string() + "-drops")
                                                 : fs::path(options.drops_root);
   std::error_code ec;
   fs::create_directories(impl->drops_root, ec);
@@ -715,7 +774,17 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceOptions& options, W
     return make_error(ErrorCode::kInvalidInput,
                       "the drops root " + impl->drops_root.string() + " is not a folder");
   }
+<<<<<<< HEAD
   auto token = load_or_create_token(options.token, options.home);
+=======
+  const fs::path real_root = fs::canonical(impl->drops_root);
+  if (std::mismatch(home.begin(), home.end(), real_root.begin(), real_root.end()).first == home.end()) {
+    return make_error(ErrorCode::kInvalidInput,
+                      "--drops-root " + impl->drops_root.string() +
+                          " is inside the fgraph home, which runs never read; choose a folder outside it");
+  }
+  auto token = load_or_create_token(config.service.token, options.home);
+>>>>>>> i17-http
   if (!token) return token.error();
   impl->token = token->token;
   impl->ledger_path = (fs::path(options.home) / "fgraph.db").string();

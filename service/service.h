@@ -27,7 +27,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +59,7 @@ struct ServiceOptions {
   std::string listen = "127.0.0.1:8765";  // IPv4 "host:port" or "[v6]:port"; port 0: any
   bool allow_remote = false;  // required for an address that is not loopback
   std::string home;           // $FGRAPH_HOME: the ledger and the generated token file
+<<<<<<< HEAD
   std::string drops_root;     // drops live here (POST /v1/runs, PUT /v1/drops); default home/drops
   std::string inbox;          // --inbox DIR: new files there become drops and runs ("" = none)
   std::chrono::seconds inbox_settle{3};  // service.inbox_settle_s: a file this old is complete
@@ -67,6 +67,12 @@ struct ServiceOptions {
   std::string alert_webhook;  // service.alert_webhook: each new alert is POSTed there as JSON
   run::Settings run;          // what runs are made of (lane, model, budget, Neo4j, providers)
   CarrierSettings carrier;
+=======
+  // Drops live here (POST /v1/runs, PUT /v1/drops); never inside the home, which runs
+  // do not read. Default: the home's path + "-drops" (./.fgraph-drops).
+  std::string drops_root;
+  std::string inbox;          // --inbox DIR (kept for the inbox; not read yet)
+>>>>>>> i17-http
   int http_threads = 2;
   Limits limits;
   std::string version = "0";  // shown in the OpenAPI document
@@ -124,9 +130,11 @@ class JobExecutor {
   JobExecutor(const JobExecutor&) = delete;
   JobExecutor& operator=(const JobExecutor&) = delete;
 
-  // Queues `job` under `keys`. kInvalidInput with detail "conflict" (409) naming the key
-  // when a queued or running job holds one of them; kUnavailable after stop().
-  Status submit(const std::vector<std::string>& keys, Job job);
+  // Queues `job` under `keys`; `after`, when given, runs on the executor's thread once
+  // the job has returned and its keys are released. kInvalidInput with detail "conflict"
+  // (409) naming the key when a queued or running job holds one of them; kUnavailable
+  // after stop().
+  Status submit(const std::vector<std::string>& keys, Job job, std::function<void()> after = {});
   // Jobs queued or running.
   std::size_t pending() const;
   // True when a queued or running job holds `key`.
@@ -140,6 +148,7 @@ class JobExecutor {
     std::size_t id;
     std::vector<std::string> keys;
     Job job;
+    std::function<void()> after;
   };
   bool held_locked(const std::string& key) const;
   void loop();

@@ -21,7 +21,7 @@ void register_serve_commands(CLI::App& app, Cli& cli) {
                   "Allow a --listen address that is not loopback (other machines can connect)");
   serve->add_option("--drops-root", o->drops_root,
                     "Folder that holds the drops runs are started on and files are uploaded to "
-                    "(default: $FGRAPH_HOME/drops)");
+                    "(default: the home's path + \"-drops\", e.g. ./.fgraph-drops; not inside the home)");
   serve->add_option("--inbox", o->inbox,
                     "Folder whose new files become drops and runs: files settled for "
                     "service.inbox_settle_s seconds are taken as one drop per sweep and run with "

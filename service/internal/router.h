@@ -15,8 +15,9 @@ namespace fgraph::service {
 
 enum class BodyKind {
   kNone,    // no body is read
-  kJson,    // a JSON object, at most Limits::max_json_body_bytes
-  kUpload,  // raw bytes streamed to a file, at most Limits::max_upload_bytes
+  kJson,          // a JSON object, at most Limits::max_json_body_bytes
+  kOptionalJson,  // the same, or no body at all (read as {})
+  kUpload,        // raw bytes streamed to a file, at most Limits::max_upload_bytes
 };
 
 struct Route {

@@ -37,7 +37,8 @@ class ServeWorkE2ETest(E2EBase):
         super().tearDown()
 
     def start(self, *extra):
-        self.service = Service(self.home, self.env(FGRAPH_SERVICE_TOKEN=TOKEN), *extra)
+        self.service = Service(self.home, self.env(FGRAPH_SERVICE_TOKEN=TOKEN, FGRAPH_LANE="openai-batch"),
+                               *extra)
         return self.service
 
     def api(self, method, path, body=None):
@@ -113,7 +114,7 @@ class ServeWorkE2ETest(E2EBase):
         """A run started over HTTP on the batch lane, the service stopped by `sig` while
         the batch is open, then started again: returns the finished report."""
         self.emu.control("/_emulator/config", {"polls_to_complete": 6})
-        drops_root = os.path.join(self.home, "drops")
+        drops_root = self.home + "-drops"  # the default drops root
         os.makedirs(drops_root, exist_ok=True)
         self.make_drop("a", DROP_A)
         shutil.move(os.path.join(self.tmp, "a"), os.path.join(drops_root, "a"))
@@ -148,7 +149,7 @@ class ServeWorkE2ETest(E2EBase):
         # The same drop, uninterrupted, by the command line in a fresh home.
         self.cypher("MATCH (n) DETACH DELETE n")
         self.emu.control("/_emulator/reset", {})
-        drop = os.path.join(self.home, "drops", "a")  # the same paths: sources compare equal
+        drop = os.path.join(self.home + "-drops", "a")  # the same paths: sources compare equal
         self.home = os.path.join(self.tmp, "home2")
         os.makedirs(self.home)
         report = self.run_json("run", drop, "--lane", "openai-batch")
