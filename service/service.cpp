@@ -479,7 +479,6 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
     if (!path) return from_error(path.error());
     if (!fs::exists(*path)) return error_response(400, "invalid_input", "no such drop: " + *drop);
 
-<<<<<<< HEAD
     run::RunOptions o;
     o.drop = path->string();
     o.lane = *lane;
@@ -488,7 +487,7 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
     o.tags = tags;
     // The job records the run and reads its drop, then answers 202; the background work
     // carries it on from there (submission, polling, verify, staging).
-    write({"drop:" + path->string()}, reply, [this, o, reply](JobExecutor::Context& ctx, LedgerContext& w) {
+    write({"drop:" + path->string()}, reply, [this, o](JobExecutor::Context& ctx, LedgerContext& w, const Reply& reply) {
       run::Coordinator coordinator(options.run, *w.store, *w.transport, w.clock, w.progress);
       auto id = coordinator.start(o);
       if (!id) return reply(from_error(id.error()));
@@ -497,48 +496,14 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
       wake_background();
       reply(json_ok(202, {{"run_id", *id}}));
     });
-=======
-    cli::Config run_config = config;
-    if (*lane) run_config.lane = **lane;
-    if (*model) run_config.model = **model;
-    if (budget) run_config.budget_usd = budget;
-    write({"drop:" + path->string()}, reply,
-          [this, run_config, tags, reply, drop_path = path->string()](
-              JobExecutor::Context& ctx, LedgerContext& w, const Reply& done) {
-            cli::Coordinator coordinator(run_config, *w.store, *w.transport, w.clock, w.progress);
-            std::string recorded;  // the run's id once the 202 went out
-            cli::RunOptions o;
-            o.drop = drop_path;
-            o.tags = tags;
-            o.on_recorded = [&](const std::string& run_id) {
-              ctx.claim("run:" + run_id);
-              recorded = run_id;
-              reply(json_ok(202, {{"run_id", run_id}}));
-            };
-            auto r = coordinator.run(o);
-            if (recorded.empty()) return done(r ? json_ok(200, cli::report_json(*r)) : from_error(r.error()));
-            if (!r) {
-              // Its client has its 202 already: the failure is an alert.
-              alerts.add({"run_failed:" + recorded, "run_failed",
-                          "the run stopped: " + redact_urls(r.error().describe()), recorded, ""});
-            } else {
-              log()->info("run={} ended state={}", r->run_id, r->state);
-            }
-          });
->>>>>>> i17-http
     return later;
   }
   if (op == "rollback_run") {
     auto doc = string_field(b, "doc_id");
     if (!doc) return from_error(doc.error());
-<<<<<<< HEAD
-    write({"run:" + p[0]}, reply, [this, run_id = p[0], doc = *doc, reply](JobExecutor::Context&, LedgerContext& w) {
-      run::Coordinator coordinator(options.run, *w.store, *w.transport, w.clock, w.progress);
-=======
     write({"run:" + p[0]}, reply, [this, run_id = p[0], doc = *doc](JobExecutor::Context&, LedgerContext& w,
                                                                     const Reply& reply) {
-      cli::Coordinator coordinator(config, *w.store, *w.transport, w.clock, w.progress);
->>>>>>> i17-http
+      run::Coordinator coordinator(options.run, *w.store, *w.transport, w.clock, w.progress);
       auto st = coordinator.rollback(run_id, doc);
       if (!st) return reply(from_error(st.error()));
       json j = {{"run_id", run_id}, {"state", "rolled_back"}};
@@ -548,14 +513,9 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
     return later;
   }
   if (op == "replay_run") {
-<<<<<<< HEAD
-    write({"run:" + p[0]}, reply, [this, run_id = p[0], reply](JobExecutor::Context&, LedgerContext& w) {
-      run::Coordinator coordinator(options.run, *w.store, *w.transport, w.clock, w.progress);
-=======
     write({"run:" + p[0]}, reply, [this, run_id = p[0]](JobExecutor::Context&, LedgerContext& w,
                                                         const Reply& reply) {
-      cli::Coordinator coordinator(config, *w.store, *w.transport, w.clock, w.progress);
->>>>>>> i17-http
+      run::Coordinator coordinator(options.run, *w.store, *w.transport, w.clock, w.progress);
       auto r = coordinator.replay(run_id);
       reply(r ? json_ok(200, cli::report_json(*r)) : from_error(r.error()));
     });
@@ -672,7 +632,10 @@ void Service::Impl::background_loop() {
     l.unlock();
     auto queued = jobs.submit({"background"}, [this, next, done](JobExecutor::Context& ctx) {
       auto w = writer_context();
-      if (w) *next = carry(**w, ctx);
+      if (w) {
+        *next = carry(**w, ctx);
+        (*w)->store->release_cached();
+      }
       if (!w) log()->error("background work: {}", w.error().describe());
       {
         std::lock_guard g(background_mu);
@@ -774,17 +737,13 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceOptions& options, W
     return make_error(ErrorCode::kInvalidInput,
                       "the drops root " + impl->drops_root.string() + " is not a folder");
   }
-<<<<<<< HEAD
-  auto token = load_or_create_token(options.token, options.home);
-=======
   const fs::path real_root = fs::canonical(impl->drops_root);
   if (std::mismatch(home.begin(), home.end(), real_root.begin(), real_root.end()).first == home.end()) {
     return make_error(ErrorCode::kInvalidInput,
                       "--drops-root " + impl->drops_root.string() +
                           " is inside the fgraph home, which runs never read; choose a folder outside it");
   }
-  auto token = load_or_create_token(config.service.token, options.home);
->>>>>>> i17-http
+  auto token = load_or_create_token(options.token, options.home);
   if (!token) return token.error();
   impl->token = token->token;
   impl->ledger_path = (fs::path(options.home) / "fgraph.db").string();

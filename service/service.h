@@ -59,20 +59,15 @@ struct ServiceOptions {
   std::string listen = "127.0.0.1:8765";  // IPv4 "host:port" or "[v6]:port"; port 0: any
   bool allow_remote = false;  // required for an address that is not loopback
   std::string home;           // $FGRAPH_HOME: the ledger and the generated token file
-<<<<<<< HEAD
-  std::string drops_root;     // drops live here (POST /v1/runs, PUT /v1/drops); default home/drops
+  // Drops live here (POST /v1/runs, PUT /v1/drops); never inside the home, which runs
+  // do not read. Default: the home's path + "-drops" (./.fgraph-drops).
+  std::string drops_root;
   std::string inbox;          // --inbox DIR: new files there become drops and runs ("" = none)
   std::chrono::seconds inbox_settle{3};  // service.inbox_settle_s: a file this old is complete
   std::string token;          // FGRAPH_SERVICE_TOKEN / service.token_file; "" = generated
   std::string alert_webhook;  // service.alert_webhook: each new alert is POSTed there as JSON
   run::Settings run;          // what runs are made of (lane, model, budget, Neo4j, providers)
   CarrierSettings carrier;
-=======
-  // Drops live here (POST /v1/runs, PUT /v1/drops); never inside the home, which runs
-  // do not read. Default: the home's path + "-drops" (./.fgraph-drops).
-  std::string drops_root;
-  std::string inbox;          // --inbox DIR (kept for the inbox; not read yet)
->>>>>>> i17-http
   int http_threads = 2;
   Limits limits;
   std::string version = "0";  // shown in the OpenAPI document
