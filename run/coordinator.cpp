@@ -622,7 +622,13 @@ Result<RunRecord> new_run(const Settings& settings, const RunOptions& options) {
   }
   RunRecord run;
   run.lane = options.lane.value_or(settings.lane);
-  run.model = options.model.value_or(settings.model);
+  if (options.model) {
+    run.model = *options.model;
+  } else if (!settings.model.empty()) {
+    run.model = settings.model;
+  } else if (auto m = settings.lane_models.find(run.lane); m != settings.lane_models.end()) {
+    run.model = m->second;
+  }
   run.prompt_version = extract::bundled_prompt().prompt_version;
   run.schema_version = extract::bundled_prompt().schema_version;
   run.drop_path = options.drop;

@@ -67,7 +67,8 @@ std::optional<DocState> parse_doc_state(std::string_view text);
 struct Settings {
   std::string home;                   // $FGRAPH_HOME: work files; never ingested
   std::string lane = "local";         // default lane of a new run
-  std::string model;                  // default model of a new run (must be set)
+  std::string model;                  // model of a new run on any lane; "" = the lane's own
+  std::map<std::string, std::string> lane_models;  // lane -> its default model
   std::optional<double> budget_usd;   // default budget; none = no gate
   extract::PriceTable prices = extract::PriceTable::bundled();
   int concurrency = 2;                // parallel requests on live lanes

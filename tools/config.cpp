@@ -380,7 +380,10 @@ run::Settings run_settings(const Config& c) {
   run::Settings s;
   s.home = c.home;
   s.lane = c.lane;
-  s.model = c.model.empty() ? default_model_for_lane(c.lane) : c.model;
+  s.model = c.model;
+  for (const char* lane : {"openai-batch", "anthropic-batch", "openai-sync", "local"}) {
+    s.lane_models[lane] = default_model_for_lane(lane);
+  }
   s.budget_usd = c.budget_usd;
   s.prices = c.prices;
   s.concurrency = c.concurrency;
