@@ -80,7 +80,8 @@ Carrier::Pass Carrier::tick(run::Coordinator& coordinator, registry::Store& stor
     if (report) {
       check_report(pass, *report);
       if (report->state == run::to_string(run::RunState::kFinished)) {
-        neo4j_down_since_.reset();  // it staged
+        neo4j_down_since_.reset();  // it staged: a later outage is a new alert
+        raised_.erase({"neo4j_unreachable", ""});
         logger("service")->info("run={} finished: {} documents staged", id, report->documents_staged);
         pass.finished.push_back(id);
         due_.erase(id);
