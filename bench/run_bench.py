@@ -16,15 +16,16 @@ first (its ledger schema is older), then this build audits the same graph and le
 ratio of the two audits, measured in the same run.
 
 With --compare (and FGRAPH_BASELINE_BIN), the baseline binary and this build run the same
-drop back to back, --rounds R times each (default 2, alternating, baseline first), each on
+drop back to back, --rounds R times each (default 3, the order alternating), each on
 an empty graph and a fresh ledger: documents per minute and the stage phase's share of the
-wall time of both, and their ratios (medians).
+wall time of both, and their ratios per round and their medians.
 """
 import base64
 import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,36 +83,39 @@ def wipe_graph(neo):
 
 
 def compare(n, baseline_bin, rounds, env, neo, drop, tmp):
-    """Baseline and this build back to back, `rounds` times each."""
-    results = {"baseline": [], "this build": []}
+    """Baseline and this build back to back, `rounds` times each (the order alternating, so
+    neither always meets the colder server)."""
+    runs = {"baseline": [], "this build": []}
     for r in range(rounds):
-        for name, binary in (("baseline", baseline_bin), ("this build", BIN)):
+        order = [("baseline", baseline_bin), ("this build", BIN)]
+        for name, binary in (order if r % 2 == 0 else order[::-1]):
             home = os.path.join(tmp, f"home-{name.replace(' ', '-')}-{r}")
             os.makedirs(home)
             wipe_graph(neo)
             wall, phases, report, code = run_drop(binary, dict(env, FGRAPH_HOME=home), drop)
             stage = dict(phase_seconds(phases, wall)).get("stage", 0.0)
-            staged = report["graph"]["documents_staged"]
-            results[name].append((n / wall * 60, stage / wall, wall, stage))
-            print(f"round {r + 1} {name:10s}: exit {code}, staged {staged}, {wall:6.1f} s = "
-                  f"{n / wall * 60:6.0f} documents/minute, stage {stage:5.1f} s = {100 * stage / wall:4.1f}%",
-                  flush=True)
-    med = {k: sorted(v)[len(v) // 2] for k, v in results.items()}
-    med_share = {k: sorted(x[1] for x in v)[len(v) // 2] for k, v in results.items()}
-    med_stage = {k: sorted(x[3] for x in v)[len(v) // 2] for k, v in results.items()}
-    print(f"median documents/minute: baseline {med['baseline'][0]:.0f}, this build {med['this build'][0]:.0f}, "
-          f"ratio {med['this build'][0] / med['baseline'][0]:.2f}x (target >= 1.5x)")
-    print(f"median stage share: baseline {100 * med_share['baseline']:.1f}%, "
-          f"this build {100 * med_share['this build']:.1f}% (target < 50%); stage seconds "
-          f"{med_stage['baseline']:.1f} -> {med_stage['this build']:.1f} = "
-          f"{med_stage['baseline'] / max(med_stage['this build'], 1e-3):.2f}x faster")
+            runs[name].append({"per_min": n / wall * 60, "share": stage / wall, "stage": stage})
+            print(f"round {r + 1} {name:10s}: exit {code}, staged {report['graph']['documents_staged']}, "
+                  f"{wall:6.1f} s = {n / wall * 60:6.0f} documents/minute, stage {stage:5.1f} s = "
+                  f"{100 * stage / wall:4.1f}%", flush=True)
+    base, new = runs["baseline"], runs["this build"]
+    speedup = [b["stage"] / max(t["stage"], 1e-3) for b, t in zip(base, new)]
+    ratio = [t["per_min"] / b["per_min"] for b, t in zip(base, new)]
+    print("per round, this build / baseline: documents/minute " +
+          ", ".join(f"{x:.2f}x" for x in ratio) + "; stage seconds " +
+          ", ".join(f"{x:.2f}x faster" for x in speedup))
+    med = lambda runs_, key: statistics.median(x[key] for x in runs_)  # noqa: E731
+    print(f"median documents/minute: baseline {med(base, 'per_min'):.0f}, this build {med(new, 'per_min'):.0f}; "
+          f"median ratio {statistics.median(ratio):.2f}x (target >= 1.5x)")
+    print(f"median stage share: baseline {100 * med(base, 'share'):.1f}%, this build "
+          f"{100 * med(new, 'share'):.1f}% (target < 50%); median stage speed-up {statistics.median(speedup):.2f}x")
 
 
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     audit = "--audit" in sys.argv
     compare_bins = "--compare" in sys.argv
-    rounds = 2
+    rounds = 3
     if "--rounds" in sys.argv:
         rounds = int(sys.argv[sys.argv.index("--rounds") + 1])
         args.remove(str(rounds))
