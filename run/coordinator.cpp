@@ -517,9 +517,10 @@ Result<std::optional<std::string>> Coordinator::Impl::voucher_for(
   return std::optional<std::string>();
 }
 
-// Stages every resolved document of the run that is not staged yet, in batches whose
-// documents go to Neo4j settings.neo4j_concurrency at a time (each in its own transaction);
-// the ledger records each batch's outcomes afterwards, on this thread. A crash between
+// Stages every resolved document of the run that is not staged yet, in batches that
+// graph sends as Settings::neo4j_concurrency requests at once of graph's documents per
+// request (each document in its own transaction, its outcome reported alone); the
+// ledger records each batch's outcomes afterwards, on this thread. A crash between
 // the two leaves documents in the graph that the ledger calls unstaged: resuming stages
 // them again, which changes nothing (MERGE on ids).
 // kUnavailable or kUnauthorized stops after recording the batch (the ledger keeps
@@ -534,7 +535,8 @@ Status Coordinator::Impl::stage_run(const RunRecord& run, const RunDocuments& do
   if (auto s = graph().bootstrap_schema(); !s) return s;
   const graph::RunInfo info = run_info(run);
   const int concurrency = std::max(1, settings.neo4j_concurrency);
-  const std::size_t batch_size = static_cast<std::size_t>(concurrency) * 8;
+  const std::size_t batch_size =
+      static_cast<std::size_t>(concurrency) * graph().documents_per_request();
   std::vector<graph::GraphClient::StageInput> batch;
   long done = 0;
   auto flush = [&]() -> Status {

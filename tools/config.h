@@ -23,7 +23,7 @@ struct Neo4jConfig {
   std::string user = "neo4j";                 // FGRAPH_NEO4J_USER
   std::string password = "fgraph-dev-password";  // FGRAPH_NEO4J_PASSWORD (secret)
   std::string database = "neo4j";             // FGRAPH_NEO4J_DATABASE
-  int concurrency = 4;  // FGRAPH_NEO4J_CONCURRENCY: documents staged at once (1..64), each in its own transaction
+  int concurrency = 4;  // FGRAPH_NEO4J_CONCURRENCY: staging requests at once (1..64), each of many documents, each document in its own transaction
 };
 
 struct ProviderConfig {
