@@ -74,7 +74,8 @@ struct Settings {
   int concurrency = 2;                // parallel requests on live lanes
   extract::ProviderConfig providers;
   graph::Neo4jOptions neo4j;
-  int neo4j_concurrency = 4;          // documents staged at once, each its own transaction
+  int neo4j_concurrency = 4;          // staging requests at once (each of many documents,
+                                      // each document in its own transaction)
 };
 
 // Where long work reports its progress (a terminal line, log lines, nothing).
