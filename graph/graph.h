@@ -140,7 +140,8 @@ struct Neo4jOptions {
   // one request per document). Default measured with bench/graph_bench (ARCHITECTURE.md).
   std::size_t documents_per_request = 50;
   // > 1: those transactions run `IN n CONCURRENT TRANSACTIONS` inside Neo4j (5.21 or
-  // newer); 0 or 1: one after the other. Measured no faster than more requests in flight.
+  // newer); 0 or 1: one after the other. Measured no faster, and far slower with several
+  // requests in flight (ARCHITECTURE.md).
   int concurrent_transactions = 0;
 };
 

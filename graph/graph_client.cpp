@@ -184,6 +184,7 @@ struct GraphClient::Impl {
 
   void build_cypher(const ServerInfo& info) {
     int major = 0, minor = 0;
+    // An unreadable version is taken for a new one (calendar versions, 2025.01, read fine).
     if (std::sscanf(info.version.c_str(), "%d.%d", &major, &minor) != 2) major = 6;
     auto at_least = [&](int m, int n) { return major > m || (major == m && minor >= n); };
     const bool scoped = at_least(5, 23);
@@ -278,6 +279,7 @@ struct GraphClient::Impl {
                                               {"target", r.target_entity_id},
                                               {"props", std::move(props)}});
     }
+    // Invalid UTF-8 anywhere is refused before any request.
     if (auto d = internal::dump_json(p); !d) return d.error();
     return p;
   }
