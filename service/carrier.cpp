@@ -17,7 +17,7 @@ void Carrier::wake(const std::string& run_id) { due_[run_id] = Due{clock_.steady
 void Carrier::raise(Pass& pass, const std::string& kind, const std::string& run_id,
                     const std::string& message) {
   if (!raised_.emplace(kind, run_id).second) return;
-  pass.raised.push_back({kind + ":" + run_id, kind, message, run_id, format_utc(clock_.now())});
+  pass.raised.push_back({alert_key(kind, run_id), kind, message, run_id, format_utc(clock_.now())});
 }
 
 void Carrier::check_report(Pass& pass, const run::RunReport& r) {

@@ -672,7 +672,7 @@ std::chrono::milliseconds Service::Impl::carry(LedgerContext& w, JobExecutor::Co
     alerts.add(alert);
     post_alert(alert);
   }
-  if (!carrier.neo4j_down()) alerts.resolve("neo4j_unreachable:");
+  if (!carrier.neo4j_down()) alerts.resolve(Carrier::alert_key("neo4j_unreachable", ""));
   return pass.next_in;
 }
 

@@ -48,6 +48,10 @@ class Carrier {
   Pass tick(run::Coordinator& coordinator, registry::Store& store);
   // Looks at `run_id` at the next tick.
   void wake(const std::string& run_id);
+  // The AlertList key of an alert of `kind` about `run_id` ("" for none).
+  static std::string alert_key(const std::string& kind, const std::string& run_id) {
+    return kind + ":" + run_id;
+  }
   // True while Neo4j was unreachable at the last look that needed it.
   bool neo4j_down() const { return neo4j_down_since_.has_value(); }
 
