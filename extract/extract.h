@@ -56,13 +56,17 @@ enum class Outcome {
 std::string_view to_string(Outcome o);
 std::optional<Outcome> parse_outcome(std::string_view s);
 
-enum class LaneKind { kOpenAiBatch, kAnthropicBatch, kOpenAiSync, kLocal };
-// "openai-batch" | "anthropic-batch" | "openai-sync" | "local"
+// kAnthropicSync: the live Messages API (issue 20: the canary and drift lane of
+// anthropic-batch; also a lane of its own).
+enum class LaneKind { kOpenAiBatch, kAnthropicBatch, kOpenAiSync, kLocal, kAnthropicSync };
+// "openai-batch" | "anthropic-batch" | "openai-sync" | "local" | "anthropic-sync"
 std::string_view to_string(LaneKind k);
 std::optional<LaneKind> parse_lane(std::string_view s);
 // Price-table provider of a lane: "openai" | "anthropic" | "local".
 std::string_view provider_of(LaneKind k);
 bool is_batch_lane(LaneKind k);
+// The live lane of a batch lane's provider (openai-sync, anthropic-sync); a live lane itself.
+LaneKind live_lane_of(LaneKind k);
 
 // ---------------------------------------------------------------------------------
 // Prompt, schema and prices (embedded from schemas/ at build time).
@@ -203,6 +207,9 @@ struct RowResult {
   double cost_usd = 0;
   std::string lane;   // to_string(LaneKind)
   std::string model;
+  // The model the provider says answered (`model` of the response; "" when it did not say).
+  // A moving alias shows here first (issue 20).
+  std::string answered_model;
   int attempt = 1;    // 1-based attempt of this row
   std::string batch_key;     // our key of the batch that carried it, "" for sync lanes
   std::string error_detail;  // readable reason for failures
@@ -243,6 +250,9 @@ struct ExtractorOptions {
   // (check_priced), against plan.prices, which also prices every recorded row.
   std::optional<double> budget_usd;
   bool retry_dead_letters = false;               // resubmit rows dead-lettered by earlier runs
+  // Send each pending row once on the primary lane and stop: failures stay pending for a
+  // later ladder, nothing is dead-lettered (issue 20: the canary).
+  bool single_pass = false;
 };
 
 // Dry-run and pre-submission view of a run.
@@ -285,6 +295,12 @@ struct Reconciliation {
   std::map<std::string, std::int64_t> failed_by_outcome;  // failed attempts by outcome
   std::map<std::string, std::int64_t> dead_by_outcome;    // dead letters by last outcome
   std::vector<LaneModelUsage> usage;    // by lane and model
+  // Attempts the provider answered with another model than the one requested (issue 20).
+  struct ModelSwap {
+    std::string requested, answered;
+    std::int64_t attempts = 0;
+  };
+  std::vector<ModelSwap> model_swaps;
   double cost_usd = 0;
   std::int64_t failed_attempts = 0;     // attempts with an outcome other than completed
   // submitted == completed + dead_lettered + in_flight, each row counted once.
@@ -382,6 +398,30 @@ struct RunRequest {
   std::string batch_id;
 };
 Result<std::vector<RunRequest>> run_requests(registry::Store& store, const std::string& run_id);
+
+// ---- Issue 20 (quality tracks, drift audit)
+// A row a run submitted, in submission order (its first attempt; rows still in an open
+// batch last, in batch order).
+struct SubmittedRow {
+  std::string custom_id, doc_id;
+  std::string batch_id;        // provider batch that first carried it ("" for live lanes)
+  std::string state;           // completed | dead | planned/submitted/failed (in flight)
+  // Outcome of its first attempt that the model answered (completed, schema_invalid,
+  // truncated, refused); "" when none was answered yet.
+  std::string first_answer;
+};
+Result<std::vector<SubmittedRow>> submitted_rows(registry::Store& store, const std::string& run_id);
+
+// Sends each request once more through the live lane `options.lane` (openai-sync or
+// anthropic-sync; no retry ladder, no reuse of completed rows), records each answer as a
+// new attempt of its request under `run_id` (tokens and cost counted; the request's stored
+// result is kept), and returns the answers in the order given (a row the lane could not
+// send is absent). The budget gate applies to the estimate first (kInvalidInput "budget").
+// Errors: as Extractor::run.
+Result<std::vector<RowResult>> resend_live(registry::Store& store, HttpTransport& transport,
+                                           Clock& clock, const ExtractorOptions& options,
+                                           const std::string& run_id,
+                                           const std::vector<ExtractionRequest>& requests);
 
 // Classifies a chat completion body (OpenAI/local; HTTP 200) into outcome, content
 // and usage. Exposed for tests and the replay lane.

@@ -252,7 +252,7 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
     if ((k == LaneKind::kOpenAiBatch || k == LaneKind::kOpenAiSync) && options_.providers.openai_api_key.empty()) {
       return make_error(ErrorCode::kInvalidInput, "OPENAI_API_KEY is not set (lane " + std::string(to_string(k)) + ")");
     }
-    if (k == LaneKind::kAnthropicBatch && options_.providers.anthropic_api_key.empty()) {
+    if (provider_of(k) == "anthropic" && options_.providers.anthropic_api_key.empty()) {
       return make_error(ErrorCode::kInvalidInput, "ANTHROPIC_API_KEY is not set");
     }
     if (is_batch_lane(k) && options_.work_dir.empty()) {
@@ -301,6 +301,7 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
       case LaneKind::kOpenAiBatch: return internal::make_openai_batch_lane(ctx);
       case LaneKind::kAnthropicBatch: return internal::make_anthropic_batch_lane(ctx);
       case LaneKind::kOpenAiSync:
+      case LaneKind::kAnthropicSync:
       case LaneKind::kLocal: return internal::make_sync_lane(k, ctx);
     }
     return nullptr;
@@ -315,6 +316,7 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
   // numbering its attempts (unique per request) and climbs the ladder from its foot.
   const int max_attempts = options_.primary_attempts + (fallback ? 1 : 0);
   for (int round = 0; round <= max_attempts + 1; ++round) {
+    if (options_.single_pass && round == 1) break;
     auto pending = impl_->ledger.pending(run_id);
     if (!pending) return pending.error();
     if (pending->empty()) break;
@@ -421,6 +423,12 @@ Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_
     rec.cost_usd += u.cost_usd;
     rec.usage.push_back(std::move(u));
   }
+  auto swaps = one(
+      "SELECT model, answered_model, COUNT(*) FROM attempts WHERE run_id=? AND answered_model IS NOT NULL "
+      "AND answered_model<>model GROUP BY model, answered_model ORDER BY model, answered_model",
+      {run_id});
+  if (!swaps) return swaps.error();
+  for (const auto& row : *swaps) rec.model_swaps.push_back({text_of(row[0]), text_of(row[1]), int_of(row[2])});
   return rec;
 }
 
@@ -473,6 +481,88 @@ Result<std::vector<OpenBatch>> open_batches(registry::Store& store) {
                             text_of(row[4]), text_of(row[5]), int_of(row[6])});
   }
   return out;
+}
+
+// ---- Issue 20 (quality tracks, drift audit)
+
+Result<std::vector<SubmittedRow>> submitted_rows(registry::Store& store, const std::string& run_id) {
+  // First attempt of each row in this run, and the first batch of this run that carried it.
+  auto rows = store.query(
+      "WITH a AS (SELECT custom_id, MIN(attempt_id) AS first_id FROM attempts WHERE run_id=?1 GROUP BY custom_id), "
+      "b AS (SELECT br.custom_id, MIN(br.rowid) AS brow FROM batch_rows br JOIN remote_objects o "
+      "      ON o.obj_key=br.obj_key WHERE o.run_id=?1 GROUP BY br.custom_id), "
+      "s AS (SELECT custom_id FROM a UNION SELECT custom_id FROM b) "
+      "SELECT s.custom_id, r.doc_id, r.state, "
+      " COALESCE((SELECT COALESCE(o.remote_id, o.obj_key) FROM batch_rows x JOIN remote_objects o "
+      "           ON o.obj_key=x.obj_key WHERE x.rowid=b.brow), ''), "
+      " COALESCE((SELECT outcome FROM attempts x WHERE x.custom_id=s.custom_id AND x.run_id=?1 AND x.outcome IN "
+      "           ('completed','schema_invalid','truncated','refused') ORDER BY x.attempt_id LIMIT 1), '') "
+      "FROM s JOIN requests r ON r.custom_id=s.custom_id LEFT JOIN a ON a.custom_id=s.custom_id "
+      "LEFT JOIN b ON b.custom_id=s.custom_id ORDER BY COALESCE(a.first_id, 1000000000000 + b.brow)",
+      {run_id});
+  if (!rows) return rows.error();
+  std::vector<SubmittedRow> out;
+  out.reserve(rows->size());
+  for (const auto& row : *rows) {
+    out.push_back(SubmittedRow{text_of(row[0]), text_of(row[1]), text_of(row[3]), text_of(row[2]),
+                               text_of(row[4])});
+  }
+  return out;
+}
+
+Result<std::vector<RowResult>> resend_live(registry::Store& store, HttpTransport& transport,
+                                           Clock& clock, const ExtractorOptions& options,
+                                           const std::string& run_id,
+                                           const std::vector<ExtractionRequest>& requests) {
+  if (is_batch_lane(options.lane)) {
+    return make_error(ErrorCode::kInvalidInput, "resend_live needs a live lane, not " +
+                                                    std::string(to_string(options.lane)));
+  }
+  if (auto s = check_priced(options.lane, options.plan.model, options.plan.prices); !s) return s.error();
+  const std::string& key = provider_of(options.lane) == "anthropic" ? options.providers.anthropic_api_key
+                                                                     : options.providers.openai_api_key;
+  if (options.lane != LaneKind::kLocal && key.empty()) {
+    return make_error(ErrorCode::kInvalidInput,
+                      "no API key for lane " + std::string(to_string(options.lane)));
+  }
+  double estimate = 0;
+  for (const ExtractionRequest& r : requests) estimate += r.est_cost_usd;
+  if (options.budget_usd && estimate > *options.budget_usd) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "estimated cost $%.4f of %zu live requests exceeds the budget of $%.4f; nothing was sent",
+                  estimate, requests.size(), *options.budget_usd);
+    return make_error(ErrorCode::kInvalidInput, buf, "budget");
+  }
+  Ledger ledger(store, clock);
+  std::vector<PendingRow> rows;
+  for (const ExtractionRequest& r : requests) {
+    auto found = ledger.find_request(r.custom_id);
+    if (!found) return found.error();
+    if (!*found) return make_error(ErrorCode::kNotFound, "request " + r.custom_id + " is not in the ledger");
+    PendingRow p;
+    p.request = r;
+    p.attempt = (*found)->attempts + 1;  // attempt numbers only grow
+    rows.push_back(std::move(p));
+  }
+  std::unordered_map<std::string, std::string> texts;
+  Progress counters;
+  std::vector<RowResult> answers;
+  LaneContext ctx;
+  ctx.ledger = &ledger;
+  ctx.transport = &transport;
+  ctx.clock = &clock;
+  ctx.options = &options;
+  ctx.doc_text = [&](const std::string& id) -> Result<std::string_view> {
+    if (auto t = texts.find(id); t != texts.end()) return std::string_view(t->second);
+    auto rec = registry::get_document(store, id);
+    if (!rec) return rec.error();
+    return std::string_view(texts.emplace(id, std::move(rec->text)).first->second);
+  };
+  ctx.run_id = run_id;
+  ctx.counters = &counters;
+  ctx.answers = &answers;
+  if (auto s = internal::make_sync_lane(options.lane, ctx)->submit(rows); !s) return s.error();
+  return answers;
 }
 
 }  // namespace fgraph::extract

@@ -151,7 +151,8 @@ Status Ledger::record_rows(const std::string& run_id, const std::vector<RowResul
     repeats = 0;
     auto att = store_.cached(
         "INSERT OR IGNORE INTO attempts (custom_id, attempt, run_id, lane, model, obj_key, outcome, "
-        "input_tokens, output_tokens, cost_usd, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+        "input_tokens, output_tokens, cost_usd, error, created_at, answered_model) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!att) return att.error();
     // A second answer to one attempt: paid for, so counted on the attempt's row; it can
     // complete the attempt, never fail it again.
@@ -177,7 +178,8 @@ Status Ledger::record_rows(const std::string& run_id, const std::vector<RowResul
       a.bind(1, r.custom_id).bind(2, std::int64_t{r.attempt}).bind(3, run_id).bind(4, r.lane)
           .bind(5, r.model).bind(6, opt_text(r.batch_key)).bind(7, outcome)
           .bind(8, r.usage.input_tokens).bind(9, r.usage.output_tokens)
-          .bind(10, SqlValue(r.cost_usd)).bind(11, opt_text(r.error_detail)).bind(12, now);
+          .bind(10, SqlValue(r.cost_usd)).bind(11, opt_text(r.error_detail)).bind(12, now)
+          .bind(13, opt_text(r.answered_model));
       if (auto s = a.run(); !s) return s;
       if (store_.changes() == 0) {
         ++repeats;

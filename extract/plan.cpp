@@ -58,13 +58,14 @@ std::string_view to_string(LaneKind k) {
     case LaneKind::kAnthropicBatch: return "anthropic-batch";
     case LaneKind::kOpenAiSync: return "openai-sync";
     case LaneKind::kLocal: return "local";
+    case LaneKind::kAnthropicSync: return "anthropic-sync";
   }
   return "local";
 }
 
 std::optional<LaneKind> parse_lane(std::string_view s) {
   for (LaneKind k : {LaneKind::kOpenAiBatch, LaneKind::kAnthropicBatch, LaneKind::kOpenAiSync,
-                     LaneKind::kLocal}) {
+                     LaneKind::kLocal, LaneKind::kAnthropicSync}) {
     if (to_string(k) == s) return k;
   }
   return std::nullopt;
@@ -74,7 +75,8 @@ std::string_view provider_of(LaneKind k) {
   switch (k) {
     case LaneKind::kOpenAiBatch:
     case LaneKind::kOpenAiSync: return "openai";
-    case LaneKind::kAnthropicBatch: return "anthropic";
+    case LaneKind::kAnthropicBatch:
+    case LaneKind::kAnthropicSync: return "anthropic";
     case LaneKind::kLocal: return "local";
   }
   return "local";
@@ -82,6 +84,12 @@ std::string_view provider_of(LaneKind k) {
 
 bool is_batch_lane(LaneKind k) {
   return k == LaneKind::kOpenAiBatch || k == LaneKind::kAnthropicBatch;
+}
+
+LaneKind live_lane_of(LaneKind k) {
+  if (k == LaneKind::kOpenAiBatch) return LaneKind::kOpenAiSync;
+  if (k == LaneKind::kAnthropicBatch) return LaneKind::kAnthropicSync;
+  return k;
 }
 
 const PromptBundle& bundled_prompt() {
@@ -282,7 +290,7 @@ std::string render_body(const ExtractionRequest& request, std::string_view chunk
 
   json body;
   body["model"] = request.model;
-  if (options.lane == LaneKind::kAnthropicBatch) {
+  if (provider_of(options.lane) == "anthropic") {
     body["max_tokens"] = options.max_output_tokens;
     body["temperature"] = 0;
     body["system"] = prompt.system_prompt;

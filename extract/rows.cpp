@@ -99,6 +99,7 @@ RowResult classify_chat_completion(std::string_view body_json) {
     r.error_detail = "response body is not JSON";
     return r;
   }
+  if (body.contains("model") && body["model"].is_string()) r.answered_model = body["model"];
   if (body.contains("usage") && body["usage"].is_object()) {
     r.usage.input_tokens = int_field(body["usage"], "prompt_tokens");
     r.usage.output_tokens = int_field(body["usage"], "completion_tokens");
@@ -159,6 +160,7 @@ RowResult classify_anthropic_message(std::string_view message_json) {
     r.error_detail = "message is not JSON";
     return r;
   }
+  if (msg.contains("model") && msg["model"].is_string()) r.answered_model = msg["model"];
   if (msg.contains("usage") && msg["usage"].is_object()) {
     r.usage.input_tokens = int_field(msg["usage"], "input_tokens");
     r.usage.output_tokens = int_field(msg["usage"], "output_tokens");

@@ -1,5 +1,5 @@
-// openai-sync and local: live chat completions, one isolated request per row, bounded
-// concurrency. Bodies are rendered (and isolation-checked) on the calling thread in
+// openai-sync and local: live chat completions; anthropic-sync: the live Messages API. One
+// isolated request per row, bounded concurrency. Bodies are rendered (and isolation-checked) on the calling thread in
 // waves; workers only do HTTP; the ledger is written on the calling thread per wave.
 #include <atomic>
 #include <mutex>
@@ -43,9 +43,14 @@ class SyncLane final : public Lane {
   SyncLane(LaneKind kind, LaneContext ctx) : kind_(kind), ctx_(std::move(ctx)), clock_(*ctx_.clock) {
     const ProviderConfig& p = ctx_.options->providers;
     HttpClientOptions o;
-    o.base_url = kind == LaneKind::kLocal ? p.local_base_url : p.openai_base_url;
-    const std::string& key = kind == LaneKind::kLocal ? p.local_api_key : p.openai_api_key;
-    if (!key.empty()) o.headers.emplace_back("Authorization", "Bearer " + key);
+    if (kind == LaneKind::kAnthropicSync) {
+      o.base_url = p.anthropic_base_url;
+      o.headers = {{"x-api-key", p.anthropic_api_key}, {"anthropic-version", "2023-06-01"}};
+    } else {
+      o.base_url = kind == LaneKind::kLocal ? p.local_base_url : p.openai_base_url;
+      const std::string& key = kind == LaneKind::kLocal ? p.local_api_key : p.openai_api_key;
+      if (!key.empty()) o.headers.emplace_back("Authorization", "Bearer " + key);
+    }
     o.retry = ctx_.options->http_retry;
     o.timeout = ctx_.options->request_timeout;
     http_ = std::make_unique<HttpClient>(*ctx_.transport, clock_, std::move(o));
@@ -114,6 +119,7 @@ class SyncLane final : public Lane {
         done.push_back(std::move(r));
       }
       if (auto s = ctx_.ledger->record_rows(ctx_.run_id, done); !s) return s;
+      if (ctx_.answers != nullptr) ctx_.answers->insert(ctx_.answers->end(), done.begin(), done.end());
       report(ctx_, "collected", std::to_string(end) + "/" + std::to_string(rows.size()) + " rows");
       if (fatal) return *fatal;
     }
@@ -127,13 +133,14 @@ class SyncLane final : public Lane {
   Result<RowResult> send_row(const std::string& body) {
     HttpRequest req;
     req.method = "POST";
-    req.url = http_->url("/chat/completions");
+    const bool anthropic = kind_ == LaneKind::kAnthropicSync;
+    req.url = http_->url(anthropic ? "/v1/messages" : "/chat/completions");
     req.body = body;
     req.headers.emplace_back("Content-Type", "application/json");
     RetryPolicy policy = ctx_.options->http_retry;
     for (int attempt = 1;; ++attempt) {
       auto r = http_->send_once(req);
-      if (r) return classify_chat_completion(r->body);
+      if (r) return anthropic ? classify_anthropic_message(r->body) : classify_chat_completion(r->body);
       const Error& e = r.error();
       if (auto delay = policy.next_delay(attempt, e)) {
         clock_.sleep_for(*delay);

@@ -431,7 +431,10 @@ Result<std::string> Coordinator::start(const RunOptions& options) {
   json opts = {{"budget_usd", budget ? json(*budget) : json(nullptr)},
                {"no_wait", options.no_wait},
                {"include_hidden", options.include_hidden},
-               {"tags", options.tags}};
+               {"tags", options.tags},
+               // issue 20: the quality gates this run was started with
+               {"on_failure", to_string(options.on_failure.value_or(m.settings.on_failure))},
+               {"canary_fraction", options.canary_fraction.value_or(m.settings.canary.fraction)}};
   if (auto s = m.store.execute(
           "INSERT INTO runs(run_id, lane, model, prompt_version, schema_version, drop_path,"
           " state, options_json, started_at) VALUES(?,?,?,?,?,?,?,?,?)",
@@ -498,6 +501,24 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
                         "run " + run_id + " is half rolled back; finish with `fgraph rollback " +
                             run_id + "`");
     }
+    // ---- issue 20: a failed canary sent no bulk; a halted run waits for `fgraph retry`,
+    // or for --on-failure continue, which verifies and stages what completed.
+    if (run.state == RunState::kCanaryFailed) {
+      return make_error(ErrorCode::kInvalidInput,
+                        "run " + run_id + " failed its canary and nothing was bulk-submitted (`fgraph "
+                        "status " + run_id + "` says why); fix the cause and start a new run");
+    }
+    if (run.state == RunState::kHalted) {
+      auto policy = m.failure_policy(run_id, options);
+      if (!policy) return policy.error();
+      if (*policy == FailurePolicy::kHalt && !options.retry_dead_letters) {
+        return make_error(ErrorCode::kInvalidInput,
+                          "run " + run_id + " halted on dead letters; send them again with `fgraph retry " +
+                              run_id + "`, or stage what completed with `fgraph run --resume " + run_id +
+                              " --on-failure continue`");
+      }
+      if (!options.retry_dead_letters) run.state = RunState::kExtracted;
+    }
     if (run.state == RunState::kBudgetRefused && !options.budget_usd) {
       return make_error(ErrorCode::kInvalidInput,
                         "run " + run_id + " was refused by its budget and nothing was sent; "
@@ -522,7 +543,7 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
 
   // Extract: plans, submits and collects (or resumes open batches).
   if (run.state == RunState::kStarted || run.state == RunState::kSubmitted ||
-      run.state == RunState::kBudgetRefused) {
+      run.state == RunState::kBudgetRefused || run.state == RunState::kHalted) {
     std::vector<ingest::Document> plain;
     for (const auto& [d, state] : *docs) {
       if (state == DocState::kParsed) plain.push_back(d);
@@ -531,6 +552,15 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     if (!budget) return budget.error();
     extract::ExtractorOptions eo = m.extractor_options(run, options.no_wait);
     eo.budget_usd = *budget;
+    eo.retry_dead_letters = options.retry_dead_letters;
+    // Issue 20: a batch run's canary goes first; below its thresholds nothing is bulk-submitted.
+    auto canary = m.run_canary(run, *docs, eo);
+    if (!canary) return canary.error();
+    if (*canary && !(*canary)->passed) {
+      (void)m.set_run_state(run_id, RunState::kCanaryFailed, true);
+      if (auto s = m.fill_report(run_id, report); !s) return s.error();
+      return report;
+    }
     extract::Extractor extractor(m.store, m.transport, m.clock, eo);
     auto rec = extractor.run(run_id, plain, [&](const extract::Progress& p) {
       m.progress.update("extract", p.completed + p.failed, p.submitted,
@@ -554,6 +584,16 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     }
     if (rec->in_flight > 0) {
       (void)m.set_run_state(run_id, RunState::kSubmitted, false);
+      if (auto s = m.fill_report(run_id, report); !s) return s.error();
+      return report;
+    }
+    // Issue 20: on_failure=halt stops here, before anything is verified or staged.
+    auto policy = m.failure_policy(run_id, options);
+    if (!policy) return policy.error();
+    if (*policy == FailurePolicy::kHalt && rec->dead_lettered > 0) {
+      logger("run")->warn("run={} halted: {} rows dead-lettered (on_failure=halt); nothing staged",
+                          run_id, rec->dead_lettered);
+      (void)m.set_run_state(run_id, RunState::kHalted, false);
       if (auto s = m.fill_report(run_id, report); !s) return s.error();
       return report;
     }

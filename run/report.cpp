@@ -12,7 +12,7 @@ using registry::text_of;
 
 namespace {
 
-constexpr std::array<std::pair<RunState, std::string_view>, 9> kRunStates{{
+constexpr std::array<std::pair<RunState, std::string_view>, 11> kRunStates{{
     {RunState::kStarted, "started"},
     {RunState::kSubmitted, "submitted"},
     {RunState::kBudgetRefused, "budget_refused"},
@@ -22,6 +22,8 @@ constexpr std::array<std::pair<RunState, std::string_view>, 9> kRunStates{{
     {RunState::kFinished, "finished"},
     {RunState::kRollingBack, "rolling_back"},
     {RunState::kRolledBack, "rolled_back"},
+    {RunState::kCanaryFailed, "canary_failed"},
+    {RunState::kHalted, "halted"},
 }};
 
 constexpr std::array<std::pair<DocState, std::string_view>, 6> kDocStates{{
@@ -135,7 +137,8 @@ Status Coordinator::Impl::fill_report(const std::string& run_id, RunReport& r) {
   for (const auto& d : *dead) {
     r.dead_letters.push_back({d.custom_id, d.doc_id, d.outcome, d.detail, d.attempts});
   }
-  return ok();
+  r.model_swaps = rec->model_swaps;
+  return fill_quality_gates(run_id, r);  // issue 20
 }
 
 Result<RunReport> Coordinator::report(const std::string& run_id) {

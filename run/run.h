@@ -48,9 +48,12 @@ namespace fgraph::run {
 // budget); `rolling_back` while a rollback changes Neo4j, the registry and the ledger in
 // turn, `rolled_back` once all three are done (a repeated rollback finishes an interrupted
 // one). `staged` is accepted from older ledgers and means what `verified` means.
+// Issue 20: `canary_failed` when the canary's scores fell below the thresholds (nothing
+// was bulk-submitted); `halted` when on_failure=halt and a row was dead-lettered (nothing
+// was verified or staged; `fgraph retry` sends the dead letters again).
 enum class RunState {
   kStarted, kSubmitted, kBudgetRefused, kExtracted, kVerified, kStaged, kFinished,
-  kRollingBack, kRolledBack,
+  kRollingBack, kRolledBack, kCanaryFailed, kHalted,
 };
 std::string_view to_string(RunState state);
 std::optional<RunState> parse_run_state(std::string_view text);
@@ -62,6 +65,38 @@ bool is_open(RunState state);
 enum class DocState { kParsed, kVerified, kStaged, kFailed, kRollingBack, kRolledBack };
 std::string_view to_string(DocState state);
 std::optional<DocState> parse_doc_state(std::string_view text);
+
+// ---- Quality gates (issue 20, run/quality.cpp): what a run does with dead letters, and the
+// canary that gates a batch lane's bulk.
+// continue: dead letters are reported and the run goes on; halt: the run stops `halted`
+// before anything is verified or staged.
+enum class FailurePolicy { kContinue, kHalt };
+std::string_view to_string(FailurePolicy policy);  // "continue" | "halt"
+std::optional<FailurePolicy> parse_failure_policy(std::string_view text);
+
+struct CanaryOptions {
+  // Share of the drop's documents sent first through the live lane of the same provider
+  // and model (openai-batch and anthropic-batch only); 0 = no canary.
+  double fraction = 0;
+  int min_documents = 20;          // at least this many documents, or all of a smaller drop
+  double min_schema_valid = 0.95;  // answered rows whose output is schema-valid
+  double min_grounded = 0.80;      // facts accepted / facts proposed
+  int max_leak_alarms = 0;         // cross-document leak alarms
+};
+
+// The canary's scores, kept in the ledger (run_canaries) and shown by `status`.
+struct CanaryScores {
+  std::int64_t documents = 0;      // sampled documents
+  std::int64_t rows = 0;           // their requests
+  std::int64_t answered = 0;       // rows the model answered (any output)
+  std::int64_t schema_valid = 0;   // answered rows whose output is schema-valid
+  std::int64_t facts_proposed = 0, facts_accepted = 0, leak_alarms = 0;
+  double schema_valid_rate = 0, grounded_rate = 0;
+  bool passed = false;
+  std::vector<std::string> failures;  // each threshold missed and by how much
+  double cost_usd = 0;             // what the canary's live calls cost
+  double seconds = 0;              // its wall time
+};
 
 // What a run needs from the caller's configuration, as plain data.
 struct Settings {
@@ -76,6 +111,9 @@ struct Settings {
   graph::Neo4jOptions neo4j;
   int neo4j_concurrency = 4;          // staging requests at once (each of many documents,
                                       // each document in its own transaction)
+  // Issue 20 (quality gates): a new run's failure policy and canary.
+  FailurePolicy on_failure = FailurePolicy::kContinue;
+  CanaryOptions canary;
 };
 
 // Where long work reports its progress (a terminal line, log lines, nothing).
@@ -104,6 +142,12 @@ struct RunOptions {
   // it (project, owner, ...). Ignored on resume.
   std::optional<std::string> lane, model;
   std::map<std::string, std::string> tags;
+  // Issue 20: this run's failure policy and canary share instead of the Settings' ones
+  // (recorded with the run; a resume may change the policy). retry_dead_letters: send
+  // the run's dead letters again (`fgraph retry`).
+  std::optional<FailurePolicy> on_failure;
+  std::optional<double> canary_fraction;
+  bool retry_dead_letters = false;
 };
 
 struct LaneUsage {
@@ -153,6 +197,74 @@ struct RunReport {
     int attempts = 0;
   };
   std::vector<DeadLetterRow> dead_letters;
+  // ---- issue 20 (quality gates)
+  std::string on_failure = "continue";
+  std::optional<CanaryScores> canary;
+  // Attempts the provider answered with another model than the one requested.
+  std::vector<extract::Reconciliation::ModelSwap> model_swaps;
+};
+
+// ---- Completion and quality tracks (issue 20, run/quality.cpp), kept apart: completion
+// counts rows by outcome; quality looks at answered and completed rows only.
+struct Completion {
+  std::int64_t rows = 0, completed = 0, dead_lettered = 0, in_flight = 0;
+  double rate() const { return rows > 0 ? static_cast<double>(completed) / rows : 0; }
+};
+struct Quality {
+  std::int64_t answered = 0;      // rows whose first answer came back (any output)
+  std::int64_t schema_valid = 0;  // of those, first answer schema-valid (extract and verify)
+  std::int64_t completed = 0, documents = 0;
+  std::int64_t proposed = 0, accepted = 0;  // facts on completed rows
+  std::map<std::string, std::int64_t> dropped_by_reason;
+  std::int64_t leak_alarms = 0;
+  double schema_valid_rate() const { return answered > 0 ? static_cast<double>(schema_valid) / answered : 0; }
+  double grounded_rate() const { return proposed > 0 ? static_cast<double>(accepted) / proposed : 0; }
+};
+struct Track {
+  std::string label;     // "run", a batch id ("live" for live-lane rows), "rows 1-1000"
+  Completion completion;
+  Quality quality;
+  std::string flag;      // why the segment is flagged ("" = not flagged)
+};
+struct QualityTracks {
+  std::string run_id;
+  Track run;
+  std::vector<Track> batches;   // in order of first submission
+  std::vector<Track> segments;  // 1,000 rows each, in submission order
+  static constexpr std::int64_t kSegmentRows = 1000;
+  static constexpr double kFlagPoints = 5;  // below the first segment by more: flagged
+};
+
+// One line of `fgraph report`.
+struct QualityLine {
+  std::string run_id, lane, model, state, started_at;
+  double completion_rate = 0, schema_valid_rate = 0, grounded_rate = 0;
+  std::int64_t leak_alarms = 0, documents_staged = 0;
+  double cost_usd = 0, cost_per_staged_document = 0;
+  std::optional<bool> canary_passed;
+};
+
+// `fgraph drift`: the same rows answered by the batch lane and by the live lane of the same
+// model, verified both and compared pairwise.
+struct DriftMeasure {
+  std::string name;            // schema_valid, facts_accepted, grounded, fact_overlap, drop:<reason>
+  double batch = 0, live = 0;  // the measure on each side (rates in 0..1; facts as counts)
+  double gap_points = 0;       // |difference| in percentage points (facts: % of the batch side)
+  bool flagged = false;        // gap_points above DriftReport::kFlagPoints
+};
+struct DriftReport {
+  std::string run_id, drift_run_id, lane, live_lane, model;
+  std::int64_t sampled = 0, compared = 0;  // rows sampled; rows both sides answered
+  std::vector<DriftMeasure> measures;
+  std::vector<extract::Reconciliation::ModelSwap> model_swaps;  // of the live answers
+  double cost_usd = 0;
+  static constexpr double kFlagPoints = 2;
+  bool flagged() const {
+    for (const auto& m : measures) {
+      if (m.flagged) return true;
+    }
+    return false;
+  }
 };
 
 // Neo4j against the ledger, everything the graph model holds, both ways. Kinds:
@@ -221,6 +333,24 @@ class Coordinator {
   // mode); rows as JSON text arrays, columns first. A write or an administration command
   // is refused with kInvalidInput, as is any other fault of the query.
   Result<std::vector<std::vector<std::string>>> query(const std::string& cypher);
+
+  // ---- Quality gates (issue 20, run/quality.cpp)
+  // Sends the run's dead-lettered rows again through the retry ladder and carries the run
+  // on (a halted run, or a finished one whose documents are then verified and staged
+  // again). kInvalidInput when the run has no dead letters or is still open.
+  Result<RunReport> retry(const std::string& run_id, const RunOptions& options);
+  // The completion and quality tracks of a run, in segments of `segment_rows` rows.
+  // kNotFound for an unknown run.
+  Result<QualityTracks> tracks(const std::string& run_id,
+                               std::int64_t segment_rows = QualityTracks::kSegmentRows);
+  // One line per run started at or after `since` (RFC 3339; "" = all), oldest first.
+  Result<std::vector<QualityLine>> quality_report(const std::string& since);
+  // Sends `sample` completed batch rows of the run (a deterministic choice) through the
+  // live lane of the same model, under a new run id of its own (its cost is in the ledger
+  // like any run's), and compares both answers. `budget_usd`: the gate of those calls.
+  // kInvalidInput when the run has no completed batch rows or the budget refuses.
+  Result<DriftReport> drift(const std::string& run_id, int sample,
+                            std::optional<double> budget_usd);
 
   struct Impl;
 

@@ -93,6 +93,28 @@ void print_report(const RunReport& r) {
   }
   row("total", money(r.cost_usd));
   row("per staged document", money(r.cost_per_staged_document()));
+  // ---- issue 20 (quality gates)
+  if (r.canary) {
+    const auto& c = *r.canary;
+    std::cout << "Canary (" << (c.passed ? "passed" : "FAILED: nothing was bulk-submitted") << ")\n";
+    row("documents / rows / answered", std::to_string(c.documents) + " / " + std::to_string(c.rows) +
+                                           " / " + std::to_string(c.answered));
+    row("schema-valid", std::to_string(c.schema_valid) + " (" + std::to_string(c.schema_valid_rate * 100).substr(0, 5) + "%)");
+    row("grounded (accepted / proposed)", std::to_string(c.facts_accepted) + " / " +
+                                              std::to_string(c.facts_proposed) + " (" +
+                                              std::to_string(c.grounded_rate * 100).substr(0, 5) + "%)");
+    row("leak alarms", std::to_string(c.leak_alarms));
+    row("cost, time", money(c.cost_usd) + ", " + std::to_string(c.seconds).substr(0, 6) + " s");
+    for (const auto& f : c.failures) std::cout << "    BELOW THRESHOLD: " << f << "\n";
+  }
+  for (const auto& s : r.model_swaps) {
+    std::cout << "  model answered: " << s.attempts << " attempts requested " << s.requested
+              << " were answered by " << escape_for_terminal(s.answered) << "\n";
+  }
+  if (r.state == "halted") {
+    std::cout << "  HALTED (on_failure=halt): " << r.requests_dead_lettered
+              << " dead-lettered rows, nothing staged; `fgraph retry " << r.run_id << "` sends them again\n";
+  }
   if (!r.dead_letters.empty()) {
     std::cout << "Dead letters\n";
     for (const auto& d : r.dead_letters) {
@@ -146,7 +168,11 @@ int finish_report(Cli& cli, const RunReport& r) {
     print_report(r);
   }
   bool failed = !r.files_failed_by_reason.empty() || r.requests_dead_lettered > 0 ||
-                r.documents_stage_failed > 0 || !r.stage_errors.empty() || !r.leak_alarms.empty();
+                r.documents_stage_failed > 0 || !r.stage_errors.empty() || !r.leak_alarms.empty() ||
+                (r.canary && !r.canary->passed) || r.state == "halted";  // issue 20
+  if (r.canary && !r.canary->passed) {
+    std::cerr << "fgraph: run " << r.run_id << " failed its canary; nothing was bulk-submitted\n";
+  }
   if (!r.dry_run && !r.identity_holds()) {
     std::cerr << "fgraph: accounting identity broken for " << r.run_id << "\n";
     return kExitPartial;
@@ -160,6 +186,7 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   struct Flags {
     std::string drop, lane, model, resume, run_id, doc, cypher;
     std::string budget;  // --budget-usd as given; parsed by parse_usd (NaN, inf, < 0 refused)
+    std::string on_failure, canary;  // issue 20: --on-failure, --canary as given
     bool dry_run = false, no_wait = false, include_hidden = false;
   };
   auto f = std::make_shared<Flags>();
@@ -185,6 +212,19 @@ void register_run_commands(CLI::App& app, Cli& cli) {
                 "Also read files and folders whose name starts with '.' (passed over by default; "
                 "the fgraph home is never read)");
   run->add_flag("--json", cli.globals.json, "Print the reconciliation as one JSON object");
+  // ---- issue 20 (quality gates)
+  run->add_option("--on-failure", f->on_failure,
+                  "What dead-lettered rows do: continue (report them, stage the rest; default) or "
+                  "halt (stop before anything is verified or staged, state halted, exit 1; "
+                  "`fgraph retry RUN_ID` sends them again). Setting on_failure")
+      ->check(CLI::IsMember({"continue", "halt"}));
+  run->add_option("--canary", f->canary,
+                  "Batch lanes: send this share of the drop (\"2%\", 0.02; at least "
+                  "canary.min_documents, default 20, or all of a smaller drop) through the live "
+                  "lane of the same provider and model first, verify and score it, and submit the "
+                  "bulk only if schema-valid >= canary.min_schema_valid (0.95), grounded >= "
+                  "canary.min_grounded (0.80) and leak alarms <= canary.max_leak_alarms (0); "
+                  "else the run stops canary_failed, exit 1. \"off\" disables. Setting canary.fraction");
   run->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
       if (f->drop.empty() == f->resume.empty()) {
@@ -210,6 +250,12 @@ void register_run_commands(CLI::App& app, Cli& cli) {
       o.no_wait = f->no_wait;
       o.budget_usd = budget;
       o.include_hidden = f->include_hidden;
+      if (!f->on_failure.empty()) o.on_failure = run::parse_failure_policy(f->on_failure);
+      if (!f->canary.empty()) {
+        auto share = parse_share(f->canary, "--canary");
+        if (!share) return report_error(cli, share.error());
+        o.canary_fraction = *share;
+      }
       auto r = (*s)->coordinator->run(o);
       (*s)->progress->finish();
       if (!r) return report_error(cli, r.error());
@@ -217,6 +263,35 @@ void register_run_commands(CLI::App& app, Cli& cli) {
         std::cerr << "fgraph: " << r->requests_in_flight << " requests still in flight; collect with "
                   << "`fgraph run --resume " << r->run_id << "`\n";
       }
+      return finish_report(cli, *r);
+    };
+  });
+
+  // ---- issue 20: fgraph retry
+  CLI::App* retry = app.add_subcommand(
+      "retry",
+      "Send a run's dead-lettered rows again through the retry ladder (batch, batch, batch, "
+      "live) once their cause is fixed, and carry the run on: a halted run is then verified "
+      "and staged; a finished run stages the documents of those rows");
+  retry->add_option("run_id", f->run_id, "Run id")->required();
+  retry->add_option("--budget-usd", f->budget, "Refuse to submit past this estimate (dollars)");
+  retry->add_flag("--json", cli.globals.json, "Print the reconciliation as one JSON object");
+  retry->callback([&cli, f] {
+    cli.action = [&cli, f]() -> int {
+      if (auto st = cli.lock_for_writing(); !st) return report_error(cli, st.error());
+      std::optional<double> budget;
+      if (!f->budget.empty()) {
+        auto b = parse_usd(f->budget, "--budget-usd");
+        if (!b) return report_error(cli, b.error());
+        budget = *b;
+      }
+      auto s = open_session(cli, "", "", budget);
+      if (!s) return report_error(cli, s.error());
+      RunOptions o;
+      o.budget_usd = budget;
+      auto r = (*s)->coordinator->retry(f->run_id, o);
+      (*s)->progress->finish();
+      if (!r) return report_error(cli, r.error());
       return finish_report(cli, *r);
     };
   });

@@ -124,7 +124,7 @@ Status parse_positive(const std::string& v, std::int64_t& out, const std::string
 const std::vector<Setter>& setters() {
   static const std::vector<Setter> kSetters = {
       {"lane", false, [](Config& c, const std::string& v) -> Status {
-         static const std::vector<std::string> kLanes = {"openai-batch", "anthropic-batch",
+         static const std::vector<std::string> kLanes = {"openai-batch", "anthropic-batch", "anthropic-sync",
                                                          "openai-sync", "local", "replay"};
          if (std::find(kLanes.begin(), kLanes.end(), v) == kLanes.end()) {
            return make_error(ErrorCode::kInvalidInput, "unknown lane: " + v);
@@ -201,6 +201,47 @@ const std::vector<Setter>& setters() {
       {"service.alert_webhook", false, [](Config& c, const std::string& v) { c.service.alert_webhook = v; return ok(); }},
       {"anthropic.api_key", true, [](Config& c, const std::string& v) { c.anthropic.api_key = v; return ok(); }},
       {"local.base_url", false, [](Config& c, const std::string& v) { c.local.base_url = v; return ok(); }},
+      // ---- issue 20 (quality gates)
+      {"on_failure", false, [](Config& c, const std::string& v) -> Status {
+         auto p = run::parse_failure_policy(v);
+         if (!p) return make_error(ErrorCode::kInvalidInput, "on_failure must be continue or halt: " + v);
+         c.on_failure = *p;
+         return ok();
+       }},
+      {"canary.fraction", false, [](Config& c, const std::string& v) -> Status {
+         auto d = parse_share(v, "canary.fraction");
+         if (!d) return d.error();
+         c.canary.fraction = *d;
+         return ok();
+       }},
+      {"canary.min_documents", false, [](Config& c, const std::string& v) -> Status {
+         std::int64_t n = 0;
+         if (auto s = parse_positive(v, n, "canary.min_documents"); !s) return s;
+         c.canary.min_documents = static_cast<int>(std::min<std::int64_t>(n, 1 << 30));
+         return ok();
+       }},
+      {"canary.min_schema_valid", false, [](Config& c, const std::string& v) -> Status {
+         auto d = parse_share(v, "canary.min_schema_valid");
+         if (!d) return d.error();
+         c.canary.min_schema_valid = *d;
+         return ok();
+       }},
+      {"canary.min_grounded", false, [](Config& c, const std::string& v) -> Status {
+         auto d = parse_share(v, "canary.min_grounded");
+         if (!d) return d.error();
+         c.canary.min_grounded = *d;
+         return ok();
+       }},
+      {"canary.max_leak_alarms", false, [](Config& c, const std::string& v) -> Status {
+         if (v == "0") {
+           c.canary.max_leak_alarms = 0;
+           return ok();
+         }
+         std::int64_t n = 0;
+         if (auto s = parse_positive(v, n, "canary.max_leak_alarms"); !s) return s;
+         c.canary.max_leak_alarms = static_cast<int>(std::min<std::int64_t>(n, 1 << 30));
+         return ok();
+       }},
   };
   return kSetters;
 }
@@ -231,6 +272,8 @@ const std::vector<std::pair<std::string, std::string>>& env_keys() {
       {"ANTHROPIC_BASE_URL", "anthropic.base_url"},
       {"ANTHROPIC_API_KEY", "anthropic.api_key"},
       {"FGRAPH_LOCAL_URL", "local.base_url"},
+      {"FGRAPH_ON_FAILURE", "on_failure"},
+      {"FGRAPH_CANARY", "canary.fraction"},
   };
   return kEnv;
 }
@@ -307,7 +350,7 @@ Result<Config> load_config(const std::string& home, const GetEnv& getenv) {
 }
 
 std::string default_model_for_lane(const std::string& lane) {
-  if (lane == "anthropic-batch") return "claude-haiku-4-5";
+  if (lane == "anthropic-batch" || lane == "anthropic-sync") return "claude-haiku-4-5";
   if (lane == "openai-batch" || lane == "openai-sync") return "gpt-4.1-mini";
   return "smollm2-135m-instruct";
 }
@@ -334,6 +377,18 @@ Result<double> parse_usd(const std::string& text, const std::string& what) {
   return d;
 }
 
+Result<double> parse_share(const std::string& text, const std::string& what) {
+  if (text == "off") return 0.0;
+  const bool percent = !text.empty() && text.back() == '%';
+  auto d = parse_usd(percent ? text.substr(0, text.size() - 1) : text, what);
+  const double share = d ? (percent ? *d / 100 : *d) : -1;
+  if (!d || share > 1) {
+    return make_error(ErrorCode::kInvalidInput,
+                      what + " must be a share: \"2%\", 0.02 or off, not \"" + text.substr(0, 40) + "\"");
+  }
+  return share;
+}
+
 std::vector<std::pair<std::string, std::string>> describe_config(const Config& c) {
   auto origin = [&](const std::string& key) {
     std::string o = "default";
@@ -352,6 +407,8 @@ std::vector<std::pair<std::string, std::string>> describe_config(const Config& c
   add("model", c.model.empty() ? default_model_for_lane(c.lane) : c.model);
   add("budget_usd", c.budget_usd ? std::to_string(*c.budget_usd) : "(none)");
   add("concurrency", std::to_string(c.concurrency));
+  add("on_failure", std::string(run::to_string(c.on_failure)));
+  add("canary.fraction", c.canary.fraction > 0 ? std::to_string(c.canary.fraction) : "off");
   add("prices_file", c.prices_file.empty() ? "(none)" : c.prices_file);
   add("neo4j.url", redact_urls(c.neo4j.url));
   add("neo4j.user", c.neo4j.user);
@@ -381,7 +438,7 @@ run::Settings run_settings(const Config& c) {
   s.home = c.home;
   s.lane = c.lane;
   s.model = c.model;
-  for (const char* lane : {"openai-batch", "anthropic-batch", "openai-sync", "local"}) {
+  for (const char* lane : {"openai-batch", "anthropic-batch", "openai-sync", "local", "anthropic-sync"}) {
     s.lane_models[lane] = default_model_for_lane(lane);
   }
   s.budget_usd = c.budget_usd;
@@ -397,6 +454,8 @@ run::Settings run_settings(const Config& c) {
   s.neo4j.password = c.neo4j.password;
   s.neo4j.database = c.neo4j.database;
   s.neo4j_concurrency = c.neo4j.concurrency;
+  s.on_failure = c.on_failure;
+  s.canary = c.canary;
   return s;
 }
 

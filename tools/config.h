@@ -64,6 +64,11 @@ struct Config {
   ProviderConfig openai{"https://api.openai.com/v1", ""};
   ProviderConfig anthropic{"https://api.anthropic.com", ""};
   ProviderConfig local{"http://127.0.0.1:8081/v1", ""};
+  // Issue 20 (quality gates): on_failure (FGRAPH_ON_FAILURE) continue|halt; canary.fraction
+  // (FGRAPH_CANARY, "2%" or 0.02; 0 = off), canary.min_documents, canary.min_schema_valid,
+  // canary.min_grounded, canary.max_leak_alarms.
+  run::FailurePolicy on_failure = run::FailurePolicy::kContinue;
+  run::CanaryOptions canary;
   std::string config_file;          // the file that was read, "" if none
   // Where each non-default value came from: key -> "env FGRAPH_X" | "file ..." | "flag".
   std::vector<std::pair<std::string, std::string>> origins;
@@ -91,5 +96,8 @@ std::string mask_secret(const std::string& secret);
 // A dollar amount of a setting named `what` (flag, environment or file): a finite number
 // >= 0 with nothing after it. kInvalidInput otherwise ("nan", "inf", "-1", "1e999", "5x").
 Result<double> parse_usd(const std::string& text, const std::string& what);
+// A share of a setting or flag named `what`: "2%", "0.02", or "off" (0). kInvalidInput
+// unless it is a finite number in 0..1 (0..100%).
+Result<double> parse_share(const std::string& text, const std::string& what);
 
 }  // namespace fgraph::cli

@@ -57,7 +57,76 @@ json report_json(const RunReport& r) {
       {"dead_letters", dead},
   };
   if (r.dry_run) j["estimated_cost_usd"] = r.est_cost_usd;
+  // issue 20 (quality gates)
+  j["on_failure"] = r.on_failure;
+  j["canary"] = r.canary ? canary_json(*r.canary) : json(nullptr);
+  json swaps = json::array();
+  for (const auto& s : r.model_swaps) {
+    swaps.push_back({{"requested", s.requested}, {"answered", s.answered}, {"attempts", s.attempts}});
+  }
+  j["model_swaps"] = swaps;
   return j;
+}
+
+// ---- issue 20 (quality gates)
+
+json canary_json(const run::CanaryScores& c) {
+  return {{"passed", c.passed}, {"failures", c.failures}, {"documents", c.documents},
+          {"rows", c.rows}, {"answered", c.answered}, {"schema_valid", c.schema_valid},
+          {"schema_valid_rate", c.schema_valid_rate}, {"facts_proposed", c.facts_proposed},
+          {"facts_accepted", c.facts_accepted}, {"grounded_rate", c.grounded_rate},
+          {"leak_alarms", c.leak_alarms}, {"cost_usd", c.cost_usd}, {"seconds", c.seconds}};
+}
+
+namespace {
+json track_json(const run::Track& t) {
+  const run::Completion& c = t.completion;
+  const run::Quality& q = t.quality;
+  return {{"label", t.label},
+          {"completion", {{"rows", c.rows}, {"completed", c.completed},
+                          {"dead_lettered", c.dead_lettered}, {"in_flight", c.in_flight},
+                          {"rate", c.rate()}}},
+          {"quality", {{"answered", q.answered}, {"schema_valid", q.schema_valid},
+                       {"schema_valid_rate", q.schema_valid_rate()}, {"completed", q.completed},
+                       {"documents", q.documents}, {"facts_proposed", q.proposed},
+                       {"facts_accepted", q.accepted}, {"grounded_rate", q.grounded_rate()},
+                       {"dropped_by_reason", q.dropped_by_reason}, {"leak_alarms", q.leak_alarms}}},
+          {"flagged", !t.flag.empty()},
+          {"flag", t.flag}};
+}
+}  // namespace
+
+json tracks_json(const run::QualityTracks& t) {
+  json batches = json::array(), segments = json::array();
+  for (const auto& b : t.batches) batches.push_back(track_json(b));
+  for (const auto& s : t.segments) segments.push_back(track_json(s));
+  return {{"run_id", t.run_id}, {"run", track_json(t.run)}, {"batches", batches}, {"segments", segments}};
+}
+
+json quality_line_json(const run::QualityLine& l) {
+  return {{"run_id", l.run_id}, {"lane", l.lane}, {"model", l.model}, {"state", l.state},
+          {"started_at", l.started_at}, {"completion_rate", l.completion_rate},
+          {"schema_valid_rate", l.schema_valid_rate}, {"grounded_rate", l.grounded_rate},
+          {"leak_alarms", l.leak_alarms}, {"documents_staged", l.documents_staged},
+          {"cost_usd", l.cost_usd}, {"cost_per_staged_document_usd", l.cost_per_staged_document},
+          {"canary_passed", l.canary_passed ? json(*l.canary_passed) : json(nullptr)}};
+}
+
+json drift_json(const run::DriftReport& d) {
+  json measures = json::array();
+  for (const auto& m : d.measures) {
+    measures.push_back({{"name", m.name}, {"batch", m.batch}, {"live", m.live},
+                        {"gap_points", m.gap_points}, {"flagged", m.flagged}});
+  }
+  json swaps = json::array();
+  for (const auto& s : d.model_swaps) {
+    swaps.push_back({{"requested", s.requested}, {"answered", s.answered}, {"attempts", s.attempts}});
+  }
+  return {{"run_id", d.run_id}, {"drift_run_id", d.drift_run_id}, {"lane", d.lane},
+          {"live_lane", d.live_lane}, {"model", d.model}, {"sampled", d.sampled},
+          {"compared", d.compared}, {"measures", measures}, {"flagged", d.flagged()},
+          {"flag_above_points", run::DriftReport::kFlagPoints}, {"model_swaps", swaps},
+          {"cost_usd", d.cost_usd}};
 }
 
 json run_summary_json(const RunSummary& r) {

@@ -37,6 +37,16 @@ nlohmann::json unmerge_json(const std::string& merge_id);
 // One line of `fgraph registry history --json`.
 nlohmann::json journal_json(const registry::JournalEntry& entry);
 
+// ---- issue 20 (quality gates)
+// The canary's scores (inside report_json as "canary").
+nlohmann::json canary_json(const run::CanaryScores& canary);
+// `fgraph report --tracks RUN_ID --json`: the completion and quality tracks of a run.
+nlohmann::json tracks_json(const run::QualityTracks& tracks);
+// One line of `fgraph report --json`.
+nlohmann::json quality_line_json(const run::QualityLine& line);
+// `fgraph drift --json`.
+nlohmann::json drift_json(const run::DriftReport& drift);
+
 // Compact JSON text; invalid UTF-8 from a filing is replaced, never an exception.
 std::string to_json_text(const nlohmann::json& j);
 

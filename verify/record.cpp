@@ -191,4 +191,32 @@ Result<std::set<std::pair<std::string, std::string>>> accepted_relation_evidence
   return out;
 }
 
+Result<std::map<std::string, RowTally>> row_tallies(registry::Store& store, const std::string& run_id) {
+  std::map<std::string, RowTally> out;
+  auto accepted = store.query(
+      "SELECT request_id, count(*) FROM verified_facts WHERE run_id = ? GROUP BY request_id", {run_id});
+  if (!accepted) return accepted.error();
+  for (const auto& r : *accepted) out[registry::text_of(r[0])].accepted = registry::int_of(r[1]);
+  auto dropped = store.query(
+      "SELECT request_id, kind, reason, count(*) FROM dropped_facts WHERE run_id = ?"
+      " GROUP BY request_id, kind, reason",
+      {run_id});
+  if (!dropped) return dropped.error();
+  for (const auto& r : *dropped) {
+    RowTally& t = out[registry::text_of(r[0])];
+    const std::int64_t n = registry::int_of(r[3]);
+    t.dropped_by_reason[registry::text_of(r[2])] += n;
+    if (registry::text_of(r[1]) == "output") {
+      t.schema_ok = false;
+    } else {
+      t.dropped += n;
+    }
+  }
+  auto leaks = store.query(
+      "SELECT request_id, count(*) FROM evidence_leaks WHERE run_id = ? GROUP BY request_id", {run_id});
+  if (!leaks) return leaks.error();
+  for (const auto& r : *leaks) out[registry::text_of(r[0])].leak_alarms = registry::int_of(r[1]);
+  return out;
+}
+
 }  // namespace fgraph::verify

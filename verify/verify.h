@@ -302,6 +302,15 @@ struct RunVerdicts {
   std::vector<LeakAlarm> leaks;
 };
 Result<RunVerdicts> run_verdicts(registry::Store& store, const std::string& run_id);
+// Issue 20 (quality tracks): each recorded row's verdict in numbers, by request id (the
+// row key of record_verdict). A row whose whole output broke the schema has schema_ok
+// false; a row verified with no facts at all has no entry.
+struct RowTally {
+  bool schema_ok = true;
+  std::int64_t accepted = 0, dropped = 0, leak_alarms = 0;  // dropped: facts, not the output
+  std::map<std::string, std::int64_t> dropped_by_reason;   // the output's schema_invalid too
+};
+Result<std::map<std::string, RowTally>> row_tallies(registry::Store& store, const std::string& run_id);
 
 // (doc_id, evidence) of every relation verify accepted in `run_id`: what the audit checks
 // staged facts against.

@@ -29,6 +29,8 @@ struct LaneContext {
   std::string run_id;
   ProgressFn progress;      // may be empty
   Progress* counters = nullptr;  // running totals, updated by lanes
+  // Live lanes: where each recorded answer is also handed back (resend_live); may be null.
+  std::vector<RowResult>* answers = nullptr;
 };
 
 class Lane {
@@ -49,7 +51,7 @@ class Lane {
 
 std::unique_ptr<Lane> make_openai_batch_lane(LaneContext ctx);
 std::unique_ptr<Lane> make_anthropic_batch_lane(LaneContext ctx);
-// openai-sync and local share one implementation (chat completions).
+// openai-sync, local (chat completions) and anthropic-sync (Messages) share one implementation.
 std::unique_ptr<Lane> make_sync_lane(LaneKind kind, LaneContext ctx);
 
 // Rendered body of a pending row with the isolation check applied. kInternal when the

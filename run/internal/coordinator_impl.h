@@ -82,6 +82,17 @@ struct Coordinator::Impl {
 
   // ---- report.cpp
   Status fill_report(const std::string& run_id, RunReport& r);
+
+  // ---- quality gates (quality.cpp, issue 20)
+  // The run's failure policy: this call's, else the one it recorded (a new one is recorded).
+  Result<FailurePolicy> failure_policy(const std::string& run_id, const RunOptions& options);
+  // The canary gate of a batch run before its bulk is submitted: samples the documents,
+  // extracts them through the live lane of the same provider and model, verifies and
+  // scores them, records the scores (run_canaries). Returns the scores (nullopt: the run
+  // has no canary, or it passed before); `bulk`'s budget is reduced by what it cost.
+  Result<std::optional<CanaryScores>> run_canary(const RunRecord& run, const RunDocuments& docs,
+                                                 extract::ExtractorOptions& bulk);
+  Status fill_quality_gates(const std::string& run_id, RunReport& r);
 };
 
 graph::RunInfo run_info(const RunRecord& run);

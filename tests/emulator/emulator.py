@@ -99,6 +99,8 @@ DEFAULT_CONFIG: dict = {
     "refusal_rows": [],               # selectors: refusal
     "non_json_rows": [],              # selectors: content that is not JSON
     "invalid_schema_rows": [],        # selectors: JSON that breaks extraction.v1
+    "ungrounded_rows": [],            # selectors: every evidence quote paraphrased (not in the document)
+    "answer_model": None,             # model name the answers report (a moving alias); null = the request's
     "shuffle_output": False,          # output/error/results lines in a seeded random order
     "unknown_custom_id_row": False,   # one extra succeeded row with a never-submitted custom_id
     "duplicate_row": False,           # the first succeeded row appears twice
@@ -108,7 +110,7 @@ DEFAULT_CONFIG: dict = {
 }
 HTTP_FAULT_KEY_RE = re.compile(r"^http_(\d{3})$")
 SELECTOR_KEYS = ("expire_rows", "error_rows", "truncated_rows", "refusal_rows",
-                 "non_json_rows", "invalid_schema_rows")
+                 "non_json_rows", "invalid_schema_rows", "ungrounded_rows")
 
 
 class ConfigError(ValueError):
@@ -128,7 +130,7 @@ def _check_selectors(key: str, value) -> list:
         if not isinstance(sel, dict):
             raise ConfigError(f"{key}: a selector is a custom_id string or an object")
         unknown = set(sel) - {"custom_id", "contains", "fraction", "attempts", "index",
-                              "status_code", "error_type", "message", "all"}
+                              "min_index", "live", "status_code", "error_type", "message", "all"}
         if unknown:
             raise ConfigError(f"{key}: unknown selector fields {sorted(unknown)}")
         if "fraction" in sel and not isinstance(sel["fraction"], (int, float)):
@@ -187,6 +189,9 @@ def merge_config(base: dict, update: dict) -> dict:
             if value is not None and not (isinstance(value, list) and value
                                           and all(isinstance(k, str) and k for k in value)):
                 raise ConfigError(f"{key} must be null or a non-empty list of non-empty strings")
+        elif key == "answer_model":
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"{key} must be null or a non-empty string")
         elif key == "complete_after_seconds":
             if value is not None and (not isinstance(value, (int, float)) or value < 0):
                 raise ConfigError(f"{key} must be null or a non-negative number")
@@ -614,6 +619,8 @@ class RequestView:
     model: str
     max_tokens: int | None
     index: int = 0                 # position in its batch
+    live: bool = False             # a sync call (chat completions / messages), not a batch row
+    answer_model: str | None = None  # the model the answer reports (config answer_model)
     problem: str | None = None     # a request error (invalid params) to report for the row
 
 
@@ -776,6 +783,13 @@ def mutate(answer: Answer, mutation: str | None, max_tokens: int | None) -> Answ
             obj["entities"] = [{"id": "e1", "name": "Unknown", "type": "ALIEN"}]
         answer = Answer(obj=obj, kind="json", prompt_tokens=answer.prompt_tokens,
                         completion_tokens=answer.completion_tokens)
+    elif mutation == "ungrounded":
+        obj = json.loads(json.dumps(answer.obj)) if answer.obj else {"entities": [], "relations": []}
+        for fact in obj.get("entities", []) + obj.get("relations", []):
+            if isinstance(fact, dict) and isinstance(fact.get("evidence"), str):
+                fact["evidence"] = "As the model recalls it, " + fact["evidence"]
+        answer = Answer(obj=obj, kind="json", prompt_tokens=answer.prompt_tokens,
+                        completion_tokens=answer.completion_tokens)
     elif mutation == "truncated":
         answer.truncated = True
         answer.completion_tokens = max(1, answer.completion_tokens // 2)
@@ -805,7 +819,7 @@ def render_openai(view: RequestView, answer: Answer, created: int) -> dict:
         "id": "chatcmpl-" + uuid.uuid4().hex[:24],
         "object": "chat.completion",
         "created": created,
-        "model": view.model,
+        "model": view.answer_model or view.model,
         "choices": [{"index": 0,
                      "message": {"role": "assistant", "content": content,
                                  "refusal": REFUSAL_TEXT if answer.kind == "refusal" else None,
@@ -847,7 +861,7 @@ def render_anthropic(view: RequestView, answer: Answer, batch: bool) -> dict:
         "id": "msg_" + uuid.uuid4().hex[:24],
         "type": "message",
         "role": "assistant",
-        "model": view.model,
+        "model": view.answer_model or view.model,
         "content": content,
         "stop_reason": stop,
         "stop_sequence": None,
@@ -879,6 +893,14 @@ def selector_matches(sel, view: RequestView, attempt: int, seed, key: str) -> di
         matched = True
     if "index" in sel:
         if view.index != sel["index"]:
+            return None
+        matched = True
+    if "min_index" in sel:
+        if view.live or view.index < sel["min_index"]:
+            return None
+        matched = True
+    if "live" in sel:
+        if view.live != bool(sel["live"]):
             return None
         matched = True
     if "fraction" in sel:
@@ -927,7 +949,8 @@ def row_error_of(cfg: dict, view: RequestView, attempt: int) -> tuple[int, str, 
 
 def mutation_of(cfg: dict, view: RequestView, attempt: int) -> str | None:
     for key, name in (("refusal_rows", "refusal"), ("non_json_rows", "non_json"),
-                      ("invalid_schema_rows", "invalid_schema"), ("truncated_rows", "truncated")):
+                      ("invalid_schema_rows", "invalid_schema"), ("ungrounded_rows", "ungrounded"),
+                      ("truncated_rows", "truncated")):
         if select(cfg, key, view, attempt) is not None:
             return name
     return None
@@ -1125,6 +1148,7 @@ def process_batch(emu: Emulator, batch: Batch):
         n = len(views)
         for v in views:
             emu.note_document(v.document)
+            v.answer_model = cfg.get("answer_model")
         ok_rows, err_rows, results = [], [], []
         counts = {"succeeded": 0, "errored": 0, "expired": 0, "canceled": 0}
         usage = {"input_tokens": 0, "output_tokens": 0}
@@ -1945,6 +1969,8 @@ class Handler(BaseHTTPRequestHandler):
     def answer_sync(self, view: RequestView):
         with self.emu.lock:
             cfg = dict(self.emu.cfg)
+        view.live = True
+        view.answer_model = cfg.get("answer_model")
         key = "sync:" + hashlib.sha256(view.document.encode()).hexdigest()[:16]
         attempt = self.emu.next_attempt(key)
         failure = row_error_of(cfg, view, attempt)
