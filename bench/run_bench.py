@@ -15,6 +15,14 @@ FGRAPH_BASELINE_BIN set to an older fgraph binary, that binary runs the drop and
 first (its ledger schema is older), then this build audits the same graph and ledger: the
 ratio of the two audits, measured in the same run.
 
+With --canary SHARE (e.g. 2%; issue 20), the run goes with `--canary SHARE`: the canary's
+wall time and dollars as a share of the whole run (targets: under 5% and under 3%).
+
+With --report-runs R (issue 20), the ledger of a 20-document run is cloned into R runs
+(every run-keyed table, new run ids) and `fgraph report --since all --json` is timed
+(median of three; target under 200 ms), against `fgraph runs --json` over the same ledger,
+measured in the same run as the baseline.
+
 With --compare (and FGRAPH_BASELINE_BIN), the baseline binary and this build run the same
 drop back to back, --rounds R times each (default 3, the order alternating), each on
 an empty graph and a fresh ledger: documents per minute and the stage phase's share of the
@@ -50,11 +58,11 @@ def timed_audit(binary, env, times=3):
     return sorted(secs)[len(secs) // 2], report
 
 
-def run_drop(binary, env, drop):
+def run_drop(binary, env, drop, extra=()):
     """Runs `binary run DROP`: wall seconds, {phase: start second}, the JSON report, exit code."""
     phases = {}
     t0 = time.monotonic()
-    proc = subprocess.Popen([binary, "run", drop, "--lane", "openai-batch", "--json"], env=env,
+    proc = subprocess.Popen([binary, "run", drop, "--lane", "openai-batch", "--json", *extra], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:  # plain progress lines: "[phase] done/total ..."
         if line.startswith("["):
@@ -111,8 +119,80 @@ def compare(n, baseline_bin, rounds, env, neo, drop, tmp):
           f"{100 * med(new, 'share'):.1f}% (target < 50%); median stage speed-up {statistics.median(speedup):.2f}x")
 
 
+def clone_runs(db_path, copies):
+    """Clones the ledger's one run `copies` times under new run ids (every table keyed by
+    run; attempt numbers and batch keys shifted so their unique keys hold)."""
+    import sqlite3
+    db = sqlite3.connect(db_path)
+    (run_id,) = db.execute("SELECT run_id FROM runs").fetchone()
+    cols = lambda t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")]  # noqa: E731
+    wanted = ("runs", "run_documents", "run_inputs", "run_entities", "staged_facts", "run_canaries",
+              "run_requests", "attempts", "remote_objects", "verified_facts", "dropped_facts", "evidence_leaks")
+    tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'") if t in wanted]
+    for k in range(1, copies):
+        new = f"{run_id}-c{k:04d}"
+        for t in tables:
+            c = cols(t)
+            sel = []
+            for name in c:
+                if name == "run_id":
+                    sel.append("?")
+                elif t == "attempts" and name == "attempt_id":
+                    sel.append("NULL")
+                elif t == "attempts" and name == "attempt":
+                    sel.append(f"attempt + {k * 10}")
+                elif name == "obj_key":
+                    sel.append(f"obj_key || '-c{k}'")
+                else:
+                    sel.append(name)
+            db.execute(f"INSERT INTO {t}({','.join(c)}) SELECT {','.join(sel)} FROM {t} WHERE run_id = ?",
+                       [new, run_id])
+        db.execute("INSERT INTO batch_rows(obj_key, custom_id, attempt) SELECT b.obj_key || '-c' || ?,"
+                   " b.custom_id, b.attempt + ? FROM batch_rows b JOIN remote_objects o ON o.obj_key = b.obj_key"
+                   " WHERE o.run_id = ?", [k, k * 10, run_id])
+    db.commit()
+    db.close()
+
+
+def timed(cmd, env, times=3):
+    secs = []
+    for _ in range(times):
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        secs.append(time.monotonic() - t0)
+    return sorted(secs)[len(secs) // 2], p
+
+
+def report_bench(env, drop_texts, tmp, copies):
+    """`fgraph report` over a ledger of `copies` runs of 20 documents each."""
+    home = os.path.join(tmp, "report-home")
+    drop = os.path.join(tmp, "report-drop")
+    os.makedirs(home)
+    os.makedirs(drop)
+    for i in range(20):
+        with open(os.path.join(drop, f"r{i:03d}.txt"), "w") as f:
+            f.write(drop_texts[i % len(drop_texts)] + f"\n\nReport copy {i}.\n")
+    env = dict(env, FGRAPH_HOME=home)
+    _, _, report, code = run_drop(BIN, env, drop)
+    clone_runs(os.path.join(home, "fgraph.db"), copies)
+    base_s, _ = timed([BIN, "runs", "--json"], env)
+    rep_s, p = timed([BIN, "report", "--since", "all", "--json"], env)
+    lines = [l for l in p.stdout.splitlines() if l.strip()]
+    print(f"report over {copies} runs of 20 documents: {len(lines)} lines (exit {p.returncode}), "
+          f"{1000 * rep_s:.0f} ms (target < 200 ms); baseline `fgraph runs`: {1000 * base_s:.0f} ms; "
+          f"report / runs = {rep_s / max(base_s, 1e-3):.2f}x")
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    canary = None
+    if "--canary" in sys.argv:
+        canary = sys.argv[sys.argv.index("--canary") + 1]
+        args.remove(canary)
+    report_runs = 0
+    if "--report-runs" in sys.argv:
+        report_runs = int(sys.argv[sys.argv.index("--report-runs") + 1])
+        args.remove(str(report_runs))
     audit = "--audit" in sys.argv
     compare_bins = "--compare" in sys.argv
     rounds = 3
@@ -158,7 +238,12 @@ def main():
         subprocess.run([BIN, "parse", drop], env=env, capture_output=True, check=False)
         parse_s = time.monotonic() - t0
 
-        wall, phases, report, returncode = run_drop(baseline_bin or BIN, env, drop)
+        if report_runs:
+            report_bench(env, texts, tmp, report_runs)
+            if not args:
+                return
+        wall, phases, report, returncode = run_drop(baseline_bin or BIN, env, drop,
+                                                    ("--canary", canary) if canary else ())
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
         db = os.path.join(home, "fgraph.db")
         ledger = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
@@ -172,6 +257,12 @@ def main():
         print(f"baseline, fgraph parse alone: {parse_s:.2f} s; run / parse = {wall / max(parse_s, 1e-3):.0f}x")
         print(f"peak RSS (largest child process): {rss_mb:.0f} MB (target < 300 MB)")
         print(f"ledger: {ledger / 1e6:.1f} MB = {ledger / n / 1024:.1f} KiB per document")
+        if canary:
+            c = report.get("canary") or {}
+            print(f"canary {canary}: {c.get('documents')} documents, passed {c.get('passed')}, "
+                  f"{c.get('seconds', 0):.1f} s = {100 * c.get('seconds', 0) / wall:.2f}% of the run's time "
+                  f"(target < 5%), ${c.get('cost_usd', 0):.4f} of ${report['cost_usd']:.4f} = "
+                  f"{100 * c.get('cost_usd', 0) / max(report['cost_usd'], 1e-12):.2f}% of its dollars (target < 3%)")
         if audit:
             if baseline_bin:
                 base_s, base = timed_audit(baseline_bin, env)
