@@ -189,21 +189,32 @@ Result<std::optional<CanaryScores>> Coordinator::Impl::run_canary(const RunRecor
       leaks.add(doc.doc_id, doc.text);
     }
   }
-  auto rows = extract::submitted_rows(store, run.run_id);
-  if (!rows) return rows.error();
+  // The sample's requests: those this run sent, and those completed before it (reused at
+  // no cost: their stored answers are what the run will use, so they are scored too).
+  auto submitted = extract::submitted_rows(store, run.run_id);
+  if (!submitted) return submitted.error();
+  std::map<std::string, std::string> first_answer;
+  for (const auto& row : *submitted) first_answer[row.custom_id] = row.first_answer;
+  auto requests = extract::run_requests(store, run.run_id);
+  if (!requests) return requests.error();
   CanaryScores c;
   c.documents = static_cast<std::int64_t>(n);
-  for (const auto& row : *rows) {
-    auto doc = prepared.find(row.doc_id);
-    if (doc == prepared.end()) continue;
+  std::set<std::string> scored;
+  for (const auto& req : *requests) {
+    auto doc = prepared.find(req.doc_id);
+    if (doc == prepared.end() || !scored.insert(req.custom_id).second) continue;
     ++c.rows;
-    if (row.first_answer.empty()) continue;
+    auto sent = first_answer.find(req.custom_id);
+    const std::string answer = sent != first_answer.end() ? sent->second
+                               : req.state == "completed" ? "completed"
+                                                          : "";
+    if (answer.empty()) continue;
     ++c.answered;
-    if (row.state != "completed") continue;
-    auto content = extract::stored_result(store, row.custom_id);
+    if (req.state != "completed") continue;
+    auto content = extract::stored_result(store, req.custom_id);
     if (!content) return content.error();
     verify::RowVerdict v = verifier->verify(doc->second, *content, &leaks);
-    if (row.first_answer == "completed" && v.schema_ok) ++c.schema_valid;
+    if (answer == "completed" && v.schema_ok) ++c.schema_valid;
     c.facts_accepted += static_cast<std::int64_t>(v.accepted_count());
     c.facts_proposed += static_cast<std::int64_t>(v.accepted_count()) + dropped_facts(v);
     c.leak_alarms += static_cast<std::int64_t>(v.leaks.size());

@@ -13,8 +13,8 @@
 // `via` that run and written once (invariant 7); rolling that run back first hands the
 // document over (migration 0502).
 //
-// Owns (migrations 0001, 0500, 0502): runs, run_documents, run_inputs, run_entities,
-// staged_facts and the views live_runs and held_documents. It reads the other stages'
+// Owns (migrations 0001, 0500, 0502, 0510): runs, run_documents, run_inputs, run_entities,
+// staged_facts, run_canaries and the views live_runs and held_documents. It reads the other stages'
 // tables only through their typed APIs (extract::reconcile, run_requests, verify::
 // recorded_facts, run_verdicts, registry::get_document, EntityRegistry...).
 //

@@ -121,7 +121,7 @@ void register_quality_commands(CLI::App& app, Cli& cli) {
       auto lines = c.quality_report(*since);
       if (!lines) return report_error(cli, lines.error());
       if (!cli.globals.json) {
-        std::printf("%-34s %-16s %-9s %10s %12s %9s %5s %12s\n", "run", "lane", "state", "completion",
+        std::printf("%-34s %-16s %-13s %10s %12s %9s %5s %12s\n", "run", "lane", "state", "completion",
                     "schema-valid", "grounded", "leaks", "$/staged doc");
       }
       for (const auto& l : *lines) {
@@ -129,7 +129,7 @@ void register_quality_commands(CLI::App& app, Cli& cli) {
           std::cout << to_json_text(quality_line_json(l)) << "\n";
           continue;
         }
-        std::printf("%-34s %-16s %-9s %10s %12s %9s %5lld %12.6f%s\n", l.run_id.c_str(), l.lane.c_str(),
+        std::printf("%-34s %-16s %-13s %10s %12s %9s %5lld %12.6f%s\n", l.run_id.c_str(), l.lane.c_str(),
                     l.state.c_str(), pct(l.completion_rate).c_str(), pct(l.schema_valid_rate).c_str(),
                     pct(l.grounded_rate).c_str(), static_cast<long long>(l.leak_alarms),
                     l.cost_per_staged_document,

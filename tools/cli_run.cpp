@@ -99,12 +99,19 @@ void print_report(const RunReport& r) {
     std::cout << "Canary (" << (c.passed ? "passed" : "FAILED: nothing was bulk-submitted") << ")\n";
     row("documents / rows / answered", std::to_string(c.documents) + " / " + std::to_string(c.rows) +
                                            " / " + std::to_string(c.answered));
-    row("schema-valid", std::to_string(c.schema_valid) + " (" + std::to_string(c.schema_valid_rate * 100).substr(0, 5) + "%)");
+    auto pct = [](double rate) {
+      std::ostringstream s;
+      s << std::fixed << std::setprecision(1) << rate * 100 << "%";
+      return s.str();
+    };
+    row("schema-valid", std::to_string(c.schema_valid) + " (" + pct(c.schema_valid_rate) + ")");
     row("grounded (accepted / proposed)", std::to_string(c.facts_accepted) + " / " +
                                               std::to_string(c.facts_proposed) + " (" +
-                                              std::to_string(c.grounded_rate * 100).substr(0, 5) + "%)");
+                                              pct(c.grounded_rate) + ")");
     row("leak alarms", std::to_string(c.leak_alarms));
-    row("cost, time", money(c.cost_usd) + ", " + std::to_string(c.seconds).substr(0, 6) + " s");
+    std::ostringstream secs;
+    secs << std::fixed << std::setprecision(2) << c.seconds << " s";
+    row("cost, time", money(c.cost_usd) + ", " + secs.str());
     for (const auto& f : c.failures) std::cout << "    BELOW THRESHOLD: " << f << "\n";
   }
   for (const auto& s : r.model_swaps) {

@@ -153,6 +153,46 @@ TEST_F(QualityTest, CanaryThatPassesSendsTheBulkAndReusesItsRows) {
   ASSERT_TRUE(shown.has_value());
   ASSERT_TRUE(shown->canary.has_value());
   EXPECT_EQ(shown->canary->rows, 2);
+
+  // The same drop again: the canary scores the answers the ledger already holds, free.
+  ASSERT_EQ(emu_->reset(), 200);
+  auto again = c.run(o);
+  ASSERT_TRUE(again.has_value()) << again.error().describe();
+  EXPECT_EQ(again->state, "finished");
+  ASSERT_TRUE(again->canary.has_value());
+  EXPECT_TRUE(again->canary->passed) << again->canary->failures.front();
+  EXPECT_EQ(again->canary->answered, 2);
+  EXPECT_DOUBLE_EQ(again->canary->cost_usd, 0);
+  EXPECT_EQ(json::parse(emu_->stats())["answered_total"], 0);
+}
+
+// anthropic-batch's canary goes through the live Messages API (anthropic-sync).
+TEST_F(QualityTest, AnthropicCanaryUsesTheLiveMessagesApi) {
+  ASSERT_EQ(emu_->configure(R"({"polls_to_complete": 0})"), 200);
+  write_drop(root_ / "drop", tag_, 3);
+  settings_.lane = "anthropic-batch";
+  settings_.model = "claude-haiku-4-5";
+  settings_.providers.anthropic_base_url = emu_->anthropic_base_url();
+  settings_.providers.anthropic_api_key = "sk-ant-test";
+  settings_.canary.fraction = 0.02;
+  settings_.canary.min_documents = 1;
+  Coordinator c = coordinator();
+  RunOptions o;
+  o.drop = (root_ / "drop").string();
+  auto r = c.run(o);
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  EXPECT_EQ(r->state, "finished");
+  ASSERT_TRUE(r->canary.has_value());
+  EXPECT_TRUE(r->canary->passed);
+  EXPECT_EQ(r->canary->rows, 1);
+  EXPECT_EQ(r->documents_staged, 3);
+  std::map<std::string, std::int64_t> attempts_by_lane;
+  for (const auto& u : r->usage) attempts_by_lane[u.lane] += u.attempts;
+  EXPECT_EQ(attempts_by_lane["anthropic-sync"], 1);
+  EXPECT_EQ(attempts_by_lane["anthropic-batch"], 2);
+  const json stats = json::parse(emu_->stats());
+  EXPECT_EQ(stats["requests"]["POST /v1/messages"], 1) << stats.dump();
+  EXPECT_EQ(sum_of(stats["answered"]), 2) << stats.dump();
 }
 
 TEST_F(QualityTest, CanaryThatFailsSubmitsNoBulk) {
