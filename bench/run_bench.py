@@ -16,7 +16,10 @@ first (its ledger schema is older), then this build audits the same graph and le
 ratio of the two audits, measured in the same run.
 
 With --canary SHARE (e.g. 2%; issue 20), the run goes with `--canary SHARE`: the canary's
-wall time and dollars as a share of the whole run (targets: under 5% and under 3%).
+wall time and dollars as a share of the whole run (targets: under 5% and under 3%). The
+same drop first runs without a canary (fresh ledger, empty graph) as the baseline measured
+in the same run: what the gate adds in wall time and dollars over it (the canary's rows
+are not paid twice, so it adds only the live lane's premium on its sample).
 
 With --report-runs R (issue 20), the ledger of a 20-document run is cloned into R runs
 (every run-keyed table, new run ids) and `fgraph report --since all --json` is timed
@@ -120,14 +123,16 @@ def compare(n, baseline_bin, rounds, env, neo, drop, tmp):
 
 
 def clone_runs(db_path, copies):
-    """Clones the ledger's one run `copies` times under new run ids (every table keyed by
-    run; attempt numbers and batch keys shifted so their unique keys hold)."""
+    """Clones the ledger's one run `copies` times under new run ids, as if each had fed
+    other documents: every run-keyed table and the extract ledger's requests, results and
+    batches, with run ids, request ids, batch keys and row ids made unique per copy."""
     import sqlite3
     db = sqlite3.connect(db_path)
     (run_id,) = db.execute("SELECT run_id FROM runs").fetchone()
     cols = lambda t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")]  # noqa: E731
     wanted = ("runs", "run_documents", "run_inputs", "run_entities", "staged_facts", "run_canaries",
-              "run_requests", "attempts", "remote_objects", "verified_facts", "dropped_facts", "evidence_leaks")
+              "run_requests", "attempts", "remote_objects", "verified_facts", "dropped_facts", "evidence_leaks",
+              "requests", "results", "dead_letters")
     tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'") if t in wanted]
     for k in range(1, copies):
         new = f"{run_id}-c{k:04d}"
@@ -137,19 +142,17 @@ def clone_runs(db_path, copies):
             for name in c:
                 if name == "run_id":
                     sel.append("?")
-                elif t == "attempts" and name == "attempt_id":
+                elif name in ("custom_id", "request_id", "obj_key"):
+                    sel.append(f"{name} || '-c{k}'")
+                elif name == "attempt_id":
                     sel.append("NULL")
-                elif t == "attempts" and name == "attempt":
-                    sel.append(f"attempt + {k * 10}")
-                elif name == "obj_key":
-                    sel.append(f"obj_key || '-c{k}'")
                 else:
                     sel.append(name)
             db.execute(f"INSERT INTO {t}({','.join(c)}) SELECT {','.join(sel)} FROM {t} WHERE run_id = ?",
                        [new, run_id])
         db.execute("INSERT INTO batch_rows(obj_key, custom_id, attempt) SELECT b.obj_key || '-c' || ?,"
-                   " b.custom_id, b.attempt + ? FROM batch_rows b JOIN remote_objects o ON o.obj_key = b.obj_key"
-                   " WHERE o.run_id = ?", [k, k * 10, run_id])
+                   " b.custom_id || '-c' || ?, b.attempt FROM batch_rows b JOIN remote_objects o"
+                   " ON o.obj_key = b.obj_key WHERE o.run_id = ?", [k, k, run_id])
     db.commit()
     db.close()
 
@@ -242,6 +245,11 @@ def main():
             report_bench(env, texts, tmp, report_runs)
             if not args:
                 return
+        if canary:
+            base_home = os.path.join(tmp, "home-no-canary")
+            os.makedirs(base_home)
+            base_wall, _, base_report, _ = run_drop(BIN, dict(env, FGRAPH_HOME=base_home), drop)
+            wipe_graph(neo)
         wall, phases, report, returncode = run_drop(baseline_bin or BIN, env, drop,
                                                     ("--canary", canary) if canary else ())
         rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
@@ -263,6 +271,10 @@ def main():
                   f"{c.get('seconds', 0):.1f} s = {100 * c.get('seconds', 0) / wall:.2f}% of the run's time "
                   f"(target < 5%), ${c.get('cost_usd', 0):.4f} of ${report['cost_usd']:.4f} = "
                   f"{100 * c.get('cost_usd', 0) / max(report['cost_usd'], 1e-12):.2f}% of its dollars (target < 3%)")
+            extra = report["cost_usd"] - base_report["cost_usd"]
+            print(f"baseline without a canary: {base_wall:.1f} s, ${base_report['cost_usd']:.4f}; the gate adds "
+                  f"{wall - base_wall:+.1f} s ({100 * (wall - base_wall) / base_wall:+.1f}%) and ${extra:.4f} "
+                  f"({100 * extra / base_report['cost_usd']:+.2f}% of the run without it)")
         if audit:
             if baseline_bin:
                 base_s, base = timed_audit(baseline_bin, env)

@@ -411,6 +411,14 @@ struct SubmittedRow {
   std::string first_answer;
 };
 Result<std::vector<SubmittedRow>> submitted_rows(registry::Store& store, const std::string& run_id);
+// The same for every run with attempts or batches recorded at or after `since` (RFC 3339),
+// by run id, in one pass (`fgraph report`), with each run's recorded cost.
+struct RunRows {
+  std::vector<SubmittedRow> rows;
+  double cost_usd = 0;
+};
+Result<std::map<std::string, RunRows>> submitted_rows_since(registry::Store& store,
+                                                            const std::string& since);
 
 // Sends each request once more through the live lane `options.lane` (openai-sync or
 // anthropic-sync; no retry ladder, no reuse of completed rows), records each answer as a

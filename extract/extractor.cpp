@@ -485,29 +485,55 @@ Result<std::vector<OpenBatch>> open_batches(registry::Store& store) {
 
 // ---- Issue 20 (quality tracks, drift audit)
 
-Result<std::vector<SubmittedRow>> submitted_rows(registry::Store& store, const std::string& run_id) {
-  // First attempt of each row in this run, and the first batch of this run that carried it.
+namespace {
+
+// The rows of the runs whose attempts and batches match `where` (`run_id = ?1` or
+// `created_at >= ?1`), by run, each in submission order: its first attempt in the run, and
+// the first batch of the run that carried it.
+Result<std::map<std::string, RunRows>> rows_where(registry::Store& store, const std::string& where,
+                                                  const std::string& param) {
   auto rows = store.query(
-      "WITH a AS (SELECT custom_id, MIN(attempt_id) AS first_id FROM attempts WHERE run_id=?1 GROUP BY custom_id), "
-      "b AS (SELECT br.custom_id, MIN(br.rowid) AS brow FROM batch_rows br JOIN remote_objects o "
-      "      ON o.obj_key=br.obj_key WHERE o.run_id=?1 GROUP BY br.custom_id), "
-      "s AS (SELECT custom_id FROM a UNION SELECT custom_id FROM b) "
-      "SELECT s.custom_id, r.doc_id, r.state, "
-      " COALESCE((SELECT COALESCE(o.remote_id, o.obj_key) FROM batch_rows x JOIN remote_objects o "
-      "           ON o.obj_key=x.obj_key WHERE x.rowid=b.brow), ''), "
-      " COALESCE((SELECT outcome FROM attempts x WHERE x.custom_id=s.custom_id AND x.run_id=?1 AND x.outcome IN "
-      "           ('completed','schema_invalid','truncated','refused') ORDER BY x.attempt_id LIMIT 1), '') "
-      "FROM s JOIN requests r ON r.custom_id=s.custom_id LEFT JOIN a ON a.custom_id=s.custom_id "
-      "LEFT JOIN b ON b.custom_id=s.custom_id ORDER BY COALESCE(a.first_id, 1000000000000 + b.brow)",
-      {run_id});
+      "WITH a AS (SELECT run_id, custom_id, MIN(attempt_id) AS first_id FROM attempts WHERE " + where +
+          " GROUP BY run_id, custom_id), "
+          "b AS (SELECT o.run_id, br.custom_id, MIN(br.rowid) AS brow FROM remote_objects o JOIN batch_rows br "
+          "      ON br.obj_key=o.obj_key WHERE o." + where + " GROUP BY o.run_id, br.custom_id), "
+          "s AS (SELECT run_id, custom_id FROM a UNION SELECT run_id, custom_id FROM b) "
+          "SELECT s.run_id, s.custom_id, r.doc_id, r.state, "
+          " COALESCE((SELECT COALESCE(o.remote_id, o.obj_key) FROM batch_rows x JOIN remote_objects o "
+          "           ON o.obj_key=x.obj_key WHERE x.rowid=b.brow), ''), "
+          " COALESCE((SELECT outcome FROM attempts x WHERE x.run_id=s.run_id AND x.custom_id=s.custom_id AND "
+          "           x.outcome IN ('completed','schema_invalid','truncated','refused') ORDER BY x.attempt_id "
+          "           LIMIT 1), '') "
+          "FROM s JOIN requests r ON r.custom_id=s.custom_id "
+          "LEFT JOIN a ON a.run_id=s.run_id AND a.custom_id=s.custom_id "
+          "LEFT JOIN b ON b.run_id=s.run_id AND b.custom_id=s.custom_id "
+          "ORDER BY s.run_id, COALESCE(a.first_id, 1000000000000 + b.brow)",
+      {param});
   if (!rows) return rows.error();
-  std::vector<SubmittedRow> out;
-  out.reserve(rows->size());
+  std::map<std::string, RunRows> out;
   for (const auto& row : *rows) {
-    out.push_back(SubmittedRow{text_of(row[0]), text_of(row[1]), text_of(row[3]), text_of(row[2]),
-                               text_of(row[4])});
+    out[text_of(row[0])].rows.push_back(
+        SubmittedRow{text_of(row[1]), text_of(row[2]), text_of(row[4]), text_of(row[3]), text_of(row[5])});
   }
+  auto costs = store.query("SELECT run_id, SUM(cost_usd) FROM attempts WHERE " + where + " GROUP BY run_id",
+                           {param});
+  if (!costs) return costs.error();
+  for (const auto& row : *costs) out[text_of(row[0])].cost_usd = double_of(row[1]);
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<SubmittedRow>> submitted_rows(registry::Store& store, const std::string& run_id) {
+  auto by_run = rows_where(store, "run_id = ?1", run_id);
+  if (!by_run) return by_run.error();
+  auto it = by_run->find(run_id);
+  return it == by_run->end() ? std::vector<SubmittedRow>() : std::move(it->second.rows);
+}
+
+Result<std::map<std::string, RunRows>> submitted_rows_since(registry::Store& store,
+                                                            const std::string& since) {
+  return rows_where(store, "created_at >= ?1", since);
 }
 
 Result<std::vector<RowResult>> resend_live(registry::Store& store, HttpTransport& transport,

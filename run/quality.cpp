@@ -294,30 +294,25 @@ Status Coordinator::Impl::fill_quality_gates(const std::string& run_id, RunRepor
 
 // ------------------------------------------------------------------ tracks and report
 
-Result<QualityTracks> Coordinator::tracks(const std::string& run_id, std::int64_t segment_rows) {
-  Impl& m = *impl_;
-  const std::size_t per = static_cast<std::size_t>(std::max<std::int64_t>(1, segment_rows));
-  if (auto run = m.load_run(run_id); !run) return run.error();
-  auto rows = extract::submitted_rows(m.store, run_id);
-  if (!rows) return rows.error();
-  auto by_key = verify::row_tallies(m.store, run_id);
-  if (!by_key) return by_key.error();
-  std::map<std::string, verify::RowTally> tallies;  // by request: a shared chunk's rows summed
-  for (auto& [key, t] : *by_key) {
-    verify::RowTally& into = tallies[request_of(key)];
-    into.schema_ok = into.schema_ok && t.schema_ok;
-    into.accepted += t.accepted;
-    into.dropped += t.dropped;
-    into.leak_alarms += t.leak_alarms;
-    for (const auto& [reason, n] : t.dropped_by_reason) into.dropped_by_reason[reason] += n;
+namespace {
+
+// Adds a run's rows to its tracks: completion by the row's state, quality by its first
+// answer and its verdict (verify::row_tallies, a shared chunk's rows summed by request).
+class TrackAdder {
+ public:
+  explicit TrackAdder(const std::map<std::string, verify::RowTally>& by_key) {
+    for (const auto& [key, t] : by_key) {
+      verify::RowTally& into = tallies_[request_of(key)];
+      into.schema_ok = into.schema_ok && t.schema_ok;
+      into.accepted += t.accepted;
+      into.dropped += t.dropped;
+      into.leak_alarms += t.leak_alarms;
+      for (const auto& [reason, n] : t.dropped_by_reason) into.dropped_by_reason[reason] += n;
+    }
   }
 
-  QualityTracks out;
-  out.run_id = run_id;
-  out.run.label = "run";
-  std::map<std::string, std::size_t> batch_index;
-  std::map<const Track*, std::set<std::string>> documents;
-  auto add = [&](Track& t, const extract::SubmittedRow& row) {
+  // `t` must stay where it is while rows are added (its documents are counted by address).
+  void add(Track& t, const extract::SubmittedRow& row) {
     ++t.completion.rows;
     if (row.state == "completed") {
       ++t.completion.completed;
@@ -329,64 +324,94 @@ Result<QualityTracks> Coordinator::tracks(const std::string& run_id, std::int64_
     if (row.first_answer.empty()) return;
     Quality& q = t.quality;
     ++q.answered;
-    auto tally = tallies.find(row.custom_id);
-    const bool schema_ok = tally == tallies.end() || tally->second.schema_ok;
+    auto tally = tallies_.find(row.custom_id);
+    const bool schema_ok = tally == tallies_.end() || tally->second.schema_ok;
     if (row.first_answer == "completed" && schema_ok) ++q.schema_valid;
     if (row.state != "completed") return;
     ++q.completed;
-    documents[&t].insert(row.doc_id);
-    q.documents = static_cast<std::int64_t>(documents[&t].size());
-    if (tally == tallies.end()) return;
+    auto& docs = documents_[&t];
+    docs.insert(row.doc_id);
+    q.documents = static_cast<std::int64_t>(docs.size());
+    if (tally == tallies_.end()) return;
     q.accepted += tally->second.accepted;
     q.proposed += tally->second.accepted + tally->second.dropped;
     q.leak_alarms += tally->second.leak_alarms;
     for (const auto& [reason, n] : tally->second.dropped_by_reason) q.dropped_by_reason[reason] += n;
-  };
-  // Tracks are pushed before any row is added: `documents` keys on their addresses.
-  const std::size_t segments = (rows->size() + per - 1) / per;
-  for (std::size_t s = 0; s < segments; ++s) {
-    Track t;
-    t.label = "rows " + std::to_string(s * per + 1) + "-" + std::to_string(std::min(rows->size(), (s + 1) * per));
-    out.segments.push_back(std::move(t));
   }
+
+ private:
+  std::map<std::string, verify::RowTally> tallies_;
+  std::map<const Track*, std::set<std::string>> documents_;
+};
+
+}  // namespace
+
+Result<QualityTracks> Coordinator::tracks(const std::string& run_id, std::int64_t segment_rows) {
+  Impl& m = *impl_;
+  const std::size_t per = static_cast<std::size_t>(std::max<std::int64_t>(1, segment_rows));
+  if (auto run = m.load_run(run_id); !run) return run.error();
+  auto rows = extract::submitted_rows(m.store, run_id);
+  if (!rows) return rows.error();
+  auto tallies = verify::row_tallies(m.store, run_id);
+  if (!tallies) return tallies.error();
+  TrackAdder adder(*tallies);
+
+  QualityTracks out;
+  out.run_id = run_id;
+  out.run.label = "run";
+  // Every track exists before the first row is added.
+  auto track = [](std::string label) {
+    Track t;
+    t.label = std::move(label);
+    return t;
+  };
+  std::map<std::string, std::size_t> batch_index;
+  auto batch_of = [](const extract::SubmittedRow& row) { return row.batch_id.empty() ? "live" : row.batch_id; };
   for (const auto& row : *rows) {
-    const std::string label = row.batch_id.empty() ? "live" : row.batch_id;
-    if (batch_index.emplace(label, batch_index.size()).second) out.batches.push_back(Track{label, {}, {}, {}});
+    if (batch_index.emplace(batch_of(row), batch_index.size()).second) out.batches.push_back(track(batch_of(row)));
+  }
+  for (std::size_t s = 0; s * per < rows->size(); ++s) {
+    out.segments.push_back(
+        track("rows " + std::to_string(s * per + 1) + "-" + std::to_string(std::min(rows->size(), (s + 1) * per))));
   }
   for (std::size_t i = 0; i < rows->size(); ++i) {
     const auto& row = (*rows)[i];
-    add(out.run, row);
-    add(out.batches[batch_index.at(row.batch_id.empty() ? "live" : row.batch_id)], row);
-    add(out.segments[i / per], row);
+    adder.add(out.run, row);
+    adder.add(out.batches[batch_index.at(batch_of(row))], row);
+    adder.add(out.segments[i / per], row);
   }
-  if (!out.segments.empty()) {
-    const Quality& first = out.segments.front().quality;
-    for (std::size_t s = 1; s < out.segments.size(); ++s) {
-      const Quality& q = out.segments[s].quality;
-      std::string flag;
-      auto compare = [&](const char* what, double base, double now, bool have) {
-        if (!have || (base - now) * 100 <= QualityTracks::kFlagPoints) return;
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "%s%s %.1f%% against %.1f%% in the first segment (%.1f points)",
-                      flag.empty() ? "" : "; ", what, now * 100, base * 100, (now - base) * 100);
-        flag += buf;
-      };
-      compare("schema-valid", first.schema_valid_rate(), q.schema_valid_rate(),
-              first.answered > 0 && q.answered > 0);
-      compare("grounded", first.grounded_rate(), q.grounded_rate(), first.proposed > 0 && q.proposed > 0);
-      out.segments[s].flag = flag;
-    }
+  if (out.segments.empty()) return out;
+  const Quality& first = out.segments.front().quality;
+  for (std::size_t s = 1; s < out.segments.size(); ++s) {
+    const Quality& q = out.segments[s].quality;
+    std::string& flag = out.segments[s].flag;
+    auto compare = [&](const char* what, double base, double now, bool have) {
+      if (!have || (base - now) * 100 <= QualityTracks::kFlagPoints) return;
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%s%s %.1f%% against %.1f%% in the first segment (%.1f points)",
+                    flag.empty() ? "" : "; ", what, now * 100, base * 100, (now - base) * 100);
+      flag += buf;
+    };
+    compare("schema-valid", first.schema_valid_rate(), q.schema_valid_rate(), first.answered > 0 && q.answered > 0);
+    compare("grounded", first.grounded_rate(), q.grounded_rate(), first.proposed > 0 && q.proposed > 0);
   }
   return out;
 }
 
+// A few queries for all runs at once: a report over a long ledger stays fast.
 Result<std::vector<QualityLine>> Coordinator::quality_report(const std::string& since) {
   Impl& m = *impl_;
   auto runs = m.store.query(
-      "SELECT run_id, lane, model, state, started_at FROM runs WHERE started_at >= ?"
-      " ORDER BY started_at, rowid",
-      {since});
+      "SELECT r.run_id, r.lane, r.model, r.state, r.started_at,"
+      " (SELECT count(*) FROM run_documents d WHERE d.run_id = r.run_id AND d.state = ?2),"
+      " (SELECT passed FROM run_canaries c WHERE c.run_id = r.run_id)"
+      " FROM runs r WHERE r.started_at >= ?1 ORDER BY r.started_at, r.rowid",
+      {since, std::string(to_string(DocState::kStaged))});
   if (!runs) return runs.error();
+  auto rows = extract::submitted_rows_since(m.store, since);
+  if (!rows) return rows.error();
+  auto tallies = verify::row_tallies_since(m.store, since);
+  if (!tallies) return tallies.error();
   std::vector<QualityLine> out;
   out.reserve(runs->size());
   for (const auto& row : *runs) {
@@ -396,23 +421,19 @@ Result<std::vector<QualityLine>> Coordinator::quality_report(const std::string& 
     l.model = text_of(row[2]);
     l.state = text_of(row[3]);
     l.started_at = text_of(row[4]);
-    auto t = tracks(l.run_id);
-    if (!t) return t.error();
-    l.completion_rate = t->run.completion.rate();
-    l.schema_valid_rate = t->run.quality.schema_valid_rate();
-    l.grounded_rate = t->run.quality.grounded_rate();
-    l.leak_alarms = t->run.quality.leak_alarms;
-    auto rec = extract::reconcile(m.store, l.run_id);
-    if (!rec) return rec.error();
-    l.cost_usd = rec->cost_usd;
-    auto staged = m.store.query("SELECT count(*) FROM run_documents WHERE run_id = ? AND state = ?",
-                                {l.run_id, std::string(to_string(DocState::kStaged))});
-    if (!staged) return staged.error();
-    l.documents_staged = int_of((*staged)[0][0]);
+    l.documents_staged = int_of(row[5]);
+    if (!std::holds_alternative<std::monostate>(row[6])) l.canary_passed = int_of(row[6]) != 0;
+    Track t;
+    if (auto r = rows->find(l.run_id); r != rows->end()) {
+      TrackAdder adder((*tallies)[l.run_id]);
+      for (const auto& one : r->second.rows) adder.add(t, one);
+      l.cost_usd = r->second.cost_usd;
+    }
+    l.completion_rate = t.completion.rate();
+    l.schema_valid_rate = t.quality.schema_valid_rate();
+    l.grounded_rate = t.quality.grounded_rate();
+    l.leak_alarms = t.quality.leak_alarms;
     l.cost_per_staged_document = l.documents_staged > 0 ? l.cost_usd / static_cast<double>(l.documents_staged) : 0;
-    auto canary = m.store.query("SELECT passed FROM run_canaries WHERE run_id = ?", {l.run_id});
-    if (!canary) return canary.error();
-    if (!canary->empty()) l.canary_passed = int_of((*canary)[0][0]) != 0;
     out.push_back(std::move(l));
   }
   return out;

@@ -311,6 +311,9 @@ struct RowTally {
   std::map<std::string, std::int64_t> dropped_by_reason;   // the output's schema_invalid too
 };
 Result<std::map<std::string, RowTally>> row_tallies(registry::Store& store, const std::string& run_id);
+// The same for every run with verdicts recorded at or after `since` (RFC 3339), by run id.
+Result<std::map<std::string, std::map<std::string, RowTally>>> row_tallies_since(
+    registry::Store& store, const std::string& since);
 
 // (doc_id, evidence) of every relation verify accepted in `run_id`: what the audit checks
 // staged facts against.
