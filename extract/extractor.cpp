@@ -1,4 +1,5 @@
 // The extract coordinator: plan, budget gate, record, resume, retry ladder, reconcile.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <string_view>
@@ -489,36 +490,67 @@ namespace {
 
 // The rows of the runs whose attempts and batches match `where` (`run_id = ?1` or
 // `created_at >= ?1`), by run, each in submission order: its first attempt in the run, and
-// the first batch of the run that carried it.
+// the first batch of the run that carried it. Two plain scans merged here: correlated
+// subqueries per row made `fgraph report` over a long ledger slow.
 Result<std::map<std::string, RunRows>> rows_where(registry::Store& store, const std::string& where,
                                                   const std::string& param) {
-  auto rows = store.query(
-      "WITH a AS (SELECT run_id, custom_id, MIN(attempt_id) AS first_id FROM attempts WHERE " + where +
-          " GROUP BY run_id, custom_id), "
-          "b AS (SELECT o.run_id, br.custom_id, MIN(br.rowid) AS brow FROM remote_objects o JOIN batch_rows br "
-          "      ON br.obj_key=o.obj_key WHERE o." + where + " GROUP BY o.run_id, br.custom_id), "
-          "s AS (SELECT run_id, custom_id FROM a UNION SELECT run_id, custom_id FROM b) "
-          "SELECT s.run_id, s.custom_id, r.doc_id, r.state, "
-          " COALESCE((SELECT COALESCE(o.remote_id, o.obj_key) FROM batch_rows x JOIN remote_objects o "
-          "           ON o.obj_key=x.obj_key WHERE x.rowid=b.brow), ''), "
-          " COALESCE((SELECT outcome FROM attempts x WHERE x.run_id=s.run_id AND x.custom_id=s.custom_id AND "
-          "           x.outcome IN ('completed','schema_invalid','truncated','refused') ORDER BY x.attempt_id "
-          "           LIMIT 1), '') "
-          "FROM s JOIN requests r ON r.custom_id=s.custom_id "
-          "LEFT JOIN a ON a.run_id=s.run_id AND a.custom_id=s.custom_id "
-          "LEFT JOIN b ON b.run_id=s.run_id AND b.custom_id=s.custom_id "
-          "ORDER BY s.run_id, COALESCE(a.first_id, 1000000000000 + b.brow)",
+  struct Row {
+    SubmittedRow row;
+    std::int64_t order = 0;
+    bool answered_seen = false;
+  };
+  std::map<std::string, std::unordered_map<std::string, Row>> by_run;
+  auto attempts = store.query(
+      "SELECT a.run_id, a.custom_id, a.attempt_id, a.outcome, a.cost_usd, r.doc_id, r.state FROM attempts a "
+      "JOIN requests r ON r.custom_id = a.custom_id WHERE a." + where + " ORDER BY a.attempt_id",
       {param});
-  if (!rows) return rows.error();
+  if (!attempts) return attempts.error();
   std::map<std::string, RunRows> out;
-  for (const auto& row : *rows) {
-    out[text_of(row[0])].rows.push_back(
-        SubmittedRow{text_of(row[1]), text_of(row[2]), text_of(row[4]), text_of(row[3]), text_of(row[5])});
+  for (const auto& a : *attempts) {
+    const std::string run_id = text_of(a[0]);
+    out[run_id].cost_usd += double_of(a[4]);
+    auto [it, first] = by_run[run_id].try_emplace(text_of(a[1]));
+    Row& r = it->second;
+    if (first) {
+      r.row.custom_id = it->first;
+      r.row.doc_id = text_of(a[5]);
+      r.row.state = text_of(a[6]);
+      r.order = int_of(a[2]);
+    }
+    const std::string outcome = text_of(a[3]);
+    if (!r.answered_seen && (outcome == "completed" || outcome == "schema_invalid" || outcome == "truncated" ||
+                             outcome == "refused")) {
+      r.row.first_answer = outcome;
+      r.answered_seen = true;
+    }
   }
-  auto costs = store.query("SELECT run_id, SUM(cost_usd) FROM attempts WHERE " + where + " GROUP BY run_id",
-                           {param});
-  if (!costs) return costs.error();
-  for (const auto& row : *costs) out[text_of(row[0])].cost_usd = double_of(row[1]);
+  // Rows still in an open batch have no attempt yet: they come last, in batch order.
+  auto batches = store.query(
+      "SELECT o.run_id, b.custom_id, b.rowid, COALESCE(o.remote_id, o.obj_key), r.doc_id, r.state "
+      "FROM remote_objects o JOIN batch_rows b ON b.obj_key = o.obj_key JOIN requests r ON r.custom_id = b.custom_id "
+      "WHERE o." + where + " ORDER BY b.rowid",
+      {param});
+  if (!batches) return batches.error();
+  for (const auto& b : *batches) {
+    auto [it, first] = by_run[text_of(b[0])].try_emplace(text_of(b[1]));
+    Row& r = it->second;
+    if (first) {
+      r.row.custom_id = it->first;
+      r.row.doc_id = text_of(b[4]);
+      r.row.state = text_of(b[5]);
+      r.order = 1000000000000 + int_of(b[2]);
+    }
+    if (r.row.batch_id.empty()) r.row.batch_id = text_of(b[3]);
+  }
+  for (auto& [run_id, rows] : by_run) {
+    std::vector<Row*> ordered;
+    ordered.reserve(rows.size());
+    for (auto& [id, r] : rows) ordered.push_back(&r);
+    std::sort(ordered.begin(), ordered.end(), [](const Row* x, const Row* y) { return x->order < y->order; });
+    auto& into = out[run_id].rows;
+    into.reserve(ordered.size());
+    for (Row* r : ordered) into.push_back(std::move(r->row));
+  }
   return out;
 }
 
