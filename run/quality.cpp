@@ -410,7 +410,7 @@ Result<std::vector<QualityLine>> Coordinator::quality_report(const std::string& 
   if (!runs) return runs.error();
   auto rows = extract::submitted_rows_since(m.store, since);
   if (!rows) return rows.error();
-  auto tallies = verify::row_tallies_since(m.store, since);
+  auto tallies = verify::run_tallies(m.store);
   if (!tallies) return tallies.error();
   std::vector<QualityLine> out;
   out.reserve(runs->size());
@@ -423,16 +423,28 @@ Result<std::vector<QualityLine>> Coordinator::quality_report(const std::string& 
     l.started_at = text_of(row[4]);
     l.documents_staged = int_of(row[5]);
     if (!std::holds_alternative<std::monostate>(row[6])) l.canary_passed = int_of(row[6]) != 0;
-    Track t;
+    // The run-level tracks, from per-run sums (the facts are all of the run's verdicts).
+    const verify::RunTally& v = (*tallies)[l.run_id];
+    std::set<std::string> invalid;
+    for (const auto& key : v.schema_invalid) invalid.insert(request_of(key));
+    Completion c;
+    Quality q;
     if (auto r = rows->find(l.run_id); r != rows->end()) {
-      TrackAdder adder((*tallies)[l.run_id]);
-      for (const auto& one : r->second.rows) adder.add(t, one);
+      for (const auto& one : r->second.rows) {
+        ++c.rows;
+        c.completed += one.state == "completed";
+        if (one.first_answer.empty()) continue;
+        ++q.answered;
+        q.schema_valid += one.first_answer == "completed" && !invalid.count(one.custom_id);
+      }
       l.cost_usd = r->second.cost_usd;
     }
-    l.completion_rate = t.completion.rate();
-    l.schema_valid_rate = t.quality.schema_valid_rate();
-    l.grounded_rate = t.quality.grounded_rate();
-    l.leak_alarms = t.quality.leak_alarms;
+    q.accepted = v.accepted;
+    q.proposed = v.accepted + v.dropped;
+    l.completion_rate = c.rate();
+    l.schema_valid_rate = q.schema_valid_rate();
+    l.grounded_rate = q.grounded_rate();
+    l.leak_alarms = v.leak_alarms;
     l.cost_per_staged_document = l.documents_staged > 0 ? l.cost_usd / static_cast<double>(l.documents_staged) : 0;
     out.push_back(std::move(l));
   }

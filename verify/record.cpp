@@ -191,58 +191,50 @@ Result<std::set<std::pair<std::string, std::string>>> accepted_relation_evidence
   return out;
 }
 
-namespace {
-
-// Tallies of the rows whose verdicts match `where` (on run_id or the time recorded), by run.
-Result<std::map<std::string, std::map<std::string, RowTally>>> tallies_where(
-    registry::Store& store, const std::string& run_where, const std::string& time_column_where,
-    const std::string& param) {
-  std::map<std::string, std::map<std::string, RowTally>> out;
-  auto where = [&](const char* time_column) {
-    return run_where.empty() ? std::string(time_column) + time_column_where : run_where;
-  };
-  auto accepted = store.query("SELECT run_id, request_id, count(*) FROM verified_facts WHERE " +
-                                  where("verified_at") + " GROUP BY run_id, request_id",
-                              {param});
+Result<std::map<std::string, RowTally>> row_tallies(registry::Store& store, const std::string& run_id) {
+  std::map<std::string, RowTally> out;
+  auto accepted = store.query(
+      "SELECT request_id, count(*) FROM verified_facts WHERE run_id = ? GROUP BY request_id", {run_id});
   if (!accepted) return accepted.error();
-  for (const auto& r : *accepted) {
-    out[registry::text_of(r[0])][registry::text_of(r[1])].accepted = registry::int_of(r[2]);
-  }
-  auto dropped = store.query("SELECT run_id, request_id, kind, reason, count(*) FROM dropped_facts WHERE " +
-                                 where("dropped_at") + " GROUP BY run_id, request_id, kind, reason",
-                             {param});
+  for (const auto& r : *accepted) out[registry::text_of(r[0])].accepted = registry::int_of(r[1]);
+  auto dropped = store.query(
+      "SELECT request_id, kind, reason, count(*) FROM dropped_facts WHERE run_id = ?"
+      " GROUP BY request_id, kind, reason",
+      {run_id});
   if (!dropped) return dropped.error();
   for (const auto& r : *dropped) {
-    RowTally& t = out[registry::text_of(r[0])][registry::text_of(r[1])];
-    const std::int64_t n = registry::int_of(r[4]);
-    t.dropped_by_reason[registry::text_of(r[3])] += n;
-    if (registry::text_of(r[2]) == "output") {
+    RowTally& t = out[registry::text_of(r[0])];
+    const std::int64_t n = registry::int_of(r[3]);
+    t.dropped_by_reason[registry::text_of(r[2])] += n;
+    if (registry::text_of(r[1]) == "output") {
       t.schema_ok = false;
     } else {
       t.dropped += n;
     }
   }
-  auto leaks = store.query("SELECT run_id, request_id, count(*) FROM evidence_leaks WHERE " +
-                               where("detected_at") + " GROUP BY run_id, request_id",
-                           {param});
+  auto leaks = store.query(
+      "SELECT request_id, count(*) FROM evidence_leaks WHERE run_id = ? GROUP BY request_id", {run_id});
   if (!leaks) return leaks.error();
-  for (const auto& r : *leaks) {
-    out[registry::text_of(r[0])][registry::text_of(r[1])].leak_alarms = registry::int_of(r[2]);
-  }
+  for (const auto& r : *leaks) out[registry::text_of(r[0])].leak_alarms = registry::int_of(r[1]);
   return out;
 }
 
-}  // namespace
-
-Result<std::map<std::string, RowTally>> row_tallies(registry::Store& store, const std::string& run_id) {
-  auto by_run = tallies_where(store, "run_id = ?", "", run_id);
-  if (!by_run) return by_run.error();
-  return std::move((*by_run)[run_id]);
-}
-
-Result<std::map<std::string, std::map<std::string, RowTally>>> row_tallies_since(
-    registry::Store& store, const std::string& since) {
-  return tallies_where(store, "", " >= ?", since);
+Result<std::map<std::string, RunTally>> run_tallies(registry::Store& store) {
+  std::map<std::string, RunTally> out;
+  auto accepted = store.query("SELECT run_id, count(*) FROM verified_facts GROUP BY run_id");
+  if (!accepted) return accepted.error();
+  for (const auto& r : *accepted) out[registry::text_of(r[0])].accepted = registry::int_of(r[1]);
+  auto dropped = store.query(
+      "SELECT run_id, count(*) FROM dropped_facts WHERE kind <> 'output' GROUP BY run_id");
+  if (!dropped) return dropped.error();
+  for (const auto& r : *dropped) out[registry::text_of(r[0])].dropped = registry::int_of(r[1]);
+  auto invalid = store.query("SELECT run_id, request_id FROM dropped_facts WHERE kind = 'output'");
+  if (!invalid) return invalid.error();
+  for (const auto& r : *invalid) out[registry::text_of(r[0])].schema_invalid.insert(registry::text_of(r[1]));
+  auto leaks = store.query("SELECT run_id, count(*) FROM evidence_leaks GROUP BY run_id");
+  if (!leaks) return leaks.error();
+  for (const auto& r : *leaks) out[registry::text_of(r[0])].leak_alarms = registry::int_of(r[1]);
+  return out;
 }
 
 }  // namespace fgraph::verify

@@ -311,9 +311,14 @@ struct RowTally {
   std::map<std::string, std::int64_t> dropped_by_reason;   // the output's schema_invalid too
 };
 Result<std::map<std::string, RowTally>> row_tallies(registry::Store& store, const std::string& run_id);
-// The same for every run with verdicts recorded at or after `since` (RFC 3339), by run id.
-Result<std::map<std::string, std::map<std::string, RowTally>>> row_tallies_since(
-    registry::Store& store, const std::string& since);
+// Every run's verdicts in numbers (`fgraph report`): facts accepted and dropped, leak
+// alarms, and the rows (request ids) whose whole output broke the schema. One pass over
+// each table's primary key, whatever the number of runs.
+struct RunTally {
+  std::int64_t accepted = 0, dropped = 0, leak_alarms = 0;
+  std::set<std::string> schema_invalid;  // row keys
+};
+Result<std::map<std::string, RunTally>> run_tallies(registry::Store& store);
 
 // (doc_id, evidence) of every relation verify accepted in `run_id`: what the audit checks
 // staged facts against.
