@@ -235,7 +235,8 @@ struct QualityTracks {
   static constexpr double kFlagPoints = 5;  // below the first segment by more: flagged
 };
 
-// One line of `fgraph report`.
+// One line of `fgraph report`: the run's rows (completion, first answers) and all of its
+// verdicts (grounded rate, leak alarms; reused rows' verdicts included).
 struct QualityLine {
   std::string run_id, lane, model, state, started_at;
   double completion_rate = 0, schema_valid_rate = 0, grounded_rate = 0;
