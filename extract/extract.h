@@ -188,6 +188,63 @@ Status check_isolation(std::string_view body_json, const ExtractionRequest& requ
                        std::string_view doc_text, const RenderOptions& options);
 
 // ---------------------------------------------------------------------------------
+// The form extractor (forms.cpp): facts that need no model.
+//
+// Reads the structured rendering ingest gives a filing (XML forms as "label: value"
+// lines, HTML tables as " | "-joined rows) and proposes facts in exactly the extraction v1
+// shape, each quote a verbatim slice of the document's text, so the verify stage checks
+// them as it checks a model's. Deterministic: the same document gives the same output
+// bytes. Covered:
+//   - Forms 3/4/5 and amendments (XML): the issuer (CIK, ticker), each reporting owner
+//     (CIK), OFFICER_OF (role = officer title), DIRECTOR_OF, BENEFICIAL_OWNER_OF for a
+//     ten-percent owner, HOLDS per security title (role = the title); dates = period;
+//   - 13F-HR: the cover's manager (CIK, HEADQUARTERED_IN its city) and the information
+//     table's issuers; HOLDS from the manager only where the table's text names it
+//     (the submission header is not part of any document's text);
+//   - EX-21: SUBSIDIARY_OF (with the percent owned when a column states it) and
+//     INCORPORATED_IN for each table row; the parent is the name after "Subsidiaries of";
+//   - Schedule 13D/13G cover pages (labelled as on the SEC form): BENEFICIAL_OWNER_OF
+//     with ownership_percent, for each reporting person holding more than 0%.
+// A quote runs from the line naming a fact's end to the line stating it; the document's
+// own subject (its metadata CIK or company) need not be in it (verify's rule).
+
+// The version of the form extractor's rules; part of its request ids, so that a change
+// of rules is a new extraction, as a new prompt version is.
+inline constexpr std::string_view kFormsVersion = "forms.v1";
+
+enum class FormKind { kNone, kOwnership, kThirteenFCover, kThirteenFTable, kSchedule13, kEx21 };
+// "none" | "ownership" | "13f-cover" | "13f-table" | "schedule-13" | "ex-21"
+std::string_view to_string(FormKind k);
+
+// kComplete: the rules read every fact of the kind of document (ownership forms, 13F
+// covers and tables, EX-21 lists), so rules+model sends it to no model. kPartial: some
+// facts (a 13D/G's cover page; its items are prose). kNone: not a form the rules read.
+enum class Coverage { kNone, kPartial, kComplete };
+std::string_view to_string(Coverage c);
+
+struct FormExtraction {
+  FormKind kind = FormKind::kNone;
+  Coverage coverage = Coverage::kNone;
+  std::string output_json;  // extraction v1: {"entities":[...],"relations":[...]}
+  int entities = 0;
+  int relations = 0;
+};
+
+// The form facts of one document; kind kNone (empty output) for a document the rules do
+// not read. kInvalidInput (detail "malformed_form") for a form missing what defines it
+// (an ownership form without issuer or reporting owner): a per-document error.
+Result<FormExtraction> extract_form(const ingest::Document& doc);
+
+// Which extractors a run uses (`fgraph run --extract`, setting `extract`).
+enum class ExtractMode {
+  kRules,          // the form extractor only; nothing is sent to a model
+  kModel,          // the model only (as before the form extractor)
+  kRulesAndModel,  // form facts for every document; the model for those not covered completely
+};
+std::string_view to_string(ExtractMode m);  // "rules" | "model" | "rules+model"
+std::optional<ExtractMode> parse_extract_mode(std::string_view s);
+
+// ---------------------------------------------------------------------------------
 // Rows and lanes.
 
 struct Usage {
