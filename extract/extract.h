@@ -14,6 +14,10 @@
 // Nothing of any other document is in a request. check_isolation() proves it for every
 // rendered request before it is written to a batch file or sent.
 //
+// The form extractor (forms.cpp) runs ahead of the model when ExtractorOptions::mode asks:
+// its output is recorded as a completed request of extractor "rules" (never sent), so the
+// verify, registry and graph stages take its facts exactly as a model's.
+//
 // "Schema invalid" here means only that the output is not a JSON object with the two
 // arrays of the schema; full validation is the verify stage's job.
 //
@@ -300,6 +304,11 @@ struct ExtractorOptions {
   // (check_priced), against plan.prices, which also prices every recorded row.
   std::optional<double> budget_usd;
   bool retry_dead_letters = false;               // resubmit rows dead-lettered by earlier runs
+  // The cascade: which extractors run. kRulesAndModel records the form extractor's facts
+  // of every form it reads and sends the model only documents it does not cover
+  // completely; kRules sends nothing to a model. Default kModel here (the command line's
+  // default is rules+model).
+  ExtractMode mode = ExtractMode::kModel;
 };
 
 // Dry-run and pre-submission view of a run.
@@ -316,6 +325,11 @@ struct Plan {
   std::int64_t est_output_tokens = 0;
   double est_cost_usd = 0;
   std::vector<std::string> rejected;       // "doc_id: reason" of documents not planned
+  // The form extractor (ExtractorOptions::mode other than kModel).
+  std::int64_t documents_rules = 0;          // documents it proposed facts for
+  std::int64_t documents_model_skipped = 0;  // of those, covered completely: no model request
+  double saved_usd = 0;                      // what those would have cost on the run's lane
+  std::vector<std::string> form_errors;      // "doc_id: reason" of malformed forms
 };
 
 struct LaneModelUsage {
@@ -343,6 +357,11 @@ struct Reconciliation {
   std::vector<LaneModelUsage> usage;    // by lane and model
   double cost_usd = 0;
   std::int64_t failed_attempts = 0;     // attempts with an outcome other than completed
+  // Documents of the run by the extractor of their requests ("model", "rules"); a document
+  // both read and sent to a model counts under each.
+  std::map<std::string, std::int64_t> documents_by_extractor;
+  std::int64_t documents_model_skipped = 0;  // covered by the form extractor, not sent
+  double saved_usd = 0;  // the estimated model cost of those, on the run's lane
   // submitted == completed + dead_lettered + in_flight, each row counted once.
   bool balanced() const { return submitted == completed + dead_lettered + in_flight; }
   // Every failed attempt was retried exactly once or ended its row in the dead letters
@@ -424,6 +443,7 @@ struct RunRequest {
   std::int64_t char_start = 0;
   std::int64_t char_end = 0;
   std::string state;  // planned|submitted|completed|failed|dead
+  std::string extractor;  // "model" | "rules" (the form extractor; chunk_index -1)
 };
 Result<std::vector<RunRequest>> run_requests(registry::Store& store, const std::string& run_id);
 

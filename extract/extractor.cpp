@@ -180,8 +180,69 @@ Extractor::Extractor(registry::Store& store, HttpTransport& transport, Clock& cl
 
 Extractor::~Extractor() = default;
 
+namespace {
+
+// The form extractor's pass over a drop: what it records, and what goes on to the model.
+struct FormPass {
+  struct Rules {
+    ExtractionRequest request;
+    FormExtraction form;
+    std::optional<double> skipped_usd;  // set when the model is not asked
+  };
+  std::vector<Rules> rules;
+  std::vector<const ingest::Document*> to_model;
+  std::vector<std::string> errors;
+};
+
+FormPass form_pass(const ExtractorOptions& o, const std::vector<ingest::Document>& docs) {
+  FormPass p;
+  const PromptBundle& prompt = o.plan.prompt != nullptr ? *o.plan.prompt : bundled_prompt();
+  for (const ingest::Document& doc : docs) {
+    if (o.mode == ExtractMode::kModel) {
+      p.to_model.push_back(&doc);
+      continue;
+    }
+    auto form = extract_form(doc);
+    if (!form) p.errors.push_back(doc.doc_id + ": " + form.error().message);
+    const bool complete = form && form->coverage == Coverage::kComplete;
+    if (form && form->kind != FormKind::kNone) {
+      FormPass::Rules r;
+      r.request.custom_id = make_custom_id(doc.text, kFormsVersion, kFormsVersion, prompt.schema_version);
+      r.request.doc_id = doc.doc_id;
+      r.request.char_end = static_cast<std::int64_t>(doc.text.size());
+      r.request.model = std::string(kFormsVersion);
+      r.request.prompt_version = std::string(kFormsVersion);
+      r.request.schema_version = prompt.schema_version;
+      r.form = std::move(*form);
+      if (complete) {
+        double usd = 0;
+        if (auto planned = plan_document(doc, o.plan)) {
+          for (const auto& q : *planned) usd += q.est_cost_usd;
+        }
+        r.skipped_usd = usd;
+      }
+      p.rules.push_back(std::move(r));
+    }
+    if (o.mode == ExtractMode::kRulesAndModel && !complete) p.to_model.push_back(&doc);
+  }
+  return p;
+}
+
+void count_rules(const FormPass& pass, Plan& plan) {
+  plan.form_errors = pass.errors;
+  for (const auto& r : pass.rules) {
+    ++plan.documents_rules;
+    if (r.skipped_usd) {
+      ++plan.documents_model_skipped;
+      plan.saved_usd += *r.skipped_usd;
+    }
+  }
+}
+
+}  // namespace
+
 static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& options,
-                                      const std::vector<ingest::Document>& docs) {
+                                      const std::vector<const ingest::Document*>& docs) {
   PlanDetail d;
   Plan& p = d.plan;
   // Before anything is planned or sent: an unpriced model would estimate $0.
@@ -192,11 +253,11 @@ static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& op
     }
   }
   std::unordered_set<std::string> seen;
-  for (const ingest::Document& doc : docs) {
+  for (const ingest::Document* doc : docs) {
     ++p.documents;
-    auto reqs = plan_document(doc, options.plan);
+    auto reqs = plan_document(*doc, options.plan);
     if (!reqs) {
-      p.rejected.push_back(doc.doc_id + ": " + reqs.error().message);
+      p.rejected.push_back(doc->doc_id + ": " + reqs.error().message);
       continue;
     }
     for (ExtractionRequest& r : *reqs) {
@@ -239,8 +300,11 @@ static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& op
 }
 
 Result<Plan> Extractor::plan(const std::vector<ingest::Document>& docs) {
-  auto d = plan_detail(impl_->ledger, options_, docs);
+  FormPass pass = form_pass(options_, docs);
+  auto d = plan_detail(impl_->ledger, options_, pass.to_model);
   if (!d) return d.error();
+  d->plan.documents = static_cast<std::int64_t>(docs.size());
+  count_rules(pass, d->plan);
   return std::move(d->plan);
 }
 
@@ -274,9 +338,19 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
   impl_->docs.clear();
   for (const ingest::Document& d : docs) impl_->docs.emplace(d.doc_id, &d);
 
-  auto detail = plan_detail(impl_->ledger, options_, docs);
+  FormPass pass = form_pass(options_, docs);
+  auto detail = plan_detail(impl_->ledger, options_, pass.to_model);
   if (!detail) return detail.error();
   const Plan& plan = detail->plan;
+  for (const std::string& e : pass.errors) log->warn("run={} form not read: {}", run_id, e);
+  // The form extractor's facts cost nothing and are recorded before anything is sent.
+  for (const auto& r : pass.rules) {
+    if (auto s = impl_->ledger.record_rules(run_id, r.request, r.form.output_json,
+                                            std::string(to_string(r.form.kind)), r.skipped_usd);
+        !s) {
+      return s.error();
+    }
+  }
   if (options_.budget_usd && plan.est_cost_usd > *options_.budget_usd) {
     char buf[160];
     std::snprintf(buf, sizeof buf, "estimated cost $%.4f of %lld requests exceeds the budget of $%.4f; nothing was submitted",
@@ -386,7 +460,7 @@ Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_
   };
   auto counts = one(
       "SELECT COUNT(DISTINCT custom_id), COUNT(DISTINCT CASE WHEN reused=1 THEN custom_id END) "
-      "FROM run_requests WHERE run_id=?",
+      "FROM run_requests WHERE run_id=? AND chunk_index >= 0",
       {run_id});
   if (!counts) return counts.error();
   rec.requests = int_of((*counts)[0][0]);
@@ -426,6 +500,17 @@ Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_
     rec.cost_usd += u.cost_usd;
     rec.usage.push_back(std::move(u));
   }
+  auto by = one(
+      "SELECT r.extractor, COUNT(DISTINCT m.doc_id) FROM run_requests m JOIN requests r "
+      "ON r.custom_id = m.custom_id WHERE m.run_id=? GROUP BY r.extractor",
+      {run_id});
+  if (!by) return by.error();
+  for (const auto& row : *by) rec.documents_by_extractor[text_of(row[0])] = int_of(row[1]);
+  auto skips = one("SELECT COUNT(*), COALESCE(SUM(est_cost_usd), 0) FROM cascade_skips WHERE run_id=?",
+                   {run_id});
+  if (!skips) return skips.error();
+  rec.documents_model_skipped = int_of((*skips)[0][0]);
+  rec.saved_usd = double_of((*skips)[0][1]);
   return rec;
 }
 
@@ -452,14 +537,15 @@ Result<std::string> stored_result(registry::Store& store, std::string_view custo
 
 Result<std::vector<RunRequest>> run_requests(registry::Store& store, const std::string& run_id) {
   auto rows = store.query(
-      "SELECT m.custom_id, m.doc_id, m.chunk_index, m.char_start, m.char_end, r.state FROM run_requests m "
+      "SELECT m.custom_id, m.doc_id, m.chunk_index, m.char_start, m.char_end, r.state, r.extractor "
+      "FROM run_requests m "
       "JOIN requests r ON r.custom_id=m.custom_id WHERE m.run_id=? ORDER BY m.doc_id, m.chunk_index",
       {run_id});
   if (!rows) return rows.error();
   std::vector<RunRequest> out;
   for (const auto& row : *rows) {
     out.push_back(RunRequest{text_of(row[0]), text_of(row[1]), static_cast<int>(int_of(row[2])),
-                             int_of(row[3]), int_of(row[4]), text_of(row[5])});
+                             int_of(row[3]), int_of(row[4]), text_of(row[5]), text_of(row[6])});
   }
   return out;
 }

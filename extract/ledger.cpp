@@ -127,6 +127,48 @@ Status Ledger::record_plan(const std::string& run_id, const std::vector<Extracti
   });
 }
 
+Status Ledger::record_rules(const std::string& run_id, const ExtractionRequest& r,
+                           const std::string& output_json, const std::string& form_kind,
+                           std::optional<double> skipped_usd) {
+  const std::string now = format_utc(clock_.now());
+  return store_.transaction([&]() -> Status {
+    auto existing = find_request(r.custom_id);
+    if (!existing) return existing.error();
+    const bool reused = existing->has_value();
+    if (!reused) {
+      if (auto s = store_.execute(
+              "INSERT INTO requests (custom_id, doc_id, run_id, chunk_index, chunk_count, "
+              "char_start, char_end, model, prompt_version, schema_version, est_input_tokens, "
+              "est_output_tokens, est_cost_usd, state, outcome, attempts, created_at, updated_at, "
+              "extractor) VALUES (?,?,?,0,1,?,?,?,?,?,0,0,0,'completed','completed',0,?,?,'rules')",
+              {r.custom_id, r.doc_id, run_id, r.char_start, r.char_end, r.model, r.prompt_version,
+               r.schema_version, now, now});
+          !s) {
+        return s;
+      }
+      if (auto s = store_.execute(
+              "INSERT INTO results (custom_id, content, lane, model, run_id, completed_at) "
+              "VALUES (?,?,'rules',?,?,?)",
+              {r.custom_id, output_json, r.model, run_id, now});
+          !s) {
+        return s;
+      }
+    }
+    if (auto s = store_.execute(
+            "INSERT OR IGNORE INTO run_requests (run_id, doc_id, chunk_index, custom_id, "
+            "char_start, char_end, reused) VALUES (?,?,-1,?,?,?,?)",
+            {run_id, r.doc_id, r.custom_id, r.char_start, r.char_end, std::int64_t{reused ? 1 : 0}});
+        !s) {
+      return s;
+    }
+    if (!skipped_usd) return ok();
+    return store_.execute(
+        "INSERT OR REPLACE INTO cascade_skips (run_id, doc_id, form_kind, est_cost_usd) "
+        "VALUES (?,?,?,?)",
+        {run_id, r.doc_id, form_kind, SqlValue(*skipped_usd)});
+  });
+}
+
 Result<std::vector<PendingRow>> Ledger::pending(const std::string& run_id) {
   auto rows = store_.query(
       std::string("SELECT ") + kRequestColumns +

@@ -5,12 +5,14 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "extract/extract.h"
 #include "ingest/ingest.h"
+#include "registry/registry.h"
 #include "verify/verify.h"
 
 namespace fgraph::extract {
@@ -259,6 +261,125 @@ TEST(FormExtractorTest, SameDocumentSameBytes) {
   auto b = extract_form(doc);
   ASSERT_TRUE(a && b);
   EXPECT_EQ(a->output_json, b->output_json);
+}
+
+// A local model server that answers every chat completion with an empty extraction and
+// keeps the bodies it was sent.
+class RecordingModel final : public HttpTransport {
+ public:
+  Result<HttpResponse> send(const HttpRequest& request) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    bodies.push_back(request.body);
+    HttpResponse r;
+    r.status = 200;
+    r.body = R"({"choices":[{"message":{"content":"{\"entities\":[],\"relations\":[]}"},)"
+             R"("finish_reason":"stop"}],"usage":{"prompt_tokens":100,"completion_tokens":10}})";
+    return r;
+  }
+  std::vector<std::string> bodies;
+
+ private:
+  std::mutex mu_;
+};
+
+class CascadeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = registry::Store::open({":memory:"});
+    ASSERT_TRUE(s.has_value());
+    store_ = std::move(*s);
+    docs_ = {document("sec/0001127602-25-001055.txt", 1), document("sec/BeyondAir.html"),
+             document("sec/ex21_aapl.html"), document("sec/SC-13G-DOCUMENT.html")};
+  }
+  ExtractorOptions options(ExtractMode mode, LaneKind lane = LaneKind::kLocal) {
+    ExtractorOptions o;
+    o.lane = lane;
+    o.mode = mode;
+    o.plan.model = lane == LaneKind::kLocal ? "smollm2" : "gpt-4.1-mini";
+    return o;
+  }
+  // Which documents' texts reached the model.
+  std::set<std::string> sent(const RecordingModel& model) {
+    std::set<std::string> out;
+    for (const auto& b : model.bodies) {
+      for (const auto& d : docs_) {
+        if (b.find(json(d.text.substr(0, 60)).dump().substr(1, 40)) != std::string::npos) out.insert(d.source);
+      }
+    }
+    return out;
+  }
+  ManualClock clock_;
+  std::unique_ptr<registry::Store> store_;
+  std::vector<ingest::Document> docs_;
+};
+
+TEST_F(CascadeTest, RulesAndModelSendsOnlyDocumentsTheFormsDoNotCover) {
+  RecordingModel model;
+  Extractor ex(*store_, model, clock_, options(ExtractMode::kRulesAndModel));
+  auto rec = ex.run("run-1", docs_);
+  ASSERT_TRUE(rec.has_value()) << rec.error().message;
+  // The Form 4 and the EX-21 are read completely: no model request; the press release and
+  // the 13G (whose items are prose) go to the model.
+  EXPECT_EQ(model.bodies.size(), 2u);
+  std::set<std::string> expected = {docs_[1].source, docs_[3].source};
+  EXPECT_EQ(sent(model), expected);
+  EXPECT_EQ(rec->documents_by_extractor["rules"], 3);
+  EXPECT_EQ(rec->documents_by_extractor["model"], 2);
+  EXPECT_EQ(rec->documents_model_skipped, 2);
+  EXPECT_EQ(rec->requests, 2);
+  EXPECT_TRUE(rec->balanced());
+  auto reqs = run_requests(*store_, "run-1");
+  ASSERT_TRUE(reqs.has_value());
+  int rules = 0;
+  for (const auto& r : *reqs) {
+    if (r.extractor != "rules") continue;
+    ++rules;
+    EXPECT_EQ(r.chunk_index, -1);
+    EXPECT_EQ(r.state, "completed");
+    auto out = stored_result(*store_, r.custom_id);
+    ASSERT_TRUE(out.has_value());
+    for (const auto& d : docs_) {
+      if (d.doc_id == r.doc_id) {
+        EXPECT_EQ(*out, extract_form(d)->output_json);
+      }
+    }
+  }
+  EXPECT_EQ(rules, 3);
+  // A second run of the same drop reuses everything: nothing is sent again.
+  Extractor again(*store_, model, clock_, options(ExtractMode::kRulesAndModel));
+  ASSERT_TRUE(again.run("run-2", docs_).has_value());
+  EXPECT_EQ(model.bodies.size(), 2u);
+  auto reqs2 = run_requests(*store_, "run-2");
+  ASSERT_TRUE(reqs2.has_value());
+  EXPECT_EQ(reqs2->size(), reqs->size());
+}
+
+TEST_F(CascadeTest, RulesModeSendsNothingAndModelModeSendsEverything) {
+  RecordingModel model;
+  Extractor rules(*store_, model, clock_, options(ExtractMode::kRules));
+  auto rec = rules.run("run-r", docs_);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_TRUE(model.bodies.empty());
+  EXPECT_EQ(rec->documents_by_extractor["rules"], 3);
+  EXPECT_EQ(rec->documents_by_extractor.count("model"), 0u);
+  Extractor everything(*store_, model, clock_, options(ExtractMode::kModel));
+  auto all = everything.run("run-m", docs_);
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(model.bodies.size(), docs_.size());
+  EXPECT_EQ(all->documents_by_extractor.count("rules"), 0u);
+}
+
+TEST_F(CascadeTest, PlanCountsTheDollarsTheCascadeSaves) {
+  RecordingModel model;
+  Extractor cascade(*store_, model, clock_, options(ExtractMode::kRulesAndModel, LaneKind::kOpenAiBatch));
+  Extractor alone(*store_, model, clock_, options(ExtractMode::kModel, LaneKind::kOpenAiBatch));
+  auto with = cascade.plan(docs_);
+  auto without = alone.plan(docs_);
+  ASSERT_TRUE(with && without);
+  EXPECT_EQ(with->documents_model_skipped, 2);
+  EXPECT_GT(with->saved_usd, 0);
+  EXPECT_NEAR(with->est_cost_usd + with->saved_usd, without->est_cost_usd, 1e-9);
+  EXPECT_TRUE(model.bodies.empty());
 }
 
 }  // namespace
