@@ -49,7 +49,11 @@ json report_json(const RunReport& r) {
                     {"in_flight", r.requests_in_flight}, {"attempts", r.attempts},
                     {"resubmitted", r.resubmitted}, {"failed_by_outcome", r.failed_by_outcome}}},
       {"facts", {{"accepted", r.facts_accepted}, {"dropped", r.facts_dropped},
-                 {"dropped_by_reason", r.dropped_by_reason}}},
+                 {"dropped_by_reason", r.dropped_by_reason},
+                 {"accepted_by_extractor", r.facts_by_extractor}}},
+      {"extractors", {{"documents", r.documents_by_extractor},
+                      {"documents_model_skipped", r.documents_model_skipped},
+                      {"saved_usd", r.saved_usd}}},
       {"leak_alarms", leaks},
       {"graph", {{"documents_staged", r.documents_staged},
                  {"documents_failed", r.documents_stage_failed},
@@ -93,10 +97,18 @@ void print_report(const RunReport& r) {
   row("planned", std::to_string(r.requests_planned));
   row("deduplicated (same text twice)", std::to_string(r.requests_deduplicated));
   row("reused from ledger (no cost)", std::to_string(r.requests_reused));
+  auto extractors = [&] {
+    std::cout << "Extractors\n";
+    row("documents by extractor", join_counts(r.documents_by_extractor));
+    row("kept from the model (forms)", std::to_string(r.documents_model_skipped) + ", saving " +
+                                           money(r.saved_usd));
+  };
   if (r.dry_run) {
+    extractors();
     row("estimated cost", money(r.est_cost_usd));
     return;
   }
+  extractors();
   row("submitted", std::to_string(r.requests_submitted));
   row("completed", std::to_string(r.requests_completed));
   row("dead-lettered", std::to_string(r.requests_dead_lettered));
@@ -109,6 +121,7 @@ void print_report(const RunReport& r) {
   row("accepted", std::to_string(r.facts_accepted));
   row("dropped", std::to_string(r.facts_dropped));
   row("dropped by reason", join_counts(r.dropped_by_reason));
+  row("accepted by extractor", join_counts(r.facts_by_extractor));
   row("cross-document leak alarms", std::to_string(r.leak_alarms.size()));
   for (const auto& l : r.leak_alarms) {
     std::cout << "    ALARM batch " << (l.batch_id.empty() ? "-" : l.batch_id) << ": evidence for "
@@ -159,11 +172,20 @@ struct Session {
 
 Result<std::unique_ptr<Session>> open_session(Cli& cli, const std::string& lane,
                                               const std::string& model,
-                                              std::optional<double> budget) {
+                                              std::optional<double> budget,
+                                              const std::string& extract_mode = "") {
   auto s = std::make_unique<Session>();
   auto config = load_config(cli.globals.home, process_env());
   if (!config) return config.error();
   s->config = *config;
+  if (!extract_mode.empty()) {
+    if (!extract::parse_extract_mode(extract_mode)) {
+      return make_error(ErrorCode::kInvalidInput,
+                        "--extract must be rules, model or rules+model: " + extract_mode);
+    }
+    s->config.extract = extract_mode;
+    s->config.origins.emplace_back("extract", "flag");
+  }
   if (!lane.empty()) {
     s->config.lane = lane;
     s->config.origins.emplace_back("lane", "flag");
@@ -203,7 +225,7 @@ int finish_report(Cli& cli, const RunReport& r) {
 
 void register_run_commands(CLI::App& app, Cli& cli) {
   struct Flags {
-    std::string drop, lane, model, resume, run_id, doc, cypher;
+    std::string drop, lane, model, resume, run_id, doc, cypher, extract;
     std::string budget;  // --budget-usd as given; parsed by parse_usd (NaN, inf, < 0 refused)
     bool dry_run = false, no_wait = false, include_hidden = false;
   };
@@ -218,6 +240,11 @@ void register_run_commands(CLI::App& app, Cli& cli) {
                   "Extraction lane: openai-batch, anthropic-batch, openai-sync, local "
                   "(default: $FGRAPH_LANE, config, else local)");
   run->add_option("--model", f->model, "Model name (default: the lane's default model)");
+  run->add_option("--extract", f->extract,
+                  "Extractors: rules (the form extractor alone: Forms 3/4/5, 13F, 13D/G cover "
+                  "pages, EX-21; no model), model (the model alone), or rules+model (form "
+                  "facts first; the model only for documents the form extractor does not cover "
+                  "completely). Default: $FGRAPH_EXTRACT, config `extract`, else rules+model");
   run->add_option("--budget-usd", f->budget,
                   "Refuse to submit when the estimated cost exceeds this many dollars (a "
                   "finite number >= 0). A run refused by its budget is left budget_refused; "
@@ -246,7 +273,7 @@ void register_run_commands(CLI::App& app, Cli& cli) {
         if (!b) return report_error(cli, b.error());
         budget = *b;
       }
-      auto s = open_session(cli, f->lane, f->model, budget);
+      auto s = open_session(cli, f->lane, f->model, budget, f->extract);
       if (!s) return report_error(cli, s.error());
       RunOptions o{f->drop, f->resume, f->dry_run, f->no_wait, budget, f->include_hidden};
       auto r = (*s)->coordinator->run(o);

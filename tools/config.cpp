@@ -121,6 +121,14 @@ const std::vector<Setter>& setters() {
          return ok();
        }},
       {"model", false, [](Config& c, const std::string& v) { c.model = v; return ok(); }},
+      {"extract", false, [](Config& c, const std::string& v) -> Status {
+         if (!extract::parse_extract_mode(v)) {
+           return make_error(ErrorCode::kInvalidInput,
+                             "extract must be rules, model or rules+model: " + v);
+         }
+         c.extract = v;
+         return ok();
+       }},
       {"budget_usd", false, [](Config& c, const std::string& v) {
          return parse_double(v, c.budget_usd, "budget_usd");
        }},
@@ -171,6 +179,7 @@ const std::vector<std::pair<std::string, std::string>>& env_keys() {
   static const std::vector<std::pair<std::string, std::string>> kEnv = {
       {"FGRAPH_LANE", "lane"},
       {"FGRAPH_MODEL", "model"},
+      {"FGRAPH_EXTRACT", "extract"},
       {"FGRAPH_BUDGET_USD", "budget_usd"},
       {"FGRAPH_CONCURRENCY", "concurrency"},
       {"FGRAPH_PRICES_FILE", "prices_file"},
@@ -303,6 +312,7 @@ std::vector<std::pair<std::string, std::string>> describe_config(const Config& c
   out.emplace_back("config_file", c.config_file.empty() ? "(none)" : c.config_file);
   add("lane", c.lane);
   add("model", c.model.empty() ? default_model_for_lane(c.lane) : c.model);
+  add("extract", c.extract);
   add("budget_usd", c.budget_usd ? std::to_string(*c.budget_usd) : "(none)");
   add("concurrency", std::to_string(c.concurrency));
   add("prices_file", c.prices_file.empty() ? "(none)" : c.prices_file);

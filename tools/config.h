@@ -42,6 +42,9 @@ struct Config {
   // recorded costs use. A paid lane refuses a model this table has no price for.
   extract::PriceTable prices = extract::PriceTable::bundled();
   int concurrency = 2;              // FGRAPH_CONCURRENCY: parallel requests on live lanes
+  // FGRAPH_EXTRACT / extract / --extract: rules | model | rules+model (the cascade: form
+  // facts first; the model only for documents the form extractor does not cover completely).
+  std::string extract = "rules+model";
   Neo4jConfig neo4j;
   ProviderConfig openai{"https://api.openai.com/v1", ""};
   ProviderConfig anthropic{"https://api.anthropic.com", ""};

@@ -293,8 +293,26 @@ struct Coordinator::Impl {
     o.budget_usd = config.budget_usd;
     o.sync_concurrency = config.concurrency;
     if (no_wait) o.max_wait = std::chrono::milliseconds(0);
+    o.mode = extract::parse_extract_mode(config.extract).value_or(extract::ExtractMode::kRulesAndModel);
     return o;
   }
+
+  // ---- issue 18 (form extractor): which extractor proposed a verified fact -------------
+  // A verdict is keyed by its request id, or "request@doc" when one answer served several
+  // documents; the extractor ("model" | "rules") is the request's, from the extract ledger.
+  std::map<std::string, std::map<std::string, std::string>> extractors_by_run;
+  std::string extractor_of(const std::string& run_id, const std::string& request_id) {
+    const std::string custom_id = request_id.substr(0, request_id.find('@'));
+    auto& known = extractors_by_run[run_id];
+    if (!known.count(custom_id)) {
+      if (auto reqs = extract::run_requests(store, run_id)) {
+        for (const auto& r : *reqs) known[r.custom_id] = r.extractor;
+      }
+    }
+    auto it = known.find(custom_id);
+    return it == known.end() ? "model" : it->second;
+  }
+  // ---- end issue 18 ----------------------------------------------------------------------
 
   // Verifies every completed request of the run and records the verdicts.
   Status verify_run(const std::string& run_id,
@@ -418,6 +436,9 @@ struct Coordinator::Impl {
         };
         if (in.cik && !digits(in.cik)) in.cik.reset();
         if (in.lei && in.lei->size() != 20) in.lei.reset();
+        // An identifier the form extractor read from a form's own field (issue 18) is the
+        // filing's word, as the filer identity of the metadata is.
+        in.authoritative = (in.cik || in.lei) && extractor_of(run_id, as_text(f[0])) == "rules";
         inputs.push_back(std::move(in));
         keys.push_back({doc.doc_id, as_text(f[0]), as_text(f[1])});
       }
@@ -502,6 +523,7 @@ struct Coordinator::Impl {
       }
       e.effective_date = opt_string(fact, "effective_date");
       e.role = opt_string(fact, "role");
+      e.extractor = extractor_of(run.run_id, request_id);
       e.fact_id = graph::make_fact_id(doc.doc_id, e.type, e.source_entity_id,
                                       e.target_entity_id, e.evidence);
       if (!fact_ids.insert(e.fact_id).second) continue;  // the same fact from two chunks
@@ -778,6 +800,16 @@ struct Coordinator::Impl {
     auto accepted = store.query("SELECT count(*) FROM verified_facts WHERE run_id = ?", {run_id});
     if (!accepted) return accepted.error();
     r.facts_accepted = as_int((*accepted)[0][0]);
+    r.documents_by_extractor = rec->documents_by_extractor;
+    r.documents_model_skipped = rec->documents_model_skipped;
+    r.saved_usd = rec->saved_usd;
+    r.facts_by_extractor.clear();
+    auto by_request = store.query(
+        "SELECT request_id, count(*) FROM verified_facts WHERE run_id = ? GROUP BY request_id", {run_id});
+    if (!by_request) return by_request.error();
+    for (const auto& row : *by_request) {
+      r.facts_by_extractor[extractor_of(run_id, as_text(row[0]))] += as_int(row[1]);
+    }
     auto dropped = store.query(
         "SELECT reason, count(*) FROM dropped_facts WHERE run_id = ? GROUP BY reason", {run_id});
     if (!dropped) return dropped.error();
@@ -890,6 +922,9 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     r.requests_reused = plan->requests_reused;
     r.requests_submitted = 0;
     r.est_cost_usd = plan->est_cost_usd;
+    if (plan->documents_rules > 0) r.documents_by_extractor["rules"] = plan->documents_rules;
+    r.documents_model_skipped = plan->documents_model_skipped;
+    r.saved_usd = plan->saved_usd;
     return r;
   }
 

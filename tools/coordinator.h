@@ -72,6 +72,11 @@ struct RunReport {
   double est_cost_usd = 0;  // dry run: the estimate
   // Facts.
   std::int64_t facts_accepted = 0, facts_dropped = 0;
+  // By extractor ("model" | "rules", issue 18): documents with its requests, accepted facts;
+  // documents the cascade kept from the model and what they would have cost on the lane.
+  std::map<std::string, std::int64_t> documents_by_extractor, facts_by_extractor;
+  std::int64_t documents_model_skipped = 0;
+  double saved_usd = 0;
   std::map<std::string, std::int64_t> dropped_by_reason;
   struct LeakAlarm {
     std::string batch_id, own_doc_id, other_doc_id, quote;
