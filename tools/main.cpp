@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
   register_verify_commands(app, cli);
   register_run_commands(app, cli);
   register_config_commands(app, cli);
+  register_eval_commands(app, cli);
 
   try {
     app.parse(argc, argv);
