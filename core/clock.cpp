@@ -34,6 +34,16 @@ std::string format_utc(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+std::optional<std::chrono::system_clock::time_point> parse_utc(std::string_view text) {
+  std::tm tm{};
+  const std::string t(text.substr(0, 19));
+  const char* end = strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (t.size() != 19 || end == nullptr || *end != '\0' || text.size() < 20 || text.back() != 'Z') {
+    return std::nullopt;
+  }
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
 std::optional<std::chrono::milliseconds> RetryPolicy::next_delay(int attempt,
                                                                  const Error& error) const {
   if (!is_retryable(error.code) || attempt >= max_attempts) return std::nullopt;

@@ -172,6 +172,9 @@ class ManualClock final : public Clock {
 
 // RFC 3339 UTC text ("2026-11-23T21:07:59Z").
 std::string format_utc(std::chrono::system_clock::time_point t);
+// The inverse of format_utc ("YYYY-MM-DDTHH:MM:SSZ", fractions of a second ignored);
+// nullopt for any other text.
+std::optional<std::chrono::system_clock::time_point> parse_utc(std::string_view text);
 
 // ---------------------------------------------------------------------------------
 // Retry policy: one place that decides whether and how long to wait.

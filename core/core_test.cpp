@@ -130,6 +130,15 @@ TEST(FormatUtcTest, FormatsRfc3339) {
   EXPECT_EQ(format_utc(std::chrono::system_clock::time_point{}), "1970-01-01T00:00:00Z");
 }
 
+TEST(FormatUtcTest, ParseIsItsInverse) {
+  const auto t = std::chrono::system_clock::from_time_t(1795000000);  // 2026-11-18
+  EXPECT_EQ(parse_utc(format_utc(t)), t);
+  EXPECT_EQ(parse_utc("2026-12-06T13:10:16.250Z"), parse_utc("2026-12-06T13:10:16Z"));
+  EXPECT_FALSE(parse_utc("2026-12-06 13:10:16").has_value());
+  EXPECT_FALSE(parse_utc("2026-12-06T13:10:16").has_value());
+  EXPECT_FALSE(parse_utc("yesterday").has_value());
+}
+
 TEST(TextTest, DefaultIgnorablesAreTheUnicodePropertyReservedOnesIncluded) {
   for (char32_t cp : {0x00ADu, 0x034Fu, 0x061Cu, 0x115Fu, 0x180Eu, 0x200Bu, 0x200Fu, 0x202Eu,
                       0x2060u, 0x2065u, 0x3164u, 0xFE0Fu, 0xFEFFu, 0xFFA0u, 0xFFF0u, 0x1D173u,

@@ -345,6 +345,7 @@ struct LaneModelUsage {
 struct Reconciliation {
   std::string run_id;
   std::int64_t requests = 0;            // unique requests of the run
+  std::int64_t deduplicated = 0;        // (document, chunk) pairs served by another's request
   std::int64_t reused = 0;              // completed before this run, not submitted
   std::int64_t submitted = 0;           // unique rows this run sent at least once
   std::int64_t completed = 0;           // of those, completed
@@ -432,6 +433,16 @@ class Extractor {
 Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_id);
 // The dead letters of `run_id` (all runs when empty).
 Result<std::vector<DeadLetter>> dead_letters(registry::Store& store, const std::string& run_id);
+// A batch submitted (or being submitted) and not collected yet, of any run.
+struct OpenBatch {
+  std::string run_id, lane, model;
+  std::string remote_id;   // the provider's batch id ("" while it is being created)
+  std::string state;       // writing|uploading|creating|<provider status>
+  std::string created_at;  // RFC 3339, when fgraph recorded it
+  std::int64_t rows = 0;
+};
+// Every open batch, oldest first: what the service watches and the metrics count.
+Result<std::vector<OpenBatch>> open_batches(registry::Store& store);
 // The stored extraction JSON of a completed request; kNotFound otherwise.
 Result<std::string> stored_result(registry::Store& store, std::string_view custom_id);
 
@@ -443,6 +454,8 @@ struct RunRequest {
   std::int64_t char_start = 0;
   std::int64_t char_end = 0;
   std::string state;  // planned|submitted|completed|failed|dead
+  // The provider batch whose row completed the request ("" for live lanes and until then).
+  std::string batch_id;
   std::string extractor;  // "model" | "rules" (the form extractor; chunk_index -1)
 };
 Result<std::vector<RunRequest>> run_requests(registry::Store& store, const std::string& run_id);

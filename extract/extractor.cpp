@@ -459,12 +459,13 @@ Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_
     return store.query(sql, params);
   };
   auto counts = one(
-      "SELECT COUNT(DISTINCT custom_id), COUNT(DISTINCT CASE WHEN reused=1 THEN custom_id END) "
-      "FROM run_requests WHERE run_id=? AND chunk_index >= 0",
+      "SELECT COUNT(DISTINCT custom_id), COUNT(DISTINCT CASE WHEN reused=1 THEN custom_id END), "
+      "COUNT(*) FROM run_requests WHERE run_id=? AND chunk_index >= 0",
       {run_id});
   if (!counts) return counts.error();
   rec.requests = int_of((*counts)[0][0]);
   rec.reused = int_of((*counts)[0][1]);
+  rec.deduplicated = int_of((*counts)[0][2]) - rec.requests;
   auto sub = one(
       "WITH s AS (SELECT custom_id FROM attempts WHERE run_id=?1 UNION SELECT b.custom_id FROM "
       "batch_rows b JOIN remote_objects o ON o.obj_key=b.obj_key WHERE o.run_id=?1) "
@@ -537,15 +538,32 @@ Result<std::string> stored_result(registry::Store& store, std::string_view custo
 
 Result<std::vector<RunRequest>> run_requests(registry::Store& store, const std::string& run_id) {
   auto rows = store.query(
-      "SELECT m.custom_id, m.doc_id, m.chunk_index, m.char_start, m.char_end, r.state, r.extractor "
-      "FROM run_requests m "
-      "JOIN requests r ON r.custom_id=m.custom_id WHERE m.run_id=? ORDER BY m.doc_id, m.chunk_index",
+      "SELECT m.custom_id, m.doc_id, m.chunk_index, m.char_start, m.char_end, r.state, "
+      " (SELECT COALESCE(o.remote_id, '') FROM attempts a JOIN remote_objects o ON o.obj_key=a.obj_key "
+      "  WHERE a.custom_id=m.custom_id AND a.outcome='completed' ORDER BY a.attempt_id DESC LIMIT 1), "
+      " r.extractor "
+      "FROM run_requests m JOIN requests r ON r.custom_id=m.custom_id WHERE m.run_id=? "
+      "ORDER BY m.doc_id, m.chunk_index",
       {run_id});
   if (!rows) return rows.error();
   std::vector<RunRequest> out;
   for (const auto& row : *rows) {
     out.push_back(RunRequest{text_of(row[0]), text_of(row[1]), static_cast<int>(int_of(row[2])),
-                             int_of(row[3]), int_of(row[4]), text_of(row[5]), text_of(row[6])});
+                             int_of(row[3]), int_of(row[4]), text_of(row[5]), text_of(row[6]),
+                             text_of(row[7])});
+  }
+  return out;
+}
+
+Result<std::vector<OpenBatch>> open_batches(registry::Store& store) {
+  auto rows = store.query(
+      "SELECT run_id, lane, model, COALESCE(remote_id,''), state, created_at, rows FROM remote_objects "
+      "WHERE kind='batch' AND state NOT IN ('collected','abandoned') ORDER BY created_at, obj_key");
+  if (!rows) return rows.error();
+  std::vector<OpenBatch> out;
+  for (const auto& row : *rows) {
+    out.push_back(OpenBatch{text_of(row[0]), text_of(row[1]), text_of(row[2]), text_of(row[3]),
+                            text_of(row[4]), text_of(row[5]), int_of(row[6])});
   }
   return out;
 }

@@ -35,6 +35,17 @@ namespace fgraph::registry {
 
 // A value bound to or read from SQL. std::monostate is SQL NULL.
 using SqlValue = std::variant<std::monostate, std::int64_t, double, std::string>;
+// A column as an integer (0 for NULL or text) and as text ("" for NULL; numbers printed).
+inline std::int64_t int_of(const SqlValue& v) {
+  if (auto p = std::get_if<std::int64_t>(&v)) return *p;
+  if (auto p = std::get_if<double>(&v)) return static_cast<std::int64_t>(*p);
+  return 0;
+}
+inline std::string text_of(const SqlValue& v) {
+  if (auto p = std::get_if<std::string>(&v)) return *p;
+  if (auto p = std::get_if<std::int64_t>(&v)) return std::to_string(*p);
+  return "";
+}
 
 // A prepared statement. Created by Store::prepare; valid while its Store lives.
 class Statement {

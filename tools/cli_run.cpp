@@ -9,12 +9,16 @@
 
 #include "tools/cli.h"
 #include "tools/config.h"
-#include "tools/coordinator.h"
+#include "run/run.h"
+#include "tools/progress.h"
 
 namespace fgraph::cli {
 namespace {
 
 using nlohmann::json;
+using run::Coordinator;
+using run::RunOptions;
+using run::RunReport;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -201,8 +205,8 @@ Result<std::unique_ptr<Session>> open_session(Cli& cli, const std::string& lane,
   s->transport = make_curl_transport();
   // Progress goes to stderr, so it stays on with --json (stdout carries the JSON).
   s->progress = std::make_unique<Progress>(stderr_is_terminal(), false);
-  s->coordinator = std::make_unique<Coordinator>(s->config, *s->store, *s->transport, s->clock,
-                                                 *s->progress);
+  s->coordinator = std::make_unique<Coordinator>(run_settings(s->config), *s->store,
+                                                 *s->transport, s->clock, *s->progress);
   return s;
 }
 
@@ -275,7 +279,13 @@ void register_run_commands(CLI::App& app, Cli& cli) {
       }
       auto s = open_session(cli, f->lane, f->model, budget, f->extract);
       if (!s) return report_error(cli, s.error());
-      RunOptions o{f->drop, f->resume, f->dry_run, f->no_wait, budget, f->include_hidden};
+      RunOptions o;
+      o.drop = f->drop;
+      o.resume_run_id = f->resume;
+      o.dry_run = f->dry_run;
+      o.no_wait = f->no_wait;
+      o.budget_usd = budget;
+      o.include_hidden = f->include_hidden;
       auto r = (*s)->coordinator->run(o);
       (*s)->progress->finish();
       if (!r) return report_error(cli, r.error());
@@ -324,12 +334,12 @@ void register_run_commands(CLI::App& app, Cli& cli) {
       for (const auto& r : *all) {
         if (cli.globals.json) {
           std::cout << dump({{"run_id", r.run_id}, {"lane", r.lane}, {"model", r.model},
-                             {"state", r.state}, {"started_at", r.started_at},
+                             {"state", run::to_string(r.state)}, {"started_at", r.started_at},
                              {"finished_at", r.finished_at ? json(*r.finished_at) : json(nullptr)},
-                             {"documents", r.documents}})
+                             {"documents", r.documents}, {"tags", r.tags}})
                     << "\n";
         } else {
-          std::cout << r.run_id << "  " << r.state << "  " << r.lane << "/" << r.model << "  "
+          std::cout << r.run_id << "  " << run::to_string(r.state) << "  " << r.lane << "/" << r.model << "  "
                     << r.documents << " documents  started " << r.started_at << "\n";
         }
       }

@@ -329,4 +329,26 @@ std::vector<std::pair<std::string, std::string>> describe_config(const Config& c
   return out;
 }
 
+run::Settings run_settings(const Config& c) {
+  run::Settings s;
+  s.home = c.home;
+  s.lane = c.lane;
+  s.model = c.model.empty() ? default_model_for_lane(c.lane) : c.model;
+  s.budget_usd = c.budget_usd;
+  s.prices = c.prices;
+  s.concurrency = c.concurrency;
+  s.extract = extract::parse_extract_mode(c.extract).value_or(extract::ExtractMode::kRulesAndModel);
+  s.providers.openai_base_url = c.openai.base_url;
+  s.providers.openai_api_key = c.openai.api_key;
+  s.providers.anthropic_base_url = c.anthropic.base_url;
+  s.providers.anthropic_api_key = c.anthropic.api_key;
+  s.providers.local_base_url = c.local.base_url;
+  s.neo4j.url = c.neo4j.url;
+  s.neo4j.user = c.neo4j.user;
+  s.neo4j.password = c.neo4j.password;
+  s.neo4j.database = c.neo4j.database;
+  s.neo4j_concurrency = c.neo4j.concurrency;
+  return s;
+}
+
 }  // namespace fgraph::cli

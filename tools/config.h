@@ -14,6 +14,7 @@
 
 #include "core/core.h"
 #include "extract/extract.h"
+#include "run/run.h"
 
 namespace fgraph::cli {
 
@@ -61,6 +62,9 @@ struct Config {
 using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
 Result<Config> load_config(const std::string& home, const GetEnv& getenv);
 GetEnv process_env();
+
+// What the run stage takes from the configuration (the lane's default model filled in).
+run::Settings run_settings(const Config& config);
 
 // The lane's default model when none is configured.
 std::string default_model_for_lane(const std::string& lane);

@@ -151,40 +151,30 @@ EvalReport evaluate(const std::vector<GoldFact>& gold, const std::vector<SystemF
 }
 
 Result<std::vector<SystemFact>> run_facts(registry::Store& store, const std::string& run_id) {
-  auto run = store.query("SELECT 1 FROM runs WHERE run_id = ?", {run_id});
-  if (!run) return run.error();
-  if (run->empty()) return make_error(ErrorCode::kNotFound, "no run " + run_id);
   auto requests = extract::run_requests(store, run_id);
   if (!requests) return requests.error();
+  if (requests->empty()) return make_error(ErrorCode::kNotFound, "no requests for run " + run_id);
   std::map<std::string, std::string> extractor_of;
-  for (const auto& q : *requests) extractor_of[q.custom_id] = q.extractor;
-  // verify's ledger rows of the run: entity names by (request, local id), then relations.
-  auto rows = store.query(
-      "SELECT v.request_id, v.kind, v.local_id, v.fact_json, d.source, d.part FROM verified_facts v"
-      " JOIN documents d ON d.doc_id = v.doc_id WHERE v.run_id = ? ORDER BY v.kind, v.request_id,"
-      " v.fact_index",
-      {run_id});
-  if (!rows) return rows.error();
-  auto text = [](const registry::SqlValue& v) {
-    const auto* s = std::get_if<std::string>(&v);
-    return s != nullptr ? *s : std::string();
-  };
-  std::map<std::pair<std::string, std::string>, std::string> names;
+  std::set<std::string> doc_ids;
+  for (const auto& q : *requests) {
+    extractor_of[q.custom_id] = q.extractor;
+    doc_ids.insert(q.doc_id);
+  }
   std::vector<SystemFact> out;
-  for (const auto& row : *rows) {
-    json fact = json::parse(text(row[3]), nullptr, false);
-    if (!fact.is_object()) continue;
-    const std::string request = text(row[0]);
-    if (text(row[1]) == "entity") {
-      names[{request, text(row[2])}] = fact.value("name", "");
-      continue;
+  for (const auto& doc_id : doc_ids) {
+    auto doc = registry::get_document(store, doc_id);
+    if (!doc) return doc.error();
+    auto facts = verify::recorded_facts(store, run_id, doc_id);
+    if (!facts) return facts.error();
+    // Local ids are unique per request (the row key of the verdict).
+    std::map<std::pair<std::string, std::string>, std::string> names;
+    for (const auto& [request, e] : facts->entities) names[{request, e.local_id}] = e.name;
+    for (const auto& [request, r] : facts->relations) {
+      auto ex = extractor_of.find(request.substr(0, request.find('@')));
+      out.push_back(SystemFact{doc->source, doc->part, r.type, names[{request, r.source_local_id}],
+                               names[{request, r.target_local_id}],
+                               ex == extractor_of.end() ? "model" : ex->second});
     }
-    const auto* part = std::get_if<std::int64_t>(&row[5]);
-    auto ex = extractor_of.find(request.substr(0, request.find('@')));
-    out.push_back(SystemFact{text(row[4]), part != nullptr ? static_cast<int>(*part) : 1,
-                             fact.value("type", ""), names[{request, fact.value("source", "")}],
-                             names[{request, fact.value("target", "")}],
-                             ex == extractor_of.end() ? "model" : ex->second});
   }
   return out;
 }

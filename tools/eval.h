@@ -63,7 +63,8 @@ Result<std::vector<GoldFact>> parse_gold(std::string_view jsonl);
 EvalReport evaluate(const std::vector<GoldFact>& gold, const std::vector<SystemFact>& system);
 
 // The relations of run `run_id` that verify accepted, with their extractor, from the
-// ledger. kNotFound for an unknown run.
+// ledger (extract's run_requests, verify's recorded_facts). kNotFound for a run without
+// requests.
 Result<std::vector<SystemFact>> run_facts(registry::Store& store, const std::string& run_id);
 
 // Without a run: parses `root`/document of each gold document, runs the form extractor and

@@ -9,10 +9,11 @@
 #include <string>
 
 #include "core/core.h"
+#include "run/run.h"
 
 namespace fgraph::cli {
 
-class Progress {
+class Progress final : public run::ProgressSink {
  public:
   // `tty` chooses the redrawn line; `quiet` (e.g. --json) draws nothing.
   Progress(bool tty, bool quiet, std::chrono::seconds interval = std::chrono::seconds(5))
@@ -20,7 +21,8 @@ class Progress {
   ~Progress() { finish(); }
 
   // Reports `phase` with `done` of `total` units (`total` 0 = unknown) and a detail text.
-  void update(const std::string& phase, long done, long total, const std::string& detail = {}) {
+  void update(const std::string& phase, long done, long total,
+              const std::string& detail = {}) override {
     if (quiet_) return;
     std::lock_guard lock(mu_);
     auto now = std::chrono::steady_clock::now();

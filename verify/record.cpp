@@ -94,4 +94,105 @@ Status record_verdict(registry::Store& store, const RowKey& key, const RowVerdic
   });
 }
 
+namespace {
+
+std::optional<std::string> opt_text(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+Result<DocumentFacts> recorded_facts(registry::Store& store, const std::string& run_id,
+                                     const std::string& doc_id) {
+  auto rows = store.query(
+      "SELECT request_id, kind, fact_index, local_id, type, fact_json, evidence, char_start,"
+      " char_end FROM verified_facts WHERE run_id = ? AND doc_id = ?"
+      " ORDER BY request_id, kind, fact_index",
+      {run_id, doc_id});
+  if (!rows) return rows.error();
+  DocumentFacts out;
+  for (const auto& r : *rows) {
+    json fact = json::parse(registry::text_of(r[5]), nullptr, false);
+    if (!fact.is_object()) {
+      return make_error(ErrorCode::kInternal, "verified_facts: unreadable fact of request " +
+                                                  registry::text_of(r[0]));
+    }
+    const auto index = static_cast<int>(registry::int_of(r[2]));
+    const auto start = static_cast<std::uint32_t>(registry::int_of(r[7]));
+    const auto end = static_cast<std::uint32_t>(registry::int_of(r[8]));
+    if (registry::text_of(r[1]) == "entity") {
+      VerifiedEntity e;
+      e.index = index;
+      e.local_id = registry::text_of(r[3]);
+      e.type = registry::text_of(r[4]);
+      e.name = fact.value("name", "");
+      e.cik = opt_text(fact, "cik");
+      e.ticker = opt_text(fact, "ticker");
+      e.lei = opt_text(fact, "lei");
+      e.jurisdiction = opt_text(fact, "jurisdiction");
+      e.is_subject = fact.value("is_subject", false);
+      e.evidence = registry::text_of(r[6]);
+      e.char_start = start;
+      e.char_end = end;
+      out.entities.emplace_back(registry::text_of(r[0]), std::move(e));
+    } else {
+      VerifiedRelation v;
+      v.index = index;
+      v.type = registry::text_of(r[4]);
+      v.source_local_id = fact.value("source", "");
+      v.target_local_id = fact.value("target", "");
+      if (auto p = fact.find("ownership_percent"); p != fact.end() && p->is_number()) {
+        v.ownership_percent = p->get<double>();
+      }
+      v.effective_date = opt_text(fact, "effective_date");
+      v.role = opt_text(fact, "role");
+      v.evidence = registry::text_of(r[6]);
+      v.char_start = start;
+      v.char_end = end;
+      out.relations.emplace_back(registry::text_of(r[0]), std::move(v));
+    }
+  }
+  return out;
+}
+
+Result<RunVerdicts> run_verdicts(registry::Store& store, const std::string& run_id) {
+  RunVerdicts v;
+  auto accepted = store.query(
+      "SELECT request_id, count(*) FROM verified_facts WHERE run_id = ? GROUP BY request_id", {run_id});
+  if (!accepted) return accepted.error();
+  for (const auto& r : *accepted) {
+    v.accepted_by_request[registry::text_of(r[0])] = registry::int_of(r[1]);
+    v.accepted += registry::int_of(r[1]);
+  }
+  auto dropped = store.query(
+      "SELECT reason, count(*) FROM dropped_facts WHERE run_id = ? GROUP BY reason", {run_id});
+  if (!dropped) return dropped.error();
+  for (const auto& r : *dropped) {
+    v.dropped_by_reason[registry::text_of(r[0])] = registry::int_of(r[1]);
+    v.dropped += registry::int_of(r[1]);
+  }
+  auto leaks = store.query(
+      "SELECT batch_id, own_doc_id, other_doc_id, quote FROM evidence_leaks WHERE run_id = ?"
+      " ORDER BY request_id, kind, fact_index",
+      {run_id});
+  if (!leaks) return leaks.error();
+  for (const auto& r : *leaks) {
+    v.leaks.push_back({registry::text_of(r[0]), registry::text_of(r[1]), registry::text_of(r[2]),
+                       registry::text_of(r[3])});
+  }
+  return v;
+}
+
+Result<std::set<std::pair<std::string, std::string>>> accepted_relation_evidence(
+    registry::Store& store, const std::string& run_id) {
+  auto rows = store.query(
+      "SELECT doc_id, evidence FROM verified_facts WHERE run_id = ? AND kind = 'relation'", {run_id});
+  if (!rows) return rows.error();
+  std::set<std::pair<std::string, std::string>> out;
+  for (const auto& r : *rows) out.emplace(registry::text_of(r[0]), registry::text_of(r[1]));
+  return out;
+}
+
 }  // namespace fgraph::verify

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -277,5 +278,35 @@ struct RowKey {
 // when the database is busy. A crash halfway leaves the previous record.
 Status record_verdict(registry::Store& store, const RowKey& key, const RowVerdict& verdict,
                       std::string_view verified_at);
+
+// What verify recorded, read back as structs: the other stages read these tables only
+// through the functions below.
+
+// One document's accepted facts in a run, in (request, position) order, each with the
+// request (row key of record_verdict) it came from: local ids are unique per request.
+struct DocumentFacts {
+  std::vector<std::pair<std::string, VerifiedEntity>> entities;     // (request_id, entity)
+  std::vector<std::pair<std::string, VerifiedRelation>> relations;  // (request_id, relation)
+};
+Result<DocumentFacts> recorded_facts(registry::Store& store, const std::string& run_id,
+                                     const std::string& doc_id);
+
+// A run's verdicts in numbers, and its leak alarms (in request order).
+struct RunVerdicts {
+  std::int64_t accepted = 0;  // entities and relations
+  std::map<std::string, std::int64_t> accepted_by_request;  // by row key (record_verdict)
+  std::int64_t dropped = 0;
+  std::map<std::string, std::int64_t> dropped_by_reason;
+  struct LeakAlarm {
+    std::string batch_id, own_doc_id, other_doc_id, quote;
+  };
+  std::vector<LeakAlarm> leaks;
+};
+Result<RunVerdicts> run_verdicts(registry::Store& store, const std::string& run_id);
+
+// (doc_id, evidence) of every relation verify accepted in `run_id`: what the audit checks
+// staged facts against.
+Result<std::set<std::pair<std::string, std::string>>> accepted_relation_evidence(
+    registry::Store& store, const std::string& run_id);
 
 }  // namespace fgraph::verify

@@ -108,6 +108,9 @@ class E2EBase(unittest.TestCase):
             "OPENAI_API_KEY": "sk-test-emulator-key",
             "ANTHROPIC_BASE_URL": self.emu.base,
             "ANTHROPIC_API_KEY": "sk-ant-test-emulator-key",
+            # These suites test the model's pipeline on every document; the form
+            # extractor's cascade is tested by name (--extract beats this setting).
+            "FGRAPH_EXTRACT": "model",
         })
         env.update(extra)
         return env

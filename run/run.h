@@ -1,0 +1,238 @@
+// run: the run stage. Composes the pipeline stages into a run (`fgraph run`, `status`,
+// `runs`, `rollback`, `replay`, `audit`, `query`) and owns the run's tables.
+//
+// A run moves every document of a drop through ingest -> plan -> extract -> verify ->
+// resolve -> stage, and records each transition in the ledger. Every phase reads what
+// earlier phases recorded and skips what is already done, so the same call (or a resume,
+// RunOptions::resume_run_id) finishes a run killed at any point: no document is parsed
+// into a second id, no completed row is sent to a model again, no entity is created twice
+// (resolution is idempotent per (run, request)), and staging is a MERGE on fact ids inside
+// one Neo4j transaction per document.
+//
+// A document a live run already staged with exactly the same facts is recorded as staged
+// `via` that run and written once (invariant 7); rolling that run back first hands the
+// document over (migration 0502).
+//
+// Owns (migrations 0001, 0500, 0502): runs, run_documents, run_inputs, run_entities,
+// staged_facts and the views live_runs and held_documents. It reads the other stages'
+// tables only through their typed APIs (extract::reconcile, run_requests, verify::
+// recorded_facts, run_verdicts, registry::get_document, EntityRegistry...).
+//
+// It depends on plain data and our own seams only: Settings (the caller maps its
+// configuration onto it), registry::Store, HttpTransport (Neo4j and every provider lane go
+// through it), Clock and ProgressSink. Tests drive it with the real Neo4j and the provider
+// emulator, and with a fault-injecting transport.
+//
+// Threading: one Coordinator per thread; it uses its Store from the calling thread only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/core.h"
+#include "extract/extract.h"
+#include "graph/graph.h"
+#include "registry/registry.h"
+#include "verify/verify.h"
+
+namespace fgraph::run {
+
+// runs.state. started -> submitted (batches open) -> extracted -> verified -> finished;
+// a run that could not reach Neo4j stays `verified` (resume stages it); `budget_refused`
+// when the budget gate refused its submission (nothing was sent; a resume needs a new
+// budget); `rolling_back` while a rollback changes Neo4j, the registry and the ledger in
+// turn, `rolled_back` once all three are done (a repeated rollback finishes an interrupted
+// one). `staged` is accepted from older ledgers and means what `verified` means.
+enum class RunState {
+  kStarted, kSubmitted, kBudgetRefused, kExtracted, kVerified, kStaged, kFinished,
+  kRollingBack, kRolledBack,
+};
+std::string_view to_string(RunState state);
+std::optional<RunState> parse_run_state(std::string_view text);
+// Open: a later call (resume, or the service) has work to do without being asked for it.
+bool is_open(RunState state);
+
+// run_documents.state: parsed -> verified -> staged | failed; rolling_back -> rolled_back
+// (a document rolled back alone; `replay` revives it).
+enum class DocState { kParsed, kVerified, kStaged, kFailed, kRollingBack, kRolledBack };
+std::string_view to_string(DocState state);
+std::optional<DocState> parse_doc_state(std::string_view text);
+
+// What a run needs from the caller's configuration, as plain data.
+struct Settings {
+  std::string home;                   // $FGRAPH_HOME: work files; never ingested
+  std::string lane = "local";         // default lane of a new run
+  std::string model;                  // default model of a new run (must be set)
+  std::optional<double> budget_usd;   // default budget; none = no gate
+  extract::PriceTable prices = extract::PriceTable::bundled();
+  int concurrency = 2;                // parallel requests on live lanes
+  extract::ProviderConfig providers;
+  graph::Neo4jOptions neo4j;
+  int neo4j_concurrency = 4;          // documents staged at once, each its own transaction
+  // The cascade (issue 18): kRulesAndModel reads forms first and sends the model only the
+  // documents the form extractor does not cover completely. Default kModel here; the
+  // command line's settings default to rules+model.
+  extract::ExtractMode extract = extract::ExtractMode::kModel;
+};
+
+// Where long work reports its progress (a terminal line, log lines, nothing).
+class ProgressSink {
+ public:
+  virtual ~ProgressSink() = default;
+  // `phase` with `done` of `total` units (`total` 0 = unknown) and a detail text.
+  virtual void update(const std::string& phase, long done, long total,
+                      const std::string& detail = {}) = 0;
+};
+class NoProgress final : public ProgressSink {
+ public:
+  void update(const std::string&, long, long, const std::string& = {}) override {}
+};
+
+struct RunOptions {
+  std::string drop;                      // folder or files of the drop ("" on resume)
+  std::string resume_run_id;             // resume this run instead of starting one
+  bool dry_run = false;                  // plan and estimate, send nothing
+  bool no_wait = false;                  // return after submission (or one poll); resume collects
+  // The budget of this call. A resume uses it, recorded as the run's new budget; without
+  // it, the budget recorded by the run (else Settings::budget_usd).
+  std::optional<double> budget_usd;
+  bool include_hidden = false;           // read hidden files and folders of the drop too
+  // A new run's lane and model instead of the Settings' ones, and free tags recorded with
+  // it (project, owner, ...). Ignored on resume.
+  std::optional<std::string> lane, model;
+  std::map<std::string, std::string> tags;
+};
+
+struct LaneUsage {
+  std::string lane, model;
+  std::int64_t attempts = 0, input_tokens = 0, output_tokens = 0;
+  double cost_usd = 0;
+};
+
+// The reconciliation printed at the end of every run (and by `status`).
+struct RunReport {
+  std::string run_id, lane, model, state;
+  bool dry_run = false;
+  // Documents.
+  std::int64_t files_seen = 0;        // inputs of the drop: documents + skipped + failed
+  std::int64_t documents_parsed = 0;
+  std::int64_t parts_skipped = 0;
+  std::map<std::string, std::int64_t> files_failed_by_reason;
+  // Requests (from the extract ledger).
+  std::int64_t requests_planned = 0, requests_deduplicated = 0, requests_reused = 0;
+  std::int64_t requests_submitted = 0, requests_completed = 0, requests_dead_lettered = 0;
+  std::int64_t requests_in_flight = 0, attempts = 0, resubmitted = 0;
+  std::map<std::string, std::int64_t> failed_by_outcome;
+  double est_cost_usd = 0;  // dry run: the estimate
+  // Facts.
+  std::int64_t facts_accepted = 0, facts_dropped = 0;
+  // By extractor ("model" | "rules", issue 18): documents with its requests, accepted facts;
+  // documents the cascade kept from the model and what they would have cost on the lane.
+  std::map<std::string, std::int64_t> documents_by_extractor, facts_by_extractor;
+  std::int64_t documents_model_skipped = 0;
+  double saved_usd = 0;
+  std::map<std::string, std::int64_t> dropped_by_reason;
+  using LeakAlarm = verify::RunVerdicts::LeakAlarm;
+  std::vector<LeakAlarm> leak_alarms;
+  // Graph.
+  std::int64_t documents_staged = 0, documents_stage_failed = 0, relations_staged = 0;
+  // Documents rolled back alone (`rollback --doc`), and those whose rollback was
+  // interrupted (a repeated `fgraph rollback` finishes it).
+  std::int64_t documents_rolled_back = 0, documents_rolling_back = 0;
+  std::vector<std::string> stage_errors;  // "doc_id: code message"
+  // Money.
+  std::vector<LaneUsage> usage;
+  double cost_usd = 0;
+  double cost_per_staged_document() const {
+    return documents_staged > 0 ? cost_usd / static_cast<double>(documents_staged) : 0;
+  }
+  // submitted == completed + dead_lettered (+ in flight while a run is open).
+  bool identity_holds() const {
+    return requests_submitted == requests_completed + requests_dead_lettered + requests_in_flight;
+  }
+  struct DeadLetterRow {
+    std::string custom_id, doc_id, outcome, detail;
+    int attempts = 0;
+  };
+  std::vector<DeadLetterRow> dead_letters;
+};
+
+// Neo4j against the ledger, everything the graph model holds, both ways. Kinds:
+// document, run, entity, staged_by, mentioned_in, fact, foreign (outside the model), and
+// the ledger's own staged_via and verified_fact checks, and rolling_back (a rollback
+// interrupted, "unfinished"); directions: missing (the ledger has it, Neo4j not), extra
+// (Neo4j only), differs (both, other properties).
+struct AuditReport {
+  std::int64_t graph_facts = 0;   // fact relationships in Neo4j
+  std::int64_t ledger_facts = 0;  // facts live runs staged as their own, in the ledger
+  std::map<std::string, std::map<std::string, std::int64_t>> counts;  // kind -> direction -> n
+  std::vector<std::string> differences;  // readable, one per problem (the first 200)
+  bool clean() const { return counts.empty(); }
+};
+
+struct RunSummary {
+  std::string run_id, lane, model;
+  std::string drop;  // the drop's path as given ("" for none)
+  RunState state = RunState::kStarted;
+  std::string started_at;
+  std::optional<std::string> finished_at;
+  std::int64_t documents = 0;
+  std::map<std::string, std::string> tags;
+};
+
+class Coordinator {
+ public:
+  // Everything given must outlive the Coordinator.
+  Coordinator(Settings settings, registry::Store& store, HttpTransport& transport, Clock& clock,
+              ProgressSink& progress);
+  ~Coordinator();
+
+  // Records a new run and ingests its drop (state `started`), and returns its id; nothing
+  // is sent anywhere. run() with resume_run_id carries it on. Errors: kInvalidInput (no
+  // drop, the replay lane, an unpriced model on a paid lane).
+  Result<std::string> start(const RunOptions& options);
+  // Starts (or resumes) a run and carries it as far as it goes: to `finished`, or, with
+  // no_wait, until its batches are submitted or still open after one look. Errors:
+  // kInvalidInput (usage, budget), kUnavailable (Neo4j or a provider unreachable: the
+  // ledger keeps everything, resume continues). The report is returned even when some
+  // inputs failed.
+  Result<RunReport> run(const RunOptions& options);
+  // The reconciliation of a run from the ledger; kNotFound for an unknown run.
+  Result<RunReport> report(const std::string& run_id);
+  Result<std::vector<RunSummary>> runs();
+  // What became of each input of the run's drop (run_inputs), in the order they were read.
+  struct Input {
+    std::string source;       // the file
+    int part = 0;             // its part (a document of a submission), 0 for a whole file
+    std::string outcome;      // document | skipped | failed
+    std::string reason_code;  // why it was skipped or failed ("" for a document)
+    std::string message;
+  };
+  Result<std::vector<Input>> inputs(const std::string& run_id);
+  // Removes the run's (or one document's) contributions from Neo4j and the registry:
+  // for one document, its registry mentions, the entities it alone created and the
+  // aliases it alone taught in that run (EntityRegistry::rollback_document). kNotFound
+  // for an unknown run or document; kUnavailable when Neo4j cannot be reached. A crash
+  // halfway leaves the run (or document) `rolling_back`; calling again finishes it.
+  Status rollback(const std::string& run_id, const std::optional<std::string>& doc_id);
+  // Stages the run again from the ledger, with zero model calls.
+  Result<RunReport> replay(const std::string& run_id);
+  // Compares everything in Neo4j with what the ledger says live runs staged (AuditReport).
+  Result<AuditReport> audit();
+  // Runs a Cypher query read-only (graph::GraphClient::run_read_query: Neo4j's READ access
+  // mode); rows as JSON text arrays, columns first. A write or an administration command
+  // is refused with kInvalidInput, as is any other fault of the query.
+  Result<std::vector<std::vector<std::string>>> query(const std::string& cypher);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fgraph::run
