@@ -1,21 +1,27 @@
 // graph_bench: staging throughput against a real Neo4j (tools/neo4j start).
 //
-//   FGRAPH_NEO4J_URL=... FGRAPH_NEO4J_PASSWORD=... build/bench/graph_bench [DOCS] [NAIVE_DOCS] [CONCURRENCY]
+//   FGRAPH_NEO4J_URL=... FGRAPH_NEO4J_PASSWORD=... build/bench/graph_bench [DOCS] [NAIVE_DOCS] [CONCURRENCY] [--sweep]
 //
 // Stages DOCS documents (default 2000) of 8 entities and 10 relations each:
-//   (a) our way: GraphClient::stage_documents, one transaction (one request) per
-//       document, CONCURRENCY documents at once (default 4, what `fgraph run` uses);
+//   (d) our way: GraphClient::stage_documents with the default options, many documents
+//       per request (Neo4jOptions::documents_per_request), each in its own transaction,
+//       CONCURRENCY requests at once (default 4, what `fgraph run` uses);
+//   (a) one transaction (one request) per document, CONCURRENCY documents at once (the
+//       staging before batched requests);
 //   (a1) the same one document at a time (stage_document in a loop), for reference;
 //   (b) naive: one auto-commit request per fact (on NAIVE_DOCS documents, default 200:
 //       the rate is per fact, and the full set would take minutes);
 //   (c) upper bound: one large UNWIND per type in a single transaction.
 // Every mode first stages a few warm-up documents (not timed) so that each is measured
 // with its query plans compiled and the JVM warm.
-// Prints facts per second and the ratios a/b and a/c, measured in the same run.
+// Prints facts per second and the ratios d/c, d/a, a/b and a/c, measured in the same run.
+// --sweep then stages DOCS documents batched for each documents-per-request size, number
+// of requests in flight and IN CONCURRENT TRANSACTIONS setting, each against (c).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <cstring>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -96,9 +102,18 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int n_docs = argc > 1 ? std::atoi(argv[1]) : 2000;
-  const int n_naive = argc > 2 ? std::atoi(argv[2]) : 200;
-  const int concurrency = argc > 3 ? std::atoi(argv[3]) : 4;
+  bool sweep = false;
+  std::vector<const char*> args;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--sweep") == 0) {
+      sweep = true;
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  const int n_docs = args.size() > 0 ? std::atoi(args[0]) : 2000;
+  const int n_naive = args.size() > 1 ? std::atoi(args[1]) : 200;
+  const int concurrency = args.size() > 2 ? std::atoi(args[2]) : 4;
   constexpr int kWarmup = 20;
   const char* url = std::getenv("FGRAPH_NEO4J_URL");
   const char* password = std::getenv("FGRAPH_NEO4J_PASSWORD");
@@ -120,6 +135,9 @@ int main(int argc, char** argv) {
   SystemClock clock;
   auto transport = make_curl_transport();
   GraphClient client(options, *schema, *transport, clock);
+  Neo4jOptions single = options;
+  single.documents_per_request = 1;
+  GraphClient per_document(single, *schema, *transport, clock);
   auto info = client.connect();
   if (!info) {
     std::fprintf(stderr, "neo4j: %s\n", info.error().describe().c_str());
@@ -133,8 +151,9 @@ int main(int argc, char** argv) {
     for (auto& d : docs) in.push_back({std::move(d.doc), std::move(d.entities), std::move(d.relations)});
     return in;
   };
-  auto stage_all = [&](const RunInfo& run, const std::vector<GraphClient::StageInput>& in, int conc) {
-    for (auto& r : client.stage_documents(run, in, conc)) {
+  auto stage_with = [&](GraphClient& c, const RunInfo& run, const std::vector<GraphClient::StageInput>& in,
+                        int conc) {
+    for (auto& r : c.stage_documents(run, in, conc)) {
       if (!r) {
         std::fprintf(stderr, "stage failed: %s\n", r.error().describe().c_str());
         return false;
@@ -142,8 +161,31 @@ int main(int argc, char** argv) {
     }
     return true;
   };
+  auto stage_all = [&](const RunInfo& run, const std::vector<GraphClient::StageInput>& in, int conc) {
+    return stage_with(per_document, run, in, conc);
+  };
+  // Stages n_docs documents batched through `c` (after warm-up documents, not timed) and
+  // returns the seconds taken, or a negative number on failure.
+  auto timed_batched = [&](GraphClient& c, const std::string& prefix, int conc) {
+    RunInfo warm{prefix + "w-run", "local", "m", "p1", "v1", "2026-11-23T00:00:00Z"};
+    auto docs_w = make_docs(prefix + "w-", warm.run_id, kWarmup);
+    if (!stage_with(c, warm, inputs_of(docs_w), conc)) return -1.0;
+    cleanup(client, prefix + "w-");
+    RunInfo run{prefix + "run", "local", "m", "p1", "v1", "2026-11-23T00:00:00Z"};
+    auto docs = make_docs(prefix, run.run_id, n_docs);
+    auto in = inputs_of(docs);
+    auto start = std::chrono::steady_clock::now();
+    const bool ok = stage_with(c, run, in, conc);
+    const double secs = seconds_since(start);
+    cleanup(client, prefix);
+    return ok ? secs : -1.0;
+  };
 
-  // (a) our way, CONCURRENCY documents at once.
+  // (d) our way: the default options, CONCURRENCY requests at once.
+  const double secs_d = timed_batched(client, tag + "d-", concurrency);
+  if (secs_d < 0) return 1;
+
+  // (a) one document per request, CONCURRENCY documents at once.
   const std::string pa = tag + "a-";
   RunInfo run_a{pa + "run", "local", "m", "p1", "v1", "2026-11-23T00:00:00Z"};
   RunInfo run_w{tag + "aw-run", "local", "m", "p1", "v1", "2026-11-23T00:00:00Z"};
@@ -247,9 +289,12 @@ int main(int argc, char** argv) {
   cleanup(client, pc);
 
   const double rate_a1 = facts_a / secs_a1;
+  const double rate_d = facts_a / secs_d;
   const double rate_a = facts_a / secs_a, rate_b = facts_b / secs_b, rate_c = facts_c / secs_c;
   std::printf("neo4j %s (%s), api %s\n", info->version.c_str(), info->edition.c_str(),
               info->api_in_use == Neo4jApi::kQueryV2 ? "query/v2" : "legacy tx");
+  std::printf("(d) batched requests: %6d docs %7.0f facts in %7.2f s = %8.0f facts/s (%zu docs/request, %d at once)\n",
+              n_docs, facts_a, secs_d, rate_d, client.documents_per_request(), concurrency);
   std::printf("(a) per-document tx : %6d docs %7.0f facts in %7.2f s = %8.0f facts/s (%d at once)\n", n_docs, facts_a, secs_a, rate_a, concurrency);
   std::printf("(a1) one at a time  : %6d docs %7.0f facts in %7.2f s = %8.0f facts/s\n", n_docs, facts_a, secs_a1, rate_a1);
   std::printf("(b) auto-commit/fact: %6d docs %7.0f facts in %7.2f s = %8.0f facts/s\n", n_naive, facts_b, secs_b, rate_b);
@@ -258,5 +303,35 @@ int main(int argc, char** argv) {
               rate_a / rate_b, rate_a / rate_c, rate_a1 / rate_b, rate_a1 / rate_c);
   // (c) is the upper bound of the HTTP path, so no per-document method can exceed c/b.
   std::printf("ceiling: c/b = %.1fx\n", rate_c / rate_b);
+  std::printf("d/c = %.2f (target >= 0.9), d/a = %.2fx, d/b = %.1fx\n", rate_d / rate_c, rate_d / rate_a,
+              rate_d / rate_b);
+  std::fflush(stdout);
+  if (!sweep) return 0;
+
+  // Each setting against (c) measured again just before it, so drifting load on a shared
+  // machine shows in both.
+  std::printf("sweep: docs/request x requests in flight x concurrent transactions, facts/s and ratio to (c)\n");
+  int round = 0;
+  for (int concurrent_tx : {0, 4}) {
+    for (std::size_t per_request : {10, 25, 50, 100, 200}) {
+      for (int in_flight : {1, 2, 4}) {
+        Neo4jOptions o = options;
+        o.documents_per_request = per_request;
+        o.concurrent_transactions = concurrent_tx;
+        GraphClient c(o, *schema, *transport, clock);
+        const std::string p = tag + "s" + std::to_string(round++) + "-";
+        t0 = std::chrono::steady_clock::now();
+        if (!bulk(p + "c-", n_docs)) return 1;
+        const double secs_bulk = seconds_since(t0);
+        cleanup(client, p + "c-");
+        const double secs = timed_batched(c, p, in_flight);
+        if (secs < 0) return 1;
+        std::printf("  %4zu docs/request  %d in flight  %s: %8.0f facts/s  c %8.0f facts/s  ratio %.2f\n",
+                    per_request, in_flight, concurrent_tx > 1 ? "IN 4 CONCURRENT" : "sequential     ",
+                    facts_a / secs, facts_a / secs_bulk, secs_bulk / secs);
+        std::fflush(stdout);
+      }
+    }
+  }
   return 0;
 }

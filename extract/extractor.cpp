@@ -122,19 +122,13 @@ void report(const LaneContext& ctx, const std::string& phase, const std::string&
 
 namespace {
 
-std::int64_t int_of(const SqlValue& v) {
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
-  if (const auto* d = std::get_if<double>(&v)) return static_cast<std::int64_t>(*d);
-  return 0;
-}
+using registry::int_of;
+using registry::text_of;
+
 double double_of(const SqlValue& v) {
   if (const auto* d = std::get_if<double>(&v)) return *d;
   if (const auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
   return 0;
-}
-std::string text_of(const SqlValue& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) return *s;
-  return {};
 }
 
 struct PlanDetail {

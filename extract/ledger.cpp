@@ -10,16 +10,8 @@ using registry::Statement;
 
 namespace {
 
-std::string text_of(const SqlValue& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) return *s;
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
-  return {};
-}
-std::int64_t int_of(const SqlValue& v) {
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
-  if (const auto* d = std::get_if<double>(&v)) return static_cast<std::int64_t>(*d);
-  return 0;
-}
+using registry::int_of;
+using registry::text_of;
 SqlValue opt_text(const std::string& s) {
   if (s.empty()) return std::monostate{};
   return s;

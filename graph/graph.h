@@ -2,8 +2,9 @@
 //
 // Owns: the Neo4j HTTP client (discovery, Query API v2 explicit transactions, legacy
 // transactional endpoints as a fallback), error classification by Neo4j code, the
-// constraint bootstrap, per-document staging in one transaction, rollback of a run or a
-// document, replay, and a canonical export used to compare graphs.
+// constraint bootstrap, per-document staging in one transaction (many documents per
+// request, each still its own transaction), rollback of a run or a document, replay, and
+// a canonical export used to compare graphs.
 //
 // Graph model (see ../shared/DESIGN.md):
 //   (:Document {doc_id, accession, form_type, cik, filer, filed_at, source})
@@ -135,6 +136,14 @@ struct Neo4jOptions {
   std::chrono::milliseconds connect_timeout{5000};    // TCP connect
   RetryPolicy retry;                           // whole-transaction retries (transient only)
   std::size_t rollback_batch_size = 2000;      // max relationships/nodes deleted per tx
+  // stage_documents: documents sent in one request, each in its own transaction inside it
+  // (CALL {...} IN TRANSACTIONS OF 1 ROWS, Neo4j 5.7 or newer; older servers and 1 take
+  // one request per document). Default measured with bench/graph_bench (ARCHITECTURE.md).
+  std::size_t documents_per_request = 50;
+  // > 1: those transactions run `IN n CONCURRENT TRANSACTIONS` inside Neo4j (5.21 or
+  // newer); 0 or 1: one after the other. Measured no faster, and far slower with several
+  // requests in flight (ARCHITECTURE.md).
+  int concurrent_transactions = 0;
 };
 
 // What discovery (GET /) reported.
@@ -236,6 +245,9 @@ class GraphClient {
   // every other call. kUnavailable when the server cannot be reached.
   Result<ServerInfo> connect();
 
+  // options.documents_per_request: callers size their batches of stage_documents by it.
+  std::size_t documents_per_request() const;
+
   // Creates (IF NOT EXISTS) the unique constraints on Entity.entity_id, Document.doc_id,
   // Run.run_id and a fact_id index per allowed relationship type, each in its own request.
   // Idempotent; safe to race with another client. Errors: kPermanent/kInternal with the
@@ -251,11 +263,21 @@ class GraphClient {
                                   const std::vector<EntityNode>& entities,
                                   const std::vector<RelationEdge>& relations);
 
-  // Stages several documents of one run, each exactly as stage_document (one transaction
-  // per document), up to `concurrency` at once on as many threads. Returns one result per
-  // input, in input order; a failed document does not stop the others. Documents sharing
-  // entities can deadlock each other inside Neo4j; that error is transient and retried
-  // per the policy. Needs a transport (and clock) safe to use from several threads.
+  // Stages several documents of one run, each in its own transaction as stage_document:
+  // up to options.documents_per_request documents per request (one statement whose
+  // `CALL {...} IN TRANSACTIONS OF 1 ROWS ON ERROR CONTINUE REPORT STATUS` commits each
+  // document alone and reports which committed), `concurrency` requests at once on as many
+  // threads. Returns one result per input, in input order; a failed document does not stop
+  // the others. A document that did not commit inside a request (a constraint violation,
+  // a deadlock with a concurrent request: Neo4j reports only a message there) is staged
+  // again alone through stage_document, so its transient errors are retried per the
+  // policy and a permanent one is returned with its Neo4j code. A request that fails whole
+  // is retried whole when the error is retryable (the MERGEs make committed documents
+  // unchanged); kUnavailable or kUnauthorized is then every document's result, any other
+  // error sends each document alone. Counters of a document committed inside a shared
+  // request are zero but for `attempts` (Neo4j counts per request). A crash halfway leaves
+  // each document complete or absent. Needs a transport (and clock) safe to use from
+  // several threads.
   struct StageInput {
     DocumentNode document;
     std::vector<EntityNode> entities;

@@ -124,6 +124,7 @@ struct GraphClient::Impl {
   Clock& clock;
   std::shared_ptr<spdlog::logger> log = logger("graph");
   std::string stage_cypher;  // built once per server (syntax depends on the version)
+  std::string batch_cypher;  // "" when the server cannot stage several documents per request
   std::once_flag cypher_once;
 
   // Runs `attempt` under the retry policy, logging each retryable failure as `what`, and
@@ -155,32 +156,55 @@ struct GraphClient::Impl {
   // The whole document in one statement, so that staging is one request: the run and
   // document nodes, then one unit subquery per entity type and per relationship type
   // (an empty list costs nothing). Later subqueries see the entities written by earlier
-  // ones: a statement reads its own writes.
-  void build_cypher(const ServerInfo& info) {
+  // ones: a statement reads its own writes. `v` is where the document's values are:
+  // "$" (parameters of a one-document statement) or "item." (a row of a batch).
+  std::string document_cypher(const std::string& v, bool scoped) const {
+    const bool batch = v != "$";
+    const std::string carried = batch ? "d, item" : "d";
     // CALL (d) {...} replaces the deprecated CALL { WITH d ...} from 5.23 on.
-    bool scoped = true;
-    int major = 0, minor = 0;
-    if (std::sscanf(info.version.c_str(), "%d.%d", &major, &minor) == 2) {
-      scoped = major > 5 || (major == 5 && minor >= 23);
-    }
-    const std::string open_d = scoped ? "CALL (d) { " : "CALL { WITH d ";
+    const std::string open_d = scoped ? "CALL (" + carried + ") { " : "CALL { WITH " + carried + " ";
     std::string q =
         "MERGE (r:Run {run_id: $run.run_id}) ON CREATE SET r += $run "
-        "MERGE (d:Document {doc_id: $doc.doc_id}) ON CREATE SET d += $doc "
-        "MERGE (d)-[:STAGED_BY]->(r) WITH d ";
+        "MERGE (d:Document {doc_id: " + v + "doc.doc_id}) ON CREATE SET d += " + v + "doc "
+        "MERGE (d)-[:STAGED_BY]->(r) WITH " + carried + " ";
     for (std::size_t i = 0; i < schema.entity_types.size(); ++i) {
-      q += open_d + "UNWIND $e" + std::to_string(i) +
+      q += open_d + "UNWIND " + v + "e" + std::to_string(i) +
            " AS row MERGE (e:Entity {entity_id: row.entity_id}) ON CREATE SET e:`" +
            entity_label(schema.entity_types[i]) +
            "`, e += row.props MERGE (e)-[:MENTIONED_IN {run_id: $run.run_id}]->(d) } ";
     }
     for (std::size_t i = 0; i < schema.relation_types.size(); ++i) {
-      q += open_d + "UNWIND $r" + std::to_string(i) +
+      q += open_d + "UNWIND " + v + "r" + std::to_string(i) +
            " AS row MATCH (a:Entity {entity_id: row.source}) MATCH (b:Entity {entity_id: row.target}) "
            "MERGE (a)-[x:`" + schema.relation_types[i] +
            "` {fact_id: row.fact_id, run_id: $run.run_id}]->(b) ON CREATE SET x += row.props } ";
     }
-    stage_cypher = q + "RETURN count(*)";
+    return q;
+  }
+
+  void build_cypher(const ServerInfo& info) {
+    int major = 0, minor = 0;
+    // An unreadable version is taken for a new one (calendar versions, 2025.01, read fine).
+    if (std::sscanf(info.version.c_str(), "%d.%d", &major, &minor) != 2) major = 6;
+    auto at_least = [&](int m, int n) { return major > m || (major == m && minor >= n); };
+    const bool scoped = at_least(5, 23);
+    stage_cypher = document_cypher("$", scoped) + "RETURN count(*)";
+    // Each row (document) commits alone; a failing one is reported, not fatal (5.7+).
+    if (!at_least(5, 7)) return;
+    const std::string in_tx = options.concurrent_transactions > 1 && at_least(5, 21)
+                                  ? "IN " + std::to_string(options.concurrent_transactions) +
+                                        " CONCURRENT TRANSACTIONS"
+                                  : "IN TRANSACTIONS";
+    batch_cypher = "UNWIND $docs AS item " + std::string(scoped ? "CALL (item) { " : "CALL { WITH item ") +
+                   document_cypher("item.", scoped) + "} " + in_tx +
+                   " OF 1 ROWS ON ERROR CONTINUE REPORT STATUS AS s "
+                   "RETURN item.i, s.committed, s.errorMessage";
+  }
+
+  Result<ServerInfo> prepare() {
+    auto info = http.connect();
+    if (info) std::call_once(cypher_once, [&] { build_cypher(*info); });
+    return info;
   }
 
   Status validate(const RunInfo& run, const DocumentNode& doc, const std::vector<EntityNode>& entities,
@@ -208,17 +232,22 @@ struct GraphClient::Impl {
     return ok();
   }
 
-  Result<Counters> stage(const RunInfo& run, const DocumentNode& doc,
-                         const std::vector<EntityNode>& entities,
-                         const std::vector<RelationEdge>& relations) {
+  static json run_props(const RunInfo& run) {
+    return {{"run_id", run.run_id},          {"lane", run.lane},
+            {"model", run.model},            {"prompt_version", run.prompt_version},
+            {"schema_version", run.schema_version}, {"started_at", run.started_at}};
+  }
+
+  // A document's values as document_cypher reads them (doc, e<i>, r<i>), after the checks
+  // of validate: kInvalidInput before any request, invalid UTF-8 included.
+  Result<json> document_values(const RunInfo& run, const DocumentNode& doc,
+                               const std::vector<EntityNode>& entities,
+                               const std::vector<RelationEdge>& relations) const {
     if (auto v = validate(run, doc, entities, relations); !v) return v.error();
-    json run_props = {{"run_id", run.run_id},          {"lane", run.lane},
-                      {"model", run.model},            {"prompt_version", run.prompt_version},
-                      {"schema_version", run.schema_version}, {"started_at", run.started_at}};
     json doc_props = {{"doc_id", doc.doc_id},   {"accession", doc.accession}, {"form_type", doc.form_type},
                       {"cik", doc.cik},         {"filer", doc.filer},         {"filed_at", doc.filed_at},
                       {"source", doc.source}};
-    json p = {{"run", std::move(run_props)}, {"doc", std::move(doc_props)}};
+    json p = {{"doc", std::move(doc_props)}};
     for (std::size_t i = 0; i < schema.entity_types.size(); ++i) p["e" + std::to_string(i)] = json::array();
     for (std::size_t i = 0; i < schema.relation_types.size(); ++i) p["r" + std::to_string(i)] = json::array();
     // Rows go in entity_id order, so that concurrent documents sharing entities lock them
@@ -253,25 +282,103 @@ struct GraphClient::Impl {
     }
     // Invalid UTF-8 anywhere is refused before any request.
     if (auto d = internal::dump_json(p); !d) return d.error();
-    auto info = http.connect();
+    return p;
+  }
+
+  // One document in one request (`values` from document_values).
+  Result<Counters> stage_one(const RunInfo& run, json values) {
+    const std::string doc_id = values["doc"]["doc_id"].get<std::string>();
+    auto info = prepare();
     if (!info) return info.error();
-    std::call_once(cypher_once, [&] { build_cypher(*info); });
+    values["run"] = run_props(run);
     // One statement is one transaction: sent in a single request, it commits whole or
     // not at all, and a transient failure retries it whole.
     int attempts = 0;
-    const WireStatement statement{stage_cypher, std::move(p)};
-    auto result = retried("stage doc=" + doc.doc_id, &attempts,
-                          [&] { return http.auto_commit(statement); });
+    const WireStatement statement{stage_cypher, std::move(values)};
+    auto result = retried("stage doc=" + doc_id, &attempts, [&] { return http.auto_commit(statement); });
     if (!result) {
-      log->error("stage doc={} run={} failed after {} attempt(s): {}", doc.doc_id, run.run_id,
-                 attempts, result.error().describe());
+      log->error("stage doc={} run={} failed after {} attempt(s): {}", doc_id, run.run_id, attempts,
+                 result.error().describe());
       return result.error();
     }
     Counters c = result->counters;
     c.attempts = attempts;
-    log->debug("staged doc={} run={} nodes+{} rels+{}", doc.doc_id, run.run_id, c.nodes_created,
+    log->debug("staged doc={} run={} nodes+{} rels+{}", doc_id, run.run_id, c.nodes_created,
                c.relationships_created);
     return c;
+  }
+
+  Result<Counters> stage(const RunInfo& run, const DocumentNode& doc,
+                         const std::vector<EntityNode>& entities,
+                         const std::vector<RelationEdge>& relations) {
+    auto values = document_values(run, doc, entities, relations);
+    if (!values) return values.error();
+    return stage_one(run, std::move(*values));
+  }
+
+  // Several documents in one request, each in its own transaction (batch_cypher); what
+  // did not commit there goes alone through stage_one. `values[k]` belongs to results[at[k]].
+  void stage_batch(const RunInfo& run, std::vector<json> values, const std::vector<std::size_t>& at,
+                   std::vector<Result<Counters>>& results) {
+    if (values.size() == 1 || batch_cypher.empty()) {
+      for (std::size_t k = 0; k < values.size(); ++k) results[at[k]] = stage_one(run, std::move(values[k]));
+      return;
+    }
+    const std::size_t n = values.size();
+    const std::string first = values.front()["doc"]["doc_id"].get<std::string>();
+    WireStatement statement{batch_cypher, {{"run", run_props(run)}, {"docs", json::array()}}};
+    json& docs = statement.parameters["docs"];
+    for (std::size_t k = 0; k < n; ++k) {
+      values[k]["i"] = static_cast<std::int64_t>(k);
+      docs.push_back(std::move(values[k]));
+    }
+    // docs[k] without its index, for stage_one.
+    auto alone = [&](std::size_t k) {
+      json v = std::move(docs[k]);
+      v.erase("i");
+      return v;
+    };
+    int attempts = 0;
+    auto result = retried("stage batch of " + std::to_string(n) + " docs from doc=" + first,
+                          &attempts, [&] { return http.auto_commit(statement); });
+    std::vector<std::string> failed(n, "no status returned");
+    if (result) {
+      for (const auto& row : result->rows) {
+        if (!row.is_array() || row.size() < 3 || !row[0].is_number_integer()) continue;
+        const auto k = row[0].get<std::size_t>();
+        if (k >= n) continue;
+        if (row[1].is_boolean() && row[1].get<bool>()) {
+          failed[k].clear();
+        } else {
+          failed[k] = row[2].is_string() ? row[2].get<std::string>() : "not committed";
+        }
+      }
+    } else if (result.error().code == ErrorCode::kUnavailable ||
+               result.error().code == ErrorCode::kUnauthorized) {
+      // Not the documents' fault, and sending each alone would only wait as long again.
+      log->error("stage batch of {} docs from doc={} run={} failed after {} attempt(s): {}", n, first,
+                 run.run_id, attempts, result.error().describe());
+      for (std::size_t k = 0; k < n; ++k) results[at[k]] = result.error();
+      return;
+    } else {
+      log->warn("stage batch of {} docs from doc={} run={} failed: {}; staging each alone", n, first,
+                run.run_id, result.error().describe());
+      std::fill(failed.begin(), failed.end(), result.error().describe());
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      if (failed[k].empty()) {
+        Counters c;
+        c.attempts = attempts;
+        results[at[k]] = c;
+        continue;
+      }
+      json v = alone(k);
+      if (result) {
+        log->warn("stage doc={} run={} did not commit in its batch ({}); staging it alone",
+                  v["doc"]["doc_id"].get<std::string>(), run.run_id, failed[k]);
+      }
+      results[at[k]] = stage_one(run, std::move(v));
+    }
   }
 
   // Repeats a bounded delete statement (returning count) until it deletes nothing.
@@ -377,14 +484,36 @@ std::vector<Result<Counters>> GraphClient::stage_documents(const RunInfo& run,
                                                            const std::vector<StageInput>& inputs,
                                                            int concurrency) {
   std::vector<Result<Counters>> results(inputs.size(), make_error(ErrorCode::kInternal, "not staged"));
+  std::vector<json> values;
+  std::vector<std::size_t> at;  // values[k] is inputs[at[k]]
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    auto v = impl_->document_values(run, inputs[i].document, inputs[i].entities, inputs[i].relations);
+    if (!v) {
+      results[i] = v.error();
+      continue;
+    }
+    values.push_back(std::move(*v));
+    at.push_back(i);
+  }
+  if (values.empty()) return results;
+  if (auto info = impl_->prepare(); !info) {
+    for (std::size_t i : at) results[i] = info.error();
+    return results;
+  }
+  const std::size_t per_request =
+      impl_->batch_cypher.empty() ? 1 : std::max<std::size_t>(1, impl_->options.documents_per_request);
+  const std::size_t requests = (values.size() + per_request - 1) / per_request;
   std::atomic<std::size_t> next{0};
   auto work = [&] {
-    for (std::size_t i = next++; i < inputs.size(); i = next++) {
-      const auto& in = inputs[i];
-      results[i] = impl_->stage(run, in.document, in.entities, in.relations);
+    for (std::size_t r = next++; r < requests; r = next++) {
+      const std::size_t from = r * per_request, to = std::min(values.size(), from + per_request);
+      std::vector<json> mine(std::make_move_iterator(values.begin() + from),
+                             std::make_move_iterator(values.begin() + to));
+      impl_->stage_batch(run, std::move(mine), std::vector<std::size_t>(at.begin() + from, at.begin() + to),
+                         results);
     }
   };
-  const auto threads = std::min<std::size_t>(static_cast<std::size_t>(std::max(concurrency, 1)), inputs.size());
+  const auto threads = std::min<std::size_t>(static_cast<std::size_t>(std::max(concurrency, 1)), requests);
   {
     std::vector<std::jthread> pool;
     for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
@@ -392,6 +521,8 @@ std::vector<Result<Counters>> GraphClient::stage_documents(const RunInfo& run,
   }
   return results;
 }
+
+std::size_t GraphClient::documents_per_request() const { return impl_->options.documents_per_request; }
 
 Result<Counters> GraphClient::replay(const RunInfo& run, const DocumentNode& document,
                                      const std::vector<EntityNode>& entities,

@@ -167,11 +167,14 @@ class Store {
   // Checkpoints the background thread has completed (0 without one). For tests.
   std::int64_t background_checkpoints() const;
   const std::string& path() const { return path_; }
+  // Resets every cached statement, ending their read snapshots: a statement that stopped
+  // on a row keeps the snapshot it read, so a connection kept across requests (fgraph
+  // serve) calls this after each use, or it would go on reading an old ledger.
+  void release_cached();
 
  private:
   Store();
   Status migrate();
-  void release_cached();  // resets every cached statement (ends their read snapshots)
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string path_;

@@ -67,13 +67,15 @@ std::optional<DocState> parse_doc_state(std::string_view text);
 struct Settings {
   std::string home;                   // $FGRAPH_HOME: work files; never ingested
   std::string lane = "local";         // default lane of a new run
-  std::string model;                  // default model of a new run (must be set)
+  std::string model;                  // model of a new run on any lane; "" = the lane's own
+  std::map<std::string, std::string> lane_models;  // lane -> its default model
   std::optional<double> budget_usd;   // default budget; none = no gate
   extract::PriceTable prices = extract::PriceTable::bundled();
   int concurrency = 2;                // parallel requests on live lanes
   extract::ProviderConfig providers;
   graph::Neo4jOptions neo4j;
-  int neo4j_concurrency = 4;          // documents staged at once, each its own transaction
+  int neo4j_concurrency = 4;          // staging requests at once (each of many documents,
+                                      // each document in its own transaction)
   // The cascade (issue 18): kRulesAndModel reads forms first and sends the model only the
   // documents the form extractor does not cover completely. Default kModel here; the
   // command line's settings default to rules+model.

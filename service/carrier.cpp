@@ -17,9 +17,7 @@ void Carrier::wake(const std::string& run_id) { due_[run_id] = Due{clock_.steady
 void Carrier::raise(Pass& pass, const std::string& kind, const std::string& run_id,
                     const std::string& message) {
   if (!raised_.emplace(kind, run_id).second) return;
-  logger("service")->warn("alert {}{}: {}", kind, run_id.empty() ? "" : " run=" + run_id,
-                          escape_for_terminal(message));
-  pass.raised.push_back({kind, run_id, message, format_utc(clock_.now())});
+  pass.raised.push_back({alert_key(kind, run_id), kind, message, run_id, format_utc(clock_.now())});
 }
 
 void Carrier::check_report(Pass& pass, const run::RunReport& r) {
@@ -82,7 +80,8 @@ Carrier::Pass Carrier::tick(run::Coordinator& coordinator, registry::Store& stor
     if (report) {
       check_report(pass, *report);
       if (report->state == run::to_string(run::RunState::kFinished)) {
-        neo4j_down_since_.reset();  // it staged
+        neo4j_down_since_.reset();  // it staged: a later outage is a new alert
+        raised_.erase({"neo4j_unreachable", ""});
         logger("service")->info("run={} finished: {} documents staged", id, report->documents_staged);
         pass.finished.push_back(id);
         due_.erase(id);

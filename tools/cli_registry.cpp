@@ -7,14 +7,12 @@
 
 #include "registry/registry.h"
 #include "tools/cli.h"
+#include "tools/json_output.h"
 
 namespace fgraph::cli {
 namespace {
 
 using nlohmann::json;
-
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-json opt(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
 
 // Opens the ledger and runs `body` with a registry; store errors become exit codes.
 // A command with Access::kWrite takes the home's writer lock first.
@@ -28,29 +26,6 @@ int with_registry(Cli& cli, Access access, F&& body) {
   if (!store) return report_error(cli, store.error());
   registry::EntityRegistry reg(**store);
   return body(reg);
-}
-
-json candidate_json(const registry::Candidate& c) {
-  return {{"entity_id", c.entity_id}, {"type", c.type},     {"name", c.name},
-          {"method", c.method},       {"score", c.score},   {"matched", c.matched}};
-}
-
-json merge_json(const registry::MergeRecord& m) {
-  return {{"merge_id", m.merge_id},   {"survivor_id", m.survivor_id}, {"merged_id", m.merged_id},
-          {"run_id", opt(m.run_id)},  {"state", m.state},             {"merged_at", m.merged_at},
-          {"unmerged_at", opt(m.unmerged_at)}};
-}
-
-json journal_json(const registry::JournalEntry& e) {
-  return {{"seq", e.seq},
-          {"run_id", opt(e.run_id)},
-          {"op", e.op},
-          {"entity_id", e.entity_id},
-          {"target", opt(e.target)},
-          {"before", json::parse(e.before_json, nullptr, false)},
-          {"after", json::parse(e.after_json, nullptr, false)},
-          {"at", e.at},
-          {"undone", e.undone}};
 }
 
 }  // namespace
@@ -89,7 +64,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
         if (!r) return report_error(cli, r.error());
         for (const auto& c : *r) {
           if (cli.globals.json) {
-            std::cout << dump(candidate_json(c)) << "\n";
+            std::cout << to_json_text(candidate_json(c)) << "\n";
           } else {
             std::printf("%-24s %.3f  %-9s %-10s %s\n", c.entity_id.c_str(), c.score,
                         c.method.c_str(), c.type.c_str(), c.name.c_str());
@@ -113,23 +88,8 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
         auto r = reg.show(*show_id);
         if (!r) return report_error(cli, r.error());
         const auto& d = *r;
-        json aliases = json::array(), mentions = json::array(), merges = json::array();
-        for (const auto& a : d.aliases) {
-          aliases.push_back({{"alias_id", a.alias_id}, {"raw", a.raw}, {"norm", a.norm},
-                             {"method", a.method}, {"doc_id", opt(a.doc_id)},
-                             {"run_id", opt(a.run_id)}});
-        }
-        for (const auto& m : d.mentions) mentions.push_back({{"doc_id", m.doc_id}, {"run_id", m.run_id}});
-        for (const auto& m : d.merges) merges.push_back(merge_json(m));
-        json j = {{"entity_id", d.entity_id}, {"type", d.type}, {"name", d.name},
-                  {"norm_name", d.norm_name}, {"cik", opt(d.cik)}, {"ticker", opt(d.ticker)},
-                  {"lei", opt(d.lei)}, {"jurisdiction", opt(d.jurisdiction)},
-                  {"authoritative", d.authoritative},
-                  {"possible_duplicate_of", opt(d.possible_duplicate_of)},
-                  {"merged_into", opt(d.merged_into)}, {"aliases", aliases},
-                  {"mentions", mentions}, {"merges", merges}};
         if (cli.globals.json) {
-          std::cout << dump(j) << "\n";
+          std::cout << to_json_text(entity_json(d)) << "\n";
           return static_cast<int>(kExitOk);
         }
         std::cout << d.entity_id << "  " << d.type << "  " << d.name << "\n";
@@ -171,7 +131,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
         auto r = reg.merge(merge->a, merge->b);
         if (!r) return report_error(cli, r.error());
         if (cli.globals.json) {
-          std::cout << dump(merge_json(*r)) << "\n";
+          std::cout << to_json_text(merge_json(*r)) << "\n";
         } else {
           std::cout << r->merge_id << ": " << r->merged_id << " merged into " << r->survivor_id << "\n";
         }
@@ -190,7 +150,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
         auto r = reg.unmerge(*merge_id);
         if (!r) return report_error(cli, r.error());
         if (cli.globals.json) {
-          std::cout << dump({{"merge_id", *merge_id}, {"state", "undone"}}) << "\n";
+          std::cout << to_json_text(unmerge_json(*merge_id)) << "\n";
         } else {
           std::cout << *merge_id << " undone\n";
         }
@@ -212,7 +172,7 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
         if (!r) return report_error(cli, r.error());
         for (const auto& e : *r) {
           if (cli.globals.json) {
-            std::cout << dump(journal_json(e)) << "\n";
+            std::cout << to_json_text(journal_json(e)) << "\n";
           } else {
             std::cout << e.seq << "  " << e.at << "  " << e.op << "  " << e.entity_id
                       << (e.target ? " -> " + *e.target : "") << "  run "

@@ -10,6 +10,7 @@
 #include "tools/cli.h"
 #include "tools/config.h"
 #include "run/run.h"
+#include "tools/json_output.h"
 #include "tools/progress.h"
 
 namespace fgraph::cli {
@@ -19,60 +20,6 @@ using nlohmann::json;
 using run::Coordinator;
 using run::RunOptions;
 using run::RunReport;
-
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-json report_json(const RunReport& r) {
-  json usage = json::array();
-  for (const auto& u : r.usage) {
-    usage.push_back({{"lane", u.lane}, {"model", u.model}, {"attempts", u.attempts},
-                     {"input_tokens", u.input_tokens}, {"output_tokens", u.output_tokens},
-                     {"cost_usd", u.cost_usd}});
-  }
-  json leaks = json::array();
-  for (const auto& l : r.leak_alarms) {
-    leaks.push_back({{"batch_id", l.batch_id}, {"doc_id", l.own_doc_id},
-                     {"found_in_doc_id", l.other_doc_id}, {"quote", l.quote}});
-  }
-  json dead = json::array();
-  for (const auto& d : r.dead_letters) {
-    dead.push_back({{"custom_id", d.custom_id}, {"doc_id", d.doc_id}, {"outcome", d.outcome},
-                    {"detail", d.detail}, {"attempts", d.attempts}});
-  }
-  json j = {
-      {"run_id", r.run_id},
-      {"lane", r.lane},
-      {"model", r.model},
-      {"state", r.state},
-      {"dry_run", r.dry_run},
-      {"documents", {{"seen", r.files_seen}, {"parsed", r.documents_parsed},
-                     {"skipped", r.parts_skipped}, {"failed_by_reason", r.files_failed_by_reason}}},
-      {"requests", {{"planned", r.requests_planned}, {"deduplicated", r.requests_deduplicated},
-                    {"reused", r.requests_reused}, {"submitted", r.requests_submitted},
-                    {"completed", r.requests_completed}, {"dead_lettered", r.requests_dead_lettered},
-                    {"in_flight", r.requests_in_flight}, {"attempts", r.attempts},
-                    {"resubmitted", r.resubmitted}, {"failed_by_outcome", r.failed_by_outcome}}},
-      {"facts", {{"accepted", r.facts_accepted}, {"dropped", r.facts_dropped},
-                 {"dropped_by_reason", r.dropped_by_reason},
-                 {"accepted_by_extractor", r.facts_by_extractor}}},
-      {"extractors", {{"documents", r.documents_by_extractor},
-                      {"documents_model_skipped", r.documents_model_skipped},
-                      {"saved_usd", r.saved_usd}}},
-      {"leak_alarms", leaks},
-      {"graph", {{"documents_staged", r.documents_staged},
-                 {"documents_failed", r.documents_stage_failed},
-                 {"relations_staged", r.relations_staged}, {"errors", r.stage_errors},
-                 {"documents_rolled_back", r.documents_rolled_back},
-                 {"documents_rolling_back", r.documents_rolling_back}}},
-      {"usage", usage},
-      {"cost_usd", r.cost_usd},
-      {"cost_per_staged_document_usd", r.cost_per_staged_document()},
-      {"identity_holds", r.identity_holds()},
-      {"dead_letters", dead},
-  };
-  if (r.dry_run) j["estimated_cost_usd"] = r.est_cost_usd;
-  return j;
-}
 
 std::string join_counts(const std::map<std::string, std::int64_t>& m) {
   if (m.empty()) return "none";
@@ -212,7 +159,7 @@ Result<std::unique_ptr<Session>> open_session(Cli& cli, const std::string& lane,
 
 int finish_report(Cli& cli, const RunReport& r) {
   if (cli.globals.json) {
-    std::cout << dump(report_json(r)) << "\n";
+    std::cout << to_json_text(report_json(r)) << "\n";
   } else {
     print_report(r);
   }
@@ -315,7 +262,7 @@ void register_run_commands(CLI::App& app, Cli& cli) {
       auto r = (*s)->coordinator->report(id);
       if (!r) return report_error(cli, r.error());
       if (cli.globals.json) {
-        std::cout << dump(report_json(*r)) << "\n";
+        std::cout << to_json_text(report_json(*r)) << "\n";
       } else {
         print_report(*r);
       }
@@ -333,11 +280,7 @@ void register_run_commands(CLI::App& app, Cli& cli) {
       if (!all) return report_error(cli, all.error());
       for (const auto& r : *all) {
         if (cli.globals.json) {
-          std::cout << dump({{"run_id", r.run_id}, {"lane", r.lane}, {"model", r.model},
-                             {"state", run::to_string(r.state)}, {"started_at", r.started_at},
-                             {"finished_at", r.finished_at ? json(*r.finished_at) : json(nullptr)},
-                             {"documents", r.documents}, {"tags", r.tags}})
-                    << "\n";
+          std::cout << to_json_text(run_summary_json(r)) << "\n";
         } else {
           std::cout << r.run_id << "  " << run::to_string(r.state) << "  " << r.lane << "/" << r.model << "  "
                     << r.documents << " documents  started " << r.started_at << "\n";
@@ -398,9 +341,7 @@ void register_run_commands(CLI::App& app, Cli& cli) {
       auto a = (*s)->coordinator->audit();
       if (!a) return report_error(cli, a.error());
       if (cli.globals.json) {
-        std::cout << dump({{"graph_facts", a->graph_facts}, {"ledger_facts", a->ledger_facts},
-                           {"counts", a->counts}, {"differences", a->differences}})
-                  << "\n";
+        std::cout << to_json_text(audit_json(*a)) << "\n";
       } else {
         std::int64_t total = 0;
         for (const auto& [kind, by] : a->counts) {
@@ -435,7 +376,7 @@ void register_run_commands(CLI::App& app, Cli& cli) {
       for (const auto& row : *rows) {
         std::string line;
         for (const auto& cell : row) line += (line.empty() ? "" : " | ") + cell;
-        std::cout << (cli.globals.json ? dump(row) : "  " + line) << "\n";
+        std::cout << (cli.globals.json ? to_json_text(row) : "  " + line) << "\n";
       }
       return kExitOk;
     };

@@ -109,6 +109,18 @@ Status parse_count(const std::string& v, int& out, const std::string& key) {
   return ok();
 }
 
+// A whole number >= 1 with nothing after it.
+Status parse_positive(const std::string& v, std::int64_t& out, const std::string& key) {
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || end == nullptr || *end != '\0' || errno != 0 || n < 1) {
+    return make_error(ErrorCode::kInvalidInput, key + " must be a whole number >= 1: " + v);
+  }
+  out = n;
+  return ok();
+}
+
 const std::vector<Setter>& setters() {
   static const std::vector<Setter> kSetters = {
       {"lane", false, [](Config& c, const std::string& v) -> Status {
@@ -161,6 +173,40 @@ const std::vector<Setter>& setters() {
       {"openai.base_url", false, [](Config& c, const std::string& v) { c.openai.base_url = v; return ok(); }},
       {"openai.api_key", true, [](Config& c, const std::string& v) { c.openai.api_key = v; return ok(); }},
       {"anthropic.base_url", false, [](Config& c, const std::string& v) { c.anthropic.base_url = v; return ok(); }},
+      {"service.token", true, [](Config& c, const std::string& v) -> Status {
+         if (v.empty()) return make_error(ErrorCode::kInvalidInput, "service.token is empty");
+         c.service.token = v;
+         return ok();
+       }},
+      {"service.max_upload_bytes", false, [](Config& c, const std::string& v) {
+         return parse_positive(v, c.service.max_upload_bytes, "service.max_upload_bytes");
+       }},
+      {"service.idle_timeout_ms", false, [](Config& c, const std::string& v) {
+         return parse_positive(v, c.service.idle_timeout_ms, "service.idle_timeout_ms");
+       }},
+      {"service.poll_initial_s", false, [](Config& c, const std::string& v) {
+         return parse_positive(v, c.service.poll_initial_s, "service.poll_initial_s");
+       }},
+      {"service.poll_max_s", false, [](Config& c, const std::string& v) {
+         return parse_positive(v, c.service.poll_max_s, "service.poll_max_s");
+       }},
+      {"service.alert_batch_open_hours", false, [](Config& c, const std::string& v) {
+         return parse_positive(v, c.service.alert_batch_open_hours, "service.alert_batch_open_hours");
+       }},
+      {"service.alert_neo4j_down_minutes", false, [](Config& c, const std::string& v) {
+         return parse_positive(v, c.service.alert_neo4j_down_minutes, "service.alert_neo4j_down_minutes");
+       }},
+      {"service.inbox_settle_s", false, [](Config& c, const std::string& v) {
+         return parse_positive(v, c.service.inbox_settle_s, "service.inbox_settle_s");
+       }},
+      {"service.alert_failed_rows", false, [](Config& c, const std::string& v) -> Status {
+         auto d = parse_usd(v, "service.alert_failed_rows");
+         if (!d) return d.error();
+         if (*d > 1) return make_error(ErrorCode::kInvalidInput, "service.alert_failed_rows is a share in 0..1: " + v);
+         c.service.alert_failed_rows = *d;
+         return ok();
+       }},
+      {"service.alert_webhook", false, [](Config& c, const std::string& v) { c.service.alert_webhook = v; return ok(); }},
       {"anthropic.api_key", true, [](Config& c, const std::string& v) { c.anthropic.api_key = v; return ok(); }},
       {"local.base_url", false, [](Config& c, const std::string& v) { c.local.base_url = v; return ok(); }},
   };
@@ -188,6 +234,7 @@ const std::vector<std::pair<std::string, std::string>>& env_keys() {
       {"FGRAPH_NEO4J_DATABASE", "neo4j.database"},
       {"FGRAPH_NEO4J_CONCURRENCY", "neo4j.concurrency"},
       {"FGRAPH_NEO4J_PASSWORD", "neo4j.password"},
+      {"FGRAPH_SERVICE_TOKEN", "service.token"},
       {"OPENAI_BASE_URL", "openai.base_url"},
       {"OPENAI_API_KEY", "openai.api_key"},
       {"ANTHROPIC_BASE_URL", "anthropic.base_url"},
@@ -326,6 +373,16 @@ std::vector<std::pair<std::string, std::string>> describe_config(const Config& c
   add("anthropic.base_url", redact_urls(c.anthropic.base_url));
   add("anthropic.api_key", mask_secret(c.anthropic.api_key));
   add("local.base_url", redact_urls(c.local.base_url));
+  add("service.token", mask_secret(c.service.token));
+  add("service.max_upload_bytes", std::to_string(c.service.max_upload_bytes));
+  add("service.idle_timeout_ms", std::to_string(c.service.idle_timeout_ms));
+  add("service.poll_initial_s", std::to_string(c.service.poll_initial_s));
+  add("service.poll_max_s", std::to_string(c.service.poll_max_s));
+  add("service.alert_batch_open_hours", std::to_string(c.service.alert_batch_open_hours));
+  add("service.alert_failed_rows", std::to_string(c.service.alert_failed_rows));
+  add("service.alert_neo4j_down_minutes", std::to_string(c.service.alert_neo4j_down_minutes));
+  add("service.alert_webhook", redact_urls(c.service.alert_webhook));
+  add("service.inbox_settle_s", std::to_string(c.service.inbox_settle_s));
   return out;
 }
 
@@ -333,7 +390,10 @@ run::Settings run_settings(const Config& c) {
   run::Settings s;
   s.home = c.home;
   s.lane = c.lane;
-  s.model = c.model.empty() ? default_model_for_lane(c.lane) : c.model;
+  s.model = c.model;
+  for (const char* lane : {"openai-batch", "anthropic-batch", "openai-sync", "local"}) {
+    s.lane_models[lane] = default_model_for_lane(lane);
+  }
   s.budget_usd = c.budget_usd;
   s.prices = c.prices;
   s.concurrency = c.concurrency;

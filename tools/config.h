@@ -23,12 +23,28 @@ struct Neo4jConfig {
   std::string user = "neo4j";                 // FGRAPH_NEO4J_USER
   std::string password = "fgraph-dev-password";  // FGRAPH_NEO4J_PASSWORD (secret)
   std::string database = "neo4j";             // FGRAPH_NEO4J_DATABASE
-  int concurrency = 4;  // FGRAPH_NEO4J_CONCURRENCY: documents staged at once (1..64), each in its own transaction
+  int concurrency = 4;  // FGRAPH_NEO4J_CONCURRENCY: staging requests at once (1..64), each of many documents, each document in its own transaction
 };
 
 struct ProviderConfig {
   std::string base_url;  // OPENAI_BASE_URL / ANTHROPIC_BASE_URL / FGRAPH_LOCAL_URL
   std::string api_key;   // OPENAI_API_KEY / ANTHROPIC_API_KEY (secret); unused for local
+};
+
+// fgraph serve (service/service.h has what each limit means).
+struct ServiceConfig {
+  std::string token;  // FGRAPH_SERVICE_TOKEN / service.token_file (secret, a 0600 file)
+  std::int64_t max_upload_bytes = 256ll << 20;  // service.max_upload_bytes: one PUT /v1/drops file
+  std::int64_t idle_timeout_ms = 30000;  // service.idle_timeout_ms: a client's read of one request
+  // The background carrying of open runs: batches polled with a backoff from poll_initial_s
+  // doubling to poll_max_s; alerts past these thresholds; the inbox's settle time.
+  std::int64_t poll_initial_s = 60;           // service.poll_initial_s
+  std::int64_t poll_max_s = 300;              // service.poll_max_s
+  std::int64_t alert_batch_open_hours = 20;   // service.alert_batch_open_hours
+  double alert_failed_rows = 0.05;            // service.alert_failed_rows: share of submitted rows
+  std::int64_t alert_neo4j_down_minutes = 10; // service.alert_neo4j_down_minutes
+  std::string alert_webhook;                  // service.alert_webhook: URL each alert is POSTed to
+  std::int64_t inbox_settle_s = 3;            // service.inbox_settle_s
 };
 
 struct Config {
@@ -47,6 +63,7 @@ struct Config {
   // facts first; the model only for documents the form extractor does not cover completely).
   std::string extract = "rules+model";
   Neo4jConfig neo4j;
+  ServiceConfig service;
   ProviderConfig openai{"https://api.openai.com/v1", ""};
   ProviderConfig anthropic{"https://api.anthropic.com", ""};
   ProviderConfig local{"http://127.0.0.1:8081/v1", ""};

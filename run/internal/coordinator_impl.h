@@ -1,6 +1,6 @@
 // The coordinator's state, shared by the run stage's files: coordinator.cpp (a run's
-// phases), undo.cpp (rollback, replay, hand-over, audit) and report.cpp (reconciliation,
-// run list, state names).
+// phases), stage.cpp (staging), undo.cpp (rollback, replay, hand-over, audit) and
+// report.cpp (reconciliation, run list, state names).
 #pragma once
 
 #include <map>
@@ -66,6 +66,8 @@ struct Coordinator::Impl {
   std::map<std::string, std::map<std::string, std::string>> extractors_by_run;
   Status verify_run(const std::string& run_id, const RunDocuments& docs);
   Status resolve_run(const std::string& run_id, const RunDocuments& docs);
+
+  // ---- staging (stage.cpp)
   graph::GraphClient& graph();
   Result<graph::GraphClient::StageInput> stage_input(const RunRecord& run,
                                                      const ingest::Document& doc);

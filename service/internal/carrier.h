@@ -8,7 +8,8 @@
 // `poll_max`; a new run (wake) is looked at at once. Nothing is submitted twice: the
 // extract ledger claims every row before it is sent, and only the run's own batches move.
 //
-// Alerts (each raised once per run and kind, logged at warning level): a batch open longer
+// Alerts (service::Alert, keyed "kind:run_id"; each raised once; AlertList logs it):
+// a batch open longer
 // than `batch_open_alert`; a run whose dead-lettered rows exceed `failed_rows_alert` of its
 // submitted rows; any cross-document leak alarm; Neo4j unreachable for longer than
 // `neo4j_down_alert`; a run refused by its budget.
@@ -29,24 +30,9 @@
 #include "core/core.h"
 #include "registry/registry.h"
 #include "run/run.h"
+#include "service/service.h"
 
 namespace fgraph::service {
-
-struct CarrierSettings {
-  std::chrono::seconds poll_initial{60};       // service.poll_initial_s
-  std::chrono::seconds poll_max{300};          // service.poll_max_s
-  std::chrono::seconds batch_open_alert{20 * 3600};  // service.alert_batch_open_hours
-  double failed_rows_alert = 0.05;             // service.alert_failed_rows (a share)
-  std::chrono::seconds neo4j_down_alert{600};  // service.alert_neo4j_down_minutes
-};
-
-struct Alert {
-  // batch_open_long | failed_rows | leak_alarm | neo4j_unreachable | budget_refused
-  std::string kind;
-  std::string run_id;  // "" for neo4j_unreachable
-  std::string message;
-  std::string raised_at;  // RFC 3339
-};
 
 class Carrier {
  public:
@@ -62,6 +48,10 @@ class Carrier {
   Pass tick(run::Coordinator& coordinator, registry::Store& store);
   // Looks at `run_id` at the next tick.
   void wake(const std::string& run_id);
+  // The AlertList key of an alert of `kind` about `run_id` ("" for none).
+  static std::string alert_key(const std::string& kind, const std::string& run_id) {
+    return kind + ":" + run_id;
+  }
   // True while Neo4j was unreachable at the last look that needed it.
   bool neo4j_down() const { return neo4j_down_since_.has_value(); }
 

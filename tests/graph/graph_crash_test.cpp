@@ -1,14 +1,21 @@
-// Neo4j killed (SIGKILL) while a document is being staged: the client reports the server
-// unavailable, and after a restart the document is absent (or, if its commit won the race,
-// complete; never partial) while an earlier, committed document is complete. Runs a Neo4j of its own (tools/neo4j, own FGRAPH_HOME), never the
-// shared fixture server.
+// Neo4j killed (SIGKILL) while a document is being staged alone and, at the same time, a
+// batch of documents in one request (each its own transaction), after the batch's first
+// document committed: the client reports the
+// server unavailable, and after a restart the lone document is absent (or, if its commit
+// won the race, complete; never partial), each document of the batch is complete or
+// absent, and an earlier, committed document is complete. Runs a Neo4j of its own
+// (tools/neo4j, own FGRAPH_HOME), never the shared fixture server; one kill and one
+// restart cover both paths.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "graph/graph.h"
 #include "tests/graph/graph_test_data.h"
@@ -59,7 +66,7 @@ class OwnNeo4j {
   std::map<std::string, std::string> kv_;
 };
 
-TEST(GraphCrashTest, KilledMidDocumentLeavesItAbsentAndEarlierDocumentsComplete) {
+TEST(GraphCrashTest, KilledMidRequestLeavesEachDocumentCompleteOrAbsent) {
   auto schema = load_graph_schema(std::string(FGRAPH_SOURCE_DIR) + "/schemas/extraction.v1.json");
   ASSERT_TRUE(schema);
   OwnNeo4j server;
@@ -72,7 +79,19 @@ TEST(GraphCrashTest, KilledMidDocumentLeavesItAbsentAndEarlierDocumentsComplete)
   const auto run = fgraph::testing::make_run("crash-run");
   const auto d1 = fgraph::testing::make_doc("c-", "crash-doc1", run.run_id, 8, 10);
   const auto d2 = fgraph::testing::make_doc("c-", "crash-doc2", run.run_id, 4000, 6000, 50);
+  // The batch: its own run and entities, so that rolling it back leaves the rest as it was.
+  const auto batch_run = fgraph::testing::make_run("batch-run");
+  constexpr int kBatchDocs = 30, kEntities = 100, kRelations = 150;
+  std::vector<GraphClient::StageInput> batch;
+  nlohmann::json batch_ids = nlohmann::json::array();
+  for (int i = 0; i < kBatchDocs; ++i) {
+    auto d = fgraph::testing::make_doc("b-", "batch-doc" + std::to_string(i), batch_run.run_id, kEntities,
+                                       kRelations, i * 50);
+    batch.push_back({d.doc, d.entities, d.relations});
+    batch_ids.push_back(d.doc.doc_id);
+  }
   std::string committed_export;
+  std::vector<Result<Counters>> batch_results;
   {
     GraphClient client(server.options(), *schema, fault, clock);
     ASSERT_TRUE(client.bootstrap_schema());
@@ -81,27 +100,87 @@ TEST(GraphCrashTest, KilledMidDocumentLeavesItAbsentAndEarlierDocumentsComplete)
     ASSERT_TRUE(e);
     committed_export = *e;
 
-    // A document large enough that the server is still executing its one statement when
-    // it is killed, 300 ms after the request went out.
+    // A document, and a batch, large enough that the server is still executing them when
+    // it is killed: once both requests went out and the batch's first document committed
+    // (visible to another reader), so that the kill lands between documents of the batch.
+    FaultTransport batch_fault(*real);  // one FaultTransport per thread
+    Neo4jOptions batched = server.options();
+    batched.documents_per_request = kBatchDocs;
+    GraphClient batch_client(batched, *schema, batch_fault, clock);
+    GraphClient watcher(server.options(), *schema, *real, clock);
+    ASSERT_TRUE(batch_client.connect());
+    ASSERT_TRUE(watcher.connect());
+    std::atomic<int> sent{0};
     std::jthread killer;
-    fault.set_before([&](HttpRequest& req, int) -> std::optional<Result<HttpResponse>> {
-      if (!killer.joinable() && req.body.find("crash-doc2") != std::string::npos) {
+    auto arm = [&](const HttpRequest& req, const char* marker) {
+      if (req.body.find(marker) != std::string::npos && ++sent == 2) {
         killer = std::jthread([&] {
-          std::this_thread::sleep_for(std::chrono::milliseconds(300));
+          for (int i = 0; i < 1000; ++i) {
+            auto n = watcher.run_auto_commit({"MATCH (d:Document) WHERE d.doc_id STARTS WITH 'batch-doc' "
+                                              "RETURN count(d)", "{}"});
+            if (!n || n->rows_json.at(0) != "[0]") break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          }
           server.kill_hard();
         });
       }
+    };
+    fault.set_before([&](HttpRequest& req, int) -> std::optional<Result<HttpResponse>> {
+      arm(req, "crash-doc2");
       return std::nullopt;
     });
+    batch_fault.set_before([&](HttpRequest& req, int) -> std::optional<Result<HttpResponse>> {
+      arm(req, "batch-doc0");
+      return std::nullopt;
+    });
+    std::jthread batch_thread([&] { batch_results = batch_client.stage_documents(batch_run, batch, 1); });
     auto r = client.stage_document(run, d2.doc, d2.entities, d2.relations);
+    batch_thread.join();
     ASSERT_TRUE(killer.joinable());
     killer.join();
     if (!r) {
       EXPECT_EQ(r.error().code, ErrorCode::kUnavailable) << r.error().describe();
     }
+    int reported = 0;
+    for (const auto& b : batch_results) {
+      if (b) {
+        ++reported;
+      } else {
+        EXPECT_EQ(b.error().code, ErrorCode::kUnavailable) << b.error().describe();
+      }
+    }
+    ::testing::Test::RecordProperty("batch_reported_committed", reported);
   }
 
   ASSERT_TRUE(server.start()) << "could not restart Neo4j on the same data";
+  {
+    // Each document of the batch: all its facts, mentions and staging record, or nothing.
+    GraphClient probe(server.options(), *schema, *real, clock);
+    auto counts = probe.run_auto_commit(
+        {"UNWIND $ids AS id RETURN id, "
+         "COUNT { MATCH (:Entity)-[x]->(:Entity) WHERE x.doc_id = id }, "
+         "COUNT { MATCH (:Entity)-[:MENTIONED_IN]->(:Document {doc_id: id}) }, "
+         "COUNT { MATCH (:Document {doc_id: id})-[:STAGED_BY]->(:Run) }",
+         nlohmann::json{{"ids", batch_ids}}.dump()});
+    ASSERT_TRUE(counts) << counts.error().describe();
+    ASSERT_EQ(counts->rows_json.size(), static_cast<std::size_t>(kBatchDocs));
+    int complete = 0;
+    for (std::size_t i = 0; i < counts->rows_json.size(); ++i) {
+      const std::string& text = counts->rows_json[i];
+      auto row = nlohmann::json::parse(text);
+      const bool whole = row[1] == kRelations && row[2] == kEntities && row[3] == 1;
+      const bool absent = row[1] == 0 && row[2] == 0 && row[3] == 0;
+      EXPECT_TRUE(whole || absent) << "partial document: " << text;
+      // What the client reported committed survived the kill.
+      if (i < batch_results.size() && batch_results[i]) {
+        EXPECT_TRUE(whole) << text;
+      }
+      complete += whole;
+    }
+    ::testing::Test::RecordProperty("batch_complete_after_restart", complete);
+    EXPECT_GE(complete, 1);  // the one seen committed before the kill
+    ASSERT_TRUE(probe.rollback_run(batch_run.run_id));
+  }
   GraphClient after(server.options(), *schema, *real, clock);
   auto e = after.export_graph();
   ASSERT_TRUE(e) << e.error().describe();

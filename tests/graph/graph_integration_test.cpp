@@ -3,6 +3,8 @@
 // id prefix, so tests may run in parallel on the shared server.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <nlohmann/json.hpp>
 
 #include "graph/graph.h"
@@ -24,6 +26,19 @@ using nlohmann::json;
 // The request that stages a document (its one statement opens with the Run MERGE).
 bool is_staging_request(const HttpRequest& req) {
   return req.body.find("MERGE (r:Run {run_id: $run.run_id})") != std::string::npos;
+}
+// The request that stages several documents, each in its own transaction.
+bool is_batch_request(const HttpRequest& req) {
+  return is_staging_request(req) && req.body.find(" TRANSACTIONS OF 1 ROWS") != std::string::npos;
+}
+// Makes the real server fail, at run time and after the document's first writes, the
+// transaction of the batch's document number `index` (division by zero).
+void fail_in_batch(HttpRequest& req, int index) {
+  const std::string needle = "MERGE (d)-[:STAGED_BY]->(r) WITH d, item ";
+  if (auto at = req.body.find(needle); at != std::string::npos) {
+    req.body.insert(at + needle.size(), "WHERE 1 / (item.i - " + std::to_string(index) +
+                                            ") IS NOT NULL WITH d, item ");
+  }
 }
 
 class GraphIntegrationTest : public ::testing::TestWithParam<Neo4jApi> {
@@ -60,6 +75,32 @@ class GraphIntegrationTest : public ::testing::TestWithParam<Neo4jApi> {
   }
   std::unique_ptr<GraphClient> make_client(HttpTransport& t) {
     return std::make_unique<GraphClient>(options(), schema_, t, clock_);
+  }
+  // A client of the fault transport staging `per_request` documents per request.
+  std::unique_ptr<GraphClient> batching_client(std::size_t per_request) {
+    Neo4jOptions o = options();
+    o.documents_per_request = per_request;
+    return std::make_unique<GraphClient>(o, schema_, *fault_, clock_);
+  }
+  // `n` small documents whose entities do not overlap.
+  std::vector<GraphClient::StageInput> small_docs(const RunInfo& run, int n) {
+    std::vector<GraphClient::StageInput> inputs;
+    for (int i = 0; i < n; ++i) {
+      auto d = make_doc(prefix_, prefix_ + "doc" + std::to_string(i), run.run_id, 3, 4, i * 10);
+      inputs.push_back({d.doc, d.entities, d.relations});
+    }
+    return inputs;
+  }
+  // The export of `inputs` staged one document per request (then rolled back again).
+  std::string staged_one_at_a_time(const RunInfo& run, const std::vector<GraphClient::StageInput>& inputs) {
+    for (const auto& in : inputs) {
+      auto r = client_->stage_document(run, in.document, in.entities, in.relations);
+      EXPECT_TRUE(r) << r.error().describe();
+    }
+    std::string e = exported();
+    EXPECT_TRUE(client_->rollback_run(run.run_id));
+    EXPECT_EQ(exported(), "");
+    return e;
   }
   std::string exported() {
     auto e = client_->export_graph({prefix_});
@@ -263,16 +304,142 @@ TEST_P(GraphIntegrationTest, ConcurrentStagingOfDocumentsSharingEntitiesEqualsOn
   ASSERT_TRUE(client_->rollback_run(run.run_id));
   ASSERT_EQ(exported(), "");
 
+  // One document per request, six at once; then batched requests of five documents, three
+  // at once, their transactions one after the other and then concurrently inside Neo4j.
   SystemClock real_clock;
-  Neo4jOptions o = options();
-  o.retry.max_attempts = 8;
-  GraphClient concurrent(o, schema_, *real_, real_clock);
-  auto results = concurrent.stage_documents(run, inputs, 6);
-  ASSERT_EQ(results.size(), inputs.size());
+  using Setting = std::tuple<int, int, int>;  // documents per request, in flight, concurrent tx
+  for (auto [per_request, in_flight, concurrent_tx] : {Setting{1, 6, 0}, Setting{5, 3, 0}, Setting{5, 3, 3}}) {
+    SCOPED_TRACE(std::to_string(per_request) + " per request, " + std::to_string(concurrent_tx) +
+                 " concurrent transactions");
+    Neo4jOptions o = options();
+    o.retry.max_attempts = 8;
+    o.documents_per_request = static_cast<std::size_t>(per_request);
+    o.concurrent_transactions = concurrent_tx;
+    GraphClient concurrent(o, schema_, *real_, real_clock);
+    auto results = concurrent.stage_documents(run, inputs, in_flight);
+    ASSERT_EQ(results.size(), inputs.size());
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      ASSERT_TRUE(results[i]) << "document " << i << ": " << results[i].error().describe();
+    }
+    EXPECT_EQ(exported(), one_at_a_time);
+    ASSERT_TRUE(client_->rollback_run(run.run_id));
+  }
+}
+
+TEST_P(GraphIntegrationTest, BatchWithAConstraintViolationCommitsEveryOtherDocument) {
+  // A uniqueness rule of the user's own (on Company.lei) that document 4 breaks against
+  // document 1, which commits first in the same request.
+  const auto run = make_run(prefix_ + "run1");
+  auto inputs = small_docs(run, 6);
+  inputs[1].entities[0].lei = prefix_ + "LEI";
+  inputs[4].entities[0].lei = prefix_ + "LEI";
+  ASSERT_EQ(inputs[4].entities[0].type, "COMPANY");
+  auto others = inputs;
+  others.erase(others.begin() + 4);
+  const std::string expected = staged_one_at_a_time(run, others);
+
+  ASSERT_TRUE(client_->run_auto_commit(
+      {"CREATE CONSTRAINT fgraph_test_company_lei IF NOT EXISTS FOR (n:Company) REQUIRE n.lei IS UNIQUE", "{}"}));
+  int batches = 0, alone = 0;
+  fault_->set_before([&](HttpRequest& req, int) -> std::optional<Result<HttpResponse>> {
+    batches += is_batch_request(req);
+    alone += is_staging_request(req) && !is_batch_request(req);
+    return std::nullopt;
+  });
+  auto results = batching_client(6)->stage_documents(run, inputs, 1);
+  fault_->set_before(nullptr);
+  ASSERT_TRUE(client_->run_auto_commit({"DROP CONSTRAINT fgraph_test_company_lei IF EXISTS", "{}"}));
+  ASSERT_EQ(results.size(), 6u);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (i == 4) continue;
+    EXPECT_TRUE(results[i]) << "document " << i << ": " << results[i].error().describe();
+  }
+  ASSERT_FALSE(results[4]);
+  EXPECT_EQ(results[4].error().code, ErrorCode::kPermanent) << results[4].error().describe();
+  EXPECT_EQ(results[4].error().detail, "Neo.ClientError.Schema.ConstraintValidationFailed");
+  EXPECT_EQ(batches, 1);
+  EXPECT_EQ(alone, 1);  // the violating document, sent alone for its Neo4j code
+  EXPECT_TRUE(clock_.sleeps().empty());  // a client error is not retried
+  EXPECT_EQ(exported(), expected);  // document 4 absent, every other complete
+}
+
+TEST_P(GraphIntegrationTest, DeadlockInsideABatchRetriesThatDocumentAloneUntilItCommits) {
+  const auto run = make_run(prefix_ + "run1");
+  const auto inputs = small_docs(run, 5);
+  const std::string expected = staged_one_at_a_time(run, inputs);
+  int batches = 0, injected = 0;
+  fault_->set_before([&](HttpRequest& req, int) -> std::optional<Result<HttpResponse>> {
+    if (is_batch_request(req)) {
+      ++batches;
+      fail_in_batch(req, 2);  // document 2 fails after writing its Run, Document and STAGED_BY
+    } else if (is_staging_request(req) && injected < 2) {
+      ++injected;
+      return Result<HttpResponse>(FaultTransport::neo4j_error(
+          GetParam() == Neo4jApi::kLegacy ? 200 : 400, "Neo.TransientError.Transaction.DeadlockDetected"));
+    }
+    return std::nullopt;
+  });
+  auto results = batching_client(5)->stage_documents(run, inputs, 1);
+  ASSERT_EQ(results.size(), 5u);
   for (std::size_t i = 0; i < results.size(); ++i) {
     ASSERT_TRUE(results[i]) << "document " << i << ": " << results[i].error().describe();
   }
-  EXPECT_EQ(exported(), one_at_a_time);
+  EXPECT_EQ(batches, 1);
+  EXPECT_EQ(results[0]->attempts, 1);
+  EXPECT_EQ(results[2]->attempts, 3);  // alone: two deadlocks, then committed
+  EXPECT_EQ(results[2]->relationships_created, 4 + 3 + 1);
+  EXPECT_EQ(clock_.sleeps().size(), 2u);
+  EXPECT_EQ(exported(), expected);
+}
+
+TEST_P(GraphIntegrationTest, TransientFailuresOfBatchesAndOfOneDocumentFollowThePolicy) {
+  // The whole request fails transiently twice (retried whole), then document 1 fails
+  // inside it and, alone, keeps failing transiently: it is returned with its Neo4j code.
+  const auto run = make_run(prefix_ + "run1");
+  auto inputs = small_docs(run, 4);
+  const std::string expected = staged_one_at_a_time(run, {inputs[0], inputs[2], inputs[3]});
+  int batches = 0, alone = 0;
+  const int status = GetParam() == Neo4jApi::kLegacy ? 200 : 400;
+  fault_->set_before([&](HttpRequest& req, int) -> std::optional<Result<HttpResponse>> {
+    if (is_batch_request(req)) {
+      if (++batches <= 2) {
+        return Result<HttpResponse>(FaultTransport::neo4j_error(status, "Neo.TransientError.General.DatabaseUnavailable"));
+      }
+      fail_in_batch(req, 1);
+    } else if (is_staging_request(req)) {
+      ++alone;
+      return Result<HttpResponse>(
+          FaultTransport::neo4j_error(status, "Neo.TransientError.Transaction.LockAcquisitionTimeout"));
+    }
+    return std::nullopt;
+  });
+  auto results = batching_client(4)->stage_documents(run, inputs, 1);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(batches, 3);
+  EXPECT_EQ(alone, 3);
+  ASSERT_FALSE(results[1]);
+  EXPECT_EQ(results[1].error().code, ErrorCode::kTransient);
+  EXPECT_EQ(results[1].error().detail, "Neo.TransientError.Transaction.LockAcquisitionTimeout");
+  for (std::size_t i : {0u, 2u, 3u}) {
+    ASSERT_TRUE(results[i]) << "document " << i << ": " << results[i].error().describe();
+    EXPECT_EQ(results[i]->attempts, 3);
+  }
+  EXPECT_EQ(clock_.sleeps().size(), 4u);  // two for the request, two for document 1
+  EXPECT_EQ(exported(), expected);
+}
+
+TEST_P(GraphIntegrationTest, BatchToAnUnreachableServerIsUnavailableForEveryDocument) {
+  Neo4jOptions o = options();
+  o.url = "http://127.0.0.1:1";
+  GraphClient gone(o, schema_, *real_, clock_);
+  const auto run = make_run(prefix_ + "run1");
+  auto inputs = small_docs(run, 3);
+  inputs[2].relations[0].run_id = "another-run";  // refused before any request
+  auto results = gone.stage_documents(run, inputs, 2);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(results[1].error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(results[2].error().code, ErrorCode::kInvalidInput);
 }
 
 TEST_P(GraphIntegrationTest, HostileValuesAreStoredVerbatimAndHarmNothing) {

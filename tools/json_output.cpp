@@ -1,0 +1,124 @@
+#include "tools/json_output.h"
+
+namespace fgraph::cli {
+
+using nlohmann::json;
+
+namespace {
+json opt(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+}  // namespace
+
+std::string to_json_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json report_json(const RunReport& r) {
+  json usage = json::array();
+  for (const auto& u : r.usage) {
+    usage.push_back({{"lane", u.lane}, {"model", u.model}, {"attempts", u.attempts},
+                     {"input_tokens", u.input_tokens}, {"output_tokens", u.output_tokens},
+                     {"cost_usd", u.cost_usd}});
+  }
+  json leaks = json::array();
+  for (const auto& l : r.leak_alarms) {
+    leaks.push_back({{"batch_id", l.batch_id}, {"doc_id", l.own_doc_id},
+                     {"found_in_doc_id", l.other_doc_id}, {"quote", l.quote}});
+  }
+  json dead = json::array();
+  for (const auto& d : r.dead_letters) {
+    dead.push_back({{"custom_id", d.custom_id}, {"doc_id", d.doc_id}, {"outcome", d.outcome},
+                    {"detail", d.detail}, {"attempts", d.attempts}});
+  }
+  json j = {
+      {"run_id", r.run_id},
+      {"lane", r.lane},
+      {"model", r.model},
+      {"state", r.state},
+      {"dry_run", r.dry_run},
+      {"documents", {{"seen", r.files_seen}, {"parsed", r.documents_parsed},
+                     {"skipped", r.parts_skipped}, {"failed_by_reason", r.files_failed_by_reason}}},
+      {"requests", {{"planned", r.requests_planned}, {"deduplicated", r.requests_deduplicated},
+                    {"reused", r.requests_reused}, {"submitted", r.requests_submitted},
+                    {"completed", r.requests_completed}, {"dead_lettered", r.requests_dead_lettered},
+                    {"in_flight", r.requests_in_flight}, {"attempts", r.attempts},
+                    {"resubmitted", r.resubmitted}, {"failed_by_outcome", r.failed_by_outcome}}},
+      {"facts", {{"accepted", r.facts_accepted}, {"dropped", r.facts_dropped},
+                 {"dropped_by_reason", r.dropped_by_reason},
+                 {"accepted_by_extractor", r.facts_by_extractor}}},
+      {"extractors", {{"documents", r.documents_by_extractor},
+                      {"documents_model_skipped", r.documents_model_skipped},
+                      {"saved_usd", r.saved_usd}}},
+      {"leak_alarms", leaks},
+      {"graph", {{"documents_staged", r.documents_staged},
+                 {"documents_failed", r.documents_stage_failed},
+                 {"relations_staged", r.relations_staged}, {"errors", r.stage_errors},
+                 {"documents_rolled_back", r.documents_rolled_back},
+                 {"documents_rolling_back", r.documents_rolling_back}}},
+      {"usage", usage},
+      {"cost_usd", r.cost_usd},
+      {"cost_per_staged_document_usd", r.cost_per_staged_document()},
+      {"identity_holds", r.identity_holds()},
+      {"dead_letters", dead},
+  };
+  if (r.dry_run) j["estimated_cost_usd"] = r.est_cost_usd;
+  return j;
+}
+
+json run_summary_json(const RunSummary& r) {
+  return {{"run_id", r.run_id},         {"lane", r.lane},
+          {"model", r.model},           {"state", run::to_string(r.state)},
+          {"started_at", r.started_at}, {"finished_at", opt(r.finished_at)},
+          {"documents", r.documents},   {"tags", r.tags}};
+}
+
+json audit_json(const AuditReport& a) {
+  return {{"graph_facts", a.graph_facts}, {"ledger_facts", a.ledger_facts},
+          {"counts", a.counts}, {"differences", a.differences}};
+}
+
+json candidate_json(const registry::Candidate& c) {
+  return {{"entity_id", c.entity_id}, {"type", c.type},     {"name", c.name},
+          {"method", c.method},       {"score", c.score},   {"matched", c.matched}};
+}
+
+json merge_json(const registry::MergeRecord& m) {
+  return {{"merge_id", m.merge_id},   {"survivor_id", m.survivor_id}, {"merged_id", m.merged_id},
+          {"run_id", opt(m.run_id)},  {"state", m.state},             {"merged_at", m.merged_at},
+          {"unmerged_at", opt(m.unmerged_at)}};
+}
+
+json entity_json(const registry::EntityDetails& d) {
+  json aliases = json::array(), mentions = json::array(), merges = json::array();
+  for (const auto& a : d.aliases) {
+    aliases.push_back({{"alias_id", a.alias_id}, {"raw", a.raw}, {"norm", a.norm},
+                       {"method", a.method}, {"doc_id", opt(a.doc_id)},
+                       {"run_id", opt(a.run_id)}});
+  }
+  for (const auto& m : d.mentions) mentions.push_back({{"doc_id", m.doc_id}, {"run_id", m.run_id}});
+  for (const auto& m : d.merges) merges.push_back(merge_json(m));
+  return {{"entity_id", d.entity_id}, {"type", d.type}, {"name", d.name},
+          {"norm_name", d.norm_name}, {"cik", opt(d.cik)}, {"ticker", opt(d.ticker)},
+          {"lei", opt(d.lei)}, {"jurisdiction", opt(d.jurisdiction)},
+          {"authoritative", d.authoritative},
+          {"possible_duplicate_of", opt(d.possible_duplicate_of)},
+          {"merged_into", opt(d.merged_into)}, {"aliases", aliases},
+          {"mentions", mentions}, {"merges", merges}};
+}
+
+json unmerge_json(const std::string& merge_id) {
+  return {{"merge_id", merge_id}, {"state", "undone"}};
+}
+
+json journal_json(const registry::JournalEntry& e) {
+  return {{"seq", e.seq},
+          {"run_id", opt(e.run_id)},
+          {"op", e.op},
+          {"entity_id", e.entity_id},
+          {"target", opt(e.target)},
+          {"before", json::parse(e.before_json, nullptr, false)},
+          {"after", json::parse(e.after_json, nullptr, false)},
+          {"at", e.at},
+          {"undone", e.undone}};
+}
+
+}  // namespace fgraph::cli

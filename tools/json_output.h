@@ -1,0 +1,43 @@
+// The JSON objects that `fgraph ... --json` prints and that `fgraph serve` answers with:
+// one writer per object, so the command line and the HTTP API cannot drift apart.
+//
+// These are the wire format of the two front ends (tools/ and service/), which is why
+// they hand nlohmann::json across: both only dump it. No stage below sees them.
+// Threading: pure functions.
+#pragma once
+
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "registry/registry.h"
+#include "run/run.h"
+
+namespace fgraph::cli {
+
+using run::AuditReport;
+using run::RunReport;
+using run::RunSummary;
+
+// `fgraph status --json`, `run --json`, `replay --json`: a run's reconciliation.
+nlohmann::json report_json(const RunReport& report);
+// One line of `fgraph runs --json`.
+nlohmann::json run_summary_json(const RunSummary& summary);
+// `fgraph audit --json`.
+nlohmann::json audit_json(const AuditReport& audit);
+
+// One line of `fgraph registry find --json`.
+nlohmann::json candidate_json(const registry::Candidate& candidate);
+// `fgraph registry show --json`.
+nlohmann::json entity_json(const registry::EntityDetails& entity);
+// `fgraph registry merge --json`, and each merge of an entity.
+nlohmann::json merge_json(const registry::MergeRecord& merge);
+// `fgraph registry unmerge --json`: {"merge_id", "state": "undone"}.
+nlohmann::json unmerge_json(const std::string& merge_id);
+// One line of `fgraph registry history --json`.
+nlohmann::json journal_json(const registry::JournalEntry& entry);
+
+// Compact JSON text; invalid UTF-8 from a filing is replaced, never an exception.
+std::string to_json_text(const nlohmann::json& j);
+
+}  // namespace fgraph::cli
