@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   register_run_commands(app, cli);
   register_config_commands(app, cli);
   register_serve_commands(app, cli);
+  register_costs_commands(app, cli);
 
   try {
     app.parse(argc, argv);

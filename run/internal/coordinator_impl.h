@@ -85,6 +85,8 @@ struct Coordinator::Impl {
 };
 
 graph::RunInfo run_info(const RunRecord& run);
+// The tags a run recorded in runs.options_json (report.cpp).
+std::map<std::string, std::string> recorded_tags(const nlohmann::json& options);
 ingest::Document from_record(const registry::DocumentRecord& r);
 
 }  // namespace fgraph::run
