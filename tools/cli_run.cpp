@@ -36,10 +36,8 @@ std::string join_tags(const std::map<std::string, std::string>& tags) {
 
 // The dry run's listing: one line per (document, chunk), then the totals.
 void print_plan(const RunReport& r) {
-  std::cout << "Planned requests
-";
-  std::printf("  %-4s %-10s %-40s %-7s %-51s %9s %9s %9s %10s
-", "#", "fate", "document", "part",
+  std::cout << "Planned requests\n";
+  std::printf("  %-4s %-10s %-40s %-7s %-51s %9s %9s %9s %10s\n", "#", "fate", "document", "part",
               "request id", "in tok", "cached", "out tok", "usd");
   std::size_t n = 0;
   for (const auto& p : r.plan) {
@@ -47,14 +45,12 @@ void print_plan(const RunReport& r) {
     if (doc.size() > 40) doc = "..." + doc.substr(doc.size() - 37);
     std::string part = (p.part > 0 ? std::to_string(p.part) + ":" : std::string()) +
                        std::to_string(p.chunk_index + 1) + "/" + std::to_string(p.chunk_count);
-    std::printf("  %-4zu %-10s %-40s %-7s %-51s %9lld %9lld %9lld %10.6f
-", ++n, p.fate.c_str(), doc.c_str(),
+    std::printf("  %-4zu %-10s %-40s %-7s %-51s %9lld %9lld %9lld %10.6f\n", ++n, p.fate.c_str(), doc.c_str(),
                 part.c_str(), p.custom_id.c_str(), static_cast<long long>(p.est_input_tokens),
                 static_cast<long long>(p.est_cached_input_tokens), static_cast<long long>(p.est_output_tokens),
                 p.est_cost_usd);
   }
-  std::printf("  %-4s %-10s %-40s %-7s %-51s %9lld %9lld %9lld %10.6f
-", "", "to submit",
+  std::printf("  %-4s %-10s %-40s %-7s %-51s %9lld %9lld %9lld %10.6f\n", "", "to submit",
               (std::to_string(r.requests_to_submit) + " of " + std::to_string(r.plan.size()) + " requests").c_str(),
               "", "", static_cast<long long>(r.est_input_tokens), static_cast<long long>(r.est_cached_input_tokens),
               static_cast<long long>(r.est_output_tokens), r.est_cost_usd);
