@@ -1,3 +1,4 @@
+// The run stage's money (issue 20): a new run's tags, the dry run's request listing, and
 // `fgraph costs`: what the ledger spent, grouped by a run's tag, lane, model or run. The
 // dollars and tokens come from the extract stage (extract::spend_by_run: every attempt,
 // retries and the live strike included); the run stage adds its runs' tags.
@@ -10,6 +11,53 @@ namespace fgraph::run {
 
 using nlohmann::json;
 using registry::text_of;
+
+// A new run's tags: the settings' defaults under the call's own, checked against what an
+// OpenAI batch's metadata can carry.
+Result<std::map<std::string, std::string>> new_run_tags(const Settings& settings, const RunOptions& options) {
+  std::map<std::string, std::string> tags = settings.tags;
+  for (const auto& [k, v] : options.tags) tags[k] = v;
+  for (const auto& [k, v] : tags) {
+    if (k.empty() || k.size() > 64 || k.starts_with("fgraph_")) {
+      return make_error(ErrorCode::kInvalidInput,
+                        "tag key \"" + k + "\" must be 1..64 characters and not start with fgraph_");
+    }
+    if (v.size() > 512) return make_error(ErrorCode::kInvalidInput, "tag " + k + ": value longer than 512 characters");
+  }
+  if (tags.size() > extract::kMaxBatchMetadataTags) {
+    return make_error(ErrorCode::kInvalidInput, "at most " + std::to_string(extract::kMaxBatchMetadataTags) +
+                                                    " tags per run (they travel as batch metadata)");
+  }
+  return tags;
+}
+
+// The dry run's listing: every (document, chunk) of the plan, and the totals of what would
+// be submitted.
+void fill_plan(const extract::Plan& plan, const std::vector<ingest::Document>& docs, RunReport& r) {
+  std::map<std::string_view, const ingest::Document*> by_id;
+  for (const auto& d : docs) by_id.emplace(d.doc_id, &d);
+  for (const auto& [q, fate] : plan.lines) {
+    RunReport::PlannedRequest p;
+    p.doc_id = q.doc_id;
+    if (auto d = by_id.find(q.doc_id); d != by_id.end()) {
+      p.source = d->second->source;
+      p.part = d->second->part;
+    }
+    p.chunk_index = q.chunk_index;
+    p.chunk_count = q.chunk_count;
+    p.custom_id = q.custom_id;
+    p.fate = fate;
+    p.est_input_tokens = q.est_input_tokens;
+    p.est_cached_input_tokens = q.est_cached_input_tokens;
+    p.est_output_tokens = q.est_output_tokens;
+    p.est_cost_usd = q.est_cost_usd;
+    r.plan.push_back(std::move(p));
+  }
+  r.requests_to_submit = plan.requests_to_submit;
+  r.est_input_tokens = plan.est_input_tokens;
+  r.est_cached_input_tokens = plan.est_cached_input_tokens;
+  r.est_output_tokens = plan.est_output_tokens;
+}
 
 Result<CostReport> Coordinator::costs(const CostQuery& query) {
   std::string tag;
