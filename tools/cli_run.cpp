@@ -208,7 +208,8 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   run->add_option("--budget-usd", f->budget,
                   "Refuse to submit when the estimated cost exceeds this many dollars (a "
                   "finite number >= 0). A run refused by its budget is left budget_refused; "
-                  "resume it with a new budget: --resume RUN_ID --budget-usd X");
+                  "resume it with a new budget: --resume RUN_ID --budget-usd X. The settings "
+                  "budget.daily_usd and budget.monthly_usd cap all runs of the home together");
   run->add_flag("--dry-run", f->dry_run,
                 "Parse and plan, send nothing: list every planned request (document, part, request "
                 "id, estimated input, cached and output tokens, dollars) with the totals");
