@@ -171,7 +171,7 @@ struct RunReport {
   // the estimate of the requests it would submit (est_cost_usd above).
   struct PlannedRequest {
     std::string doc_id, source;
-    int part = 0;  // the document's part of its file (a <DOCUMENT> of a submission), 0 whole
+    int part = 1;  // the document's part of its file (a <DOCUMENT> of a submission), 1 whole
     int chunk_index = 0, chunk_count = 1;
     std::string custom_id;
     std::string fate;  // submit | reused | in_flight | dead | duplicate (extract::PlanLine)

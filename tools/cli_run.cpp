@@ -34,23 +34,24 @@ std::string join_tags(const std::map<std::string, std::string>& tags) {
   return escape_for_terminal(out);
 }
 
-// The dry run's listing: one line per (document, chunk), then the totals.
+// The dry run's listing: one line per (document, chunk), then the totals. "part:chunk" is
+// the document's part of its file (1 for a whole file) and its chunk of the document.
 void print_plan(const RunReport& r) {
   std::cout << "Planned requests\n";
-  std::printf("  %-4s %-10s %-40s %-7s %-51s %9s %9s %9s %10s\n", "#", "fate", "document", "part",
+  std::printf("  %-4s %-10s %-40s %-10s %-51s %9s %9s %9s %10s\n", "#", "fate", "document", "part:chunk",
               "request id", "in tok", "cached", "out tok", "usd");
   std::size_t n = 0;
   for (const auto& p : r.plan) {
     std::string doc = escape_for_terminal(p.source.empty() ? p.doc_id : p.source);
     if (doc.size() > 40) doc = "..." + doc.substr(doc.size() - 37);
-    std::string part = (p.part > 0 ? std::to_string(p.part) + ":" : std::string()) +
-                       std::to_string(p.chunk_index + 1) + "/" + std::to_string(p.chunk_count);
-    std::printf("  %-4zu %-10s %-40s %-7s %-51s %9lld %9lld %9lld %10.6f\n", ++n, p.fate.c_str(), doc.c_str(),
+    const std::string part = std::to_string(p.part) + ":" + std::to_string(p.chunk_index + 1) + "/" +
+                             std::to_string(p.chunk_count);
+    std::printf("  %-4zu %-10s %-40s %-10s %-51s %9lld %9lld %9lld %10.6f\n", ++n, p.fate.c_str(), doc.c_str(),
                 part.c_str(), p.custom_id.c_str(), static_cast<long long>(p.est_input_tokens),
                 static_cast<long long>(p.est_cached_input_tokens), static_cast<long long>(p.est_output_tokens),
                 p.est_cost_usd);
   }
-  std::printf("  %-4s %-10s %-40s %-7s %-51s %9lld %9lld %9lld %10.6f\n", "", "to submit",
+  std::printf("  %-4s %-10s %-40s %-10s %-51s %9lld %9lld %9lld %10.6f\n", "", "to submit",
               (std::to_string(r.requests_to_submit) + " of " + std::to_string(r.plan.size()) + " requests").c_str(),
               "", "", static_cast<long long>(r.est_input_tokens), static_cast<long long>(r.est_cached_input_tokens),
               static_cast<long long>(r.est_output_tokens), r.est_cost_usd);
