@@ -83,11 +83,23 @@ const PromptBundle& bundled_prompt();
 struct TokenPrice {
   double input_per_mtok = 0;   // USD per million input tokens
   double output_per_mtok = 0;  // USD per million output tokens
+  // USD per million input tokens read from the provider's prompt cache (OpenAI
+  // `cached_tokens`, Anthropic `cache_read_input_tokens`), and written to it (Anthropic
+  // `cache_creation_input_tokens`). A price entry without "cached_input" / "cache_write"
+  // takes the input price for them (parse), so a missing figure never lowers a cost.
+  double cached_input_per_mtok = 0;
+  double cache_write_per_mtok = 0;
 };
 struct ModelPrice {
   TokenPrice sync;
   TokenPrice batch;
+  // The shortest prefix the provider caches for this model ("cache_min_tokens": OpenAI
+  // 1024, Anthropic 1024 to 4096 by model); a shorter one is billed in full. The estimate
+  // prices the instructions and schema as cached only from this length; none: never.
+  std::optional<std::int64_t> cache_min_tokens;
 };
+
+struct Usage;
 
 class PriceTable {
  public:
@@ -100,9 +112,11 @@ class PriceTable {
   // Adds every entry of `over` to this table, replacing an entry of the same provider and
   // model (a prices file named in the settings over the built-in table).
   void merge(const PriceTable& over);
-  // USD for the given usage.
+  // USD for the given usage, every input token at the uncached input price.
   static double cost_usd(const TokenPrice& p, std::int64_t input_tokens,
                          std::int64_t output_tokens);
+  // USD for a usage whose input tokens include cache reads and writes (struct Usage).
+  static double cost_usd(const TokenPrice& p, const Usage& usage);
   const std::string& read_on() const { return read_on_; }
 
  private:
@@ -141,6 +155,9 @@ struct ExtractionRequest {
   std::string prompt_version;
   std::string schema_version;
   std::int64_t est_input_tokens = 0;   // prompt + schema + chunk
+  // Of est_input_tokens, the instructions and schema, the same in every request and
+  // expected from the provider's prompt cache (priced at its cached price).
+  std::int64_t est_cached_input_tokens = 0;
   std::int64_t est_output_tokens = 0;  // including the 25% buffer
   double est_cost_usd = 0;             // at the lane's price tier (0 on the local lane)
 };
@@ -251,8 +268,14 @@ std::optional<ExtractMode> parse_extract_mode(std::string_view s);
 // ---------------------------------------------------------------------------------
 // Rows and lanes.
 
+// A row's token usage as the provider reported it, normalised: `input_tokens` counts every
+// input token, those read from or written to the prompt cache included (OpenAI's
+// prompt_tokens does; for Anthropic it is input_tokens + cache_read_input_tokens +
+// cache_creation_input_tokens).
 struct Usage {
   std::int64_t input_tokens = 0;
+  std::int64_t cached_input_tokens = 0;  // read from the prompt cache
+  std::int64_t cache_write_tokens = 0;   // written to the prompt cache (Anthropic)
   std::int64_t output_tokens = 0;
 };
 
@@ -303,6 +326,15 @@ struct ExtractorOptions {
   // and >= 0. The primary and fallback lanes must have a price for plan.model
   // (check_priced), against plan.prices, which also prices every recorded row.
   std::optional<double> budget_usd;
+  // Spend caps (settings budget.daily_usd, budget.monthly_usd): before anything is sent,
+  // what the ledger spent in the current UTC day / month (spent_since: recorded attempts
+  // plus the estimates of rows in open batches) plus this call's estimate must not exceed
+  // them (kInvalidInput, detail "spend_cap"). Finite and >= 0; none = no cap.
+  std::optional<double> daily_cap_usd;
+  std::optional<double> monthly_cap_usd;
+  // Sent as OpenAI batch `metadata` beside fgraph's own keys (the run's tags; at most
+  // kMaxBatchMetadataTags). Anthropic's Message Batches take no metadata.
+  std::map<std::string, std::string> batch_metadata;
   bool retry_dead_letters = false;               // resubmit rows dead-lettered by earlier runs
   // The cascade: which extractors run. kRulesAndModel records the form extractor's facts
   // of every form it reads and sends the model only documents it does not cover
@@ -311,8 +343,22 @@ struct ExtractorOptions {
   ExtractMode mode = ExtractMode::kModel;
 };
 
+// OpenAI batch metadata holds 16 pairs (keys <= 64 chars, values <= 512); fgraph's own
+// keys (fgraph_key, fgraph_run) take two.
+inline constexpr std::size_t kMaxBatchMetadataTags = 14;
+
+// One (document, chunk) of a plan and what the run will do with it.
+struct PlanLine {
+  ExtractionRequest request;
+  // "submit" | "reused" (completed in the ledger: no cost) | "in_flight" (in an open
+  // batch of an earlier command) | "dead" (dead-lettered earlier, not retried) |
+  // "duplicate" (the same text as an earlier chunk of this drop: one request serves both)
+  std::string fate;
+};
+
 // Dry-run and pre-submission view of a run.
 struct Plan {
+  std::vector<PlanLine> lines;              // every (document, chunk), in plan order
   std::vector<ExtractionRequest> requests;  // unique requests of the run, in plan order
   std::int64_t documents = 0;
   std::int64_t requests_planned = 0;       // chunks of all documents, before dedup
@@ -322,6 +368,7 @@ struct Plan {
   std::int64_t requests_dead = 0;          // dead-lettered earlier, not retried
   std::int64_t requests_to_submit = 0;
   std::int64_t est_input_tokens = 0;       // of the requests to submit
+  std::int64_t est_cached_input_tokens = 0;
   std::int64_t est_output_tokens = 0;
   double est_cost_usd = 0;
   std::vector<std::string> rejected;       // "doc_id: reason" of documents not planned
@@ -336,7 +383,8 @@ struct LaneModelUsage {
   std::string lane;
   std::string model;
   std::int64_t attempts = 0;
-  std::int64_t input_tokens = 0;
+  std::int64_t input_tokens = 0;         // all input tokens, cached ones included
+  std::int64_t cached_input_tokens = 0;  // read from the prompt cache
   std::int64_t output_tokens = 0;
   double cost_usd = 0;
 };
@@ -445,6 +493,32 @@ struct OpenBatch {
 Result<std::vector<OpenBatch>> open_batches(registry::Store& store);
 // The stored extraction JSON of a completed request; kNotFound otherwise.
 Result<std::string> stored_result(registry::Store& store, std::string_view custom_id);
+
+// ---------------------------------------------------------------------------------
+// Spend (the attempts table: every attempt's tokens and dollars, retries and the live
+// strike included).
+
+// What one run spent on one lane and model, from its attempts recorded at or after a time.
+struct RunSpend {
+  std::string run_id, lane, model;
+  std::int64_t attempts = 0;
+  std::int64_t input_tokens = 0;         // all input tokens, cached ones included
+  std::int64_t cached_input_tokens = 0;  // read from the prompt cache
+  std::int64_t output_tokens = 0;
+  double cost_usd = 0;
+};
+// Spend per (run, lane, model) of the attempts recorded at or after `since` (RFC 3339,
+// "" = all time), ordered by run, lane, model. kInternal on ledger errors.
+Result<std::vector<RunSpend>> spend_by_run(registry::Store& store, std::string_view since);
+
+// Dollars committed since `since`: recorded attempts, and the estimates of rows waiting
+// in open batches (sent, or about to be, and not yet collected), which the caps count too.
+struct SpendTotal {
+  double recorded_usd = 0;
+  double in_open_batches_usd = 0;
+  double total() const { return recorded_usd + in_open_batches_usd; }
+};
+Result<SpendTotal> spent_since(registry::Store& store, std::string_view since);
 
 // One request of a run with the document (chunk) it belongs to, for the verify stage.
 struct RunRequest {

@@ -1,4 +1,5 @@
 // The extract coordinator: plan, budget gate, record, resume, retry ladder, reconcile.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <string_view>
@@ -38,8 +39,7 @@ double row_cost(const LaneContext& ctx, LaneKind lane, const std::string& model,
   const PriceTable* prices = ctx.options != nullptr ? ctx.options->plan.prices : nullptr;
   auto price = (prices != nullptr ? *prices : PriceTable::bundled()).find(provider_of(lane), model);
   if (!price) return 0;
-  return PriceTable::cost_usd(is_batch_lane(lane) ? price->batch : price->sync, usage.input_tokens,
-                              usage.output_tokens);
+  return PriceTable::cost_usd(is_batch_lane(lane) ? price->batch : price->sync, usage);
 }
 
 void stamp_batch_row(const LaneContext& ctx, LaneKind lane, const RemoteObject& batch,
@@ -259,8 +259,10 @@ static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& op
       d.all_chunks.push_back(r);
       if (!seen.insert(r.custom_id).second) {
         ++p.requests_deduplicated;
+        p.lines.push_back({r, "duplicate"});
         continue;
       }
+      std::string fate = "submit";
       auto existing = ledger.find_request(r.custom_id);
       if (!existing) return existing.error();
       bool submit = true;
@@ -270,12 +272,15 @@ static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& op
           ++p.requests_reused;
           d.reused_ids.push_back(r.custom_id);
           submit = false;
+          fate = "reused";
         } else if (state == "submitted") {
           ++p.requests_in_flight;
           submit = false;
+          fate = "in_flight";
         } else if (state == "dead" && !options.retry_dead_letters) {
           ++p.requests_dead;
           submit = false;
+          fate = "dead";
         }
       }
       if (!*existing || ((*existing)->state == "dead" && options.retry_dead_letters)) {
@@ -284,13 +289,49 @@ static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& op
       if (submit) {
         ++p.requests_to_submit;
         p.est_input_tokens += r.est_input_tokens;
+        p.est_cached_input_tokens += r.est_cached_input_tokens;
         p.est_output_tokens += r.est_output_tokens;
         p.est_cost_usd += r.est_cost_usd;
       }
+      p.lines.push_back({r, std::move(fate)});
       p.requests.push_back(std::move(r));
     }
   }
   return d;
+}
+
+// The spend caps against the ledger: nothing is refused when nothing is to be sent (open
+// batches are collected whatever the caps say: they are paid for already).
+static Status check_spend_caps(registry::Store& store, Clock& clock, const ExtractorOptions& options,
+                               const Plan& plan) {
+  const std::string now = format_utc(clock.now());  // "YYYY-MM-DDTHH:MM:SSZ"
+  struct Cap {
+    const char* setting;
+    const char* window;
+    const std::optional<double>& limit;
+    std::string since;
+  };
+  for (const Cap& cap : {Cap{"budget.daily_usd", "today (UTC)", options.daily_cap_usd, now.substr(0, 10) + "T00:00:00Z"},
+                         Cap{"budget.monthly_usd", "this month (UTC)", options.monthly_cap_usd,
+                             now.substr(0, 8) + "01T00:00:00Z"}}) {
+    if (!cap.limit) continue;
+    if (!(std::isfinite(*cap.limit) && *cap.limit >= 0)) {
+      return make_error(ErrorCode::kInvalidInput, std::string(cap.setting) + " must be a finite number of dollars >= 0");
+    }
+    auto spent = spent_since(store, cap.since);
+    if (!spent) return spent.error();
+    if (spent->total() + plan.est_cost_usd <= *cap.limit) continue;
+    const double left = std::max(0.0, *cap.limit - spent->total());
+    char buf[400];
+    std::snprintf(buf, sizeof buf,
+                  "spend cap %s of $%.4f: $%.4f spent %s ($%.4f recorded, $%.4f in open batches) + "
+                  "$%.4f estimated for %lld requests would exceed it; $%.4f left; nothing was submitted",
+                  cap.setting, *cap.limit, spent->total(), cap.window, spent->recorded_usd,
+                  spent->in_open_batches_usd, plan.est_cost_usd, static_cast<long long>(plan.requests_to_submit),
+                  left);
+    return make_error(ErrorCode::kInvalidInput, buf, "spend_cap");
+  }
+  return ok();
 }
 
 Result<Plan> Extractor::plan(const std::vector<ingest::Document>& docs) {
@@ -350,6 +391,9 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
     std::snprintf(buf, sizeof buf, "estimated cost $%.4f of %lld requests exceeds the budget of $%.4f; nothing was submitted",
                   plan.est_cost_usd, static_cast<long long>(plan.requests_to_submit), *options_.budget_usd);
     return make_error(ErrorCode::kInvalidInput, buf, "budget");
+  }
+  if (plan.requests_to_submit > 0) {
+    if (auto s = check_spend_caps(impl_->store, impl_->clock, options_, plan); !s) return s.error();
   }
   for (const std::string& r : plan.rejected) log->warn("run={} not planned: {}", run_id, r);
   if (auto s = impl_->ledger.record_plan(run_id, detail->to_record, detail->all_chunks,
@@ -485,13 +529,13 @@ Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_
   if (!dead) return dead.error();
   for (const auto& row : *dead) rec.dead_by_outcome[text_of(row[0])] = int_of(row[1]);
   auto usage = one(
-      "SELECT lane, model, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_usd) FROM attempts "
-      "WHERE run_id=? GROUP BY lane, model ORDER BY lane, model",
+      "SELECT lane, model, COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(output_tokens), "
+      "SUM(cost_usd) FROM attempts WHERE run_id=? GROUP BY lane, model ORDER BY lane, model",
       {run_id});
   if (!usage) return usage.error();
   for (const auto& row : *usage) {
     LaneModelUsage u{text_of(row[0]), text_of(row[1]), int_of(row[2]), int_of(row[3]), int_of(row[4]),
-                     double_of(row[5])};
+                     int_of(row[5]), double_of(row[6])};
     rec.cost_usd += u.cost_usd;
     rec.usage.push_back(std::move(u));
   }
@@ -507,6 +551,33 @@ Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_
   rec.documents_model_skipped = int_of((*skips)[0][0]);
   rec.saved_usd = double_of((*skips)[0][1]);
   return rec;
+}
+
+Result<std::vector<RunSpend>> spend_by_run(registry::Store& store, std::string_view since) {
+  auto rows = store.query(
+      "SELECT run_id, lane, model, COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(output_tokens), "
+      "SUM(cost_usd) FROM attempts WHERE created_at >= ? GROUP BY run_id, lane, model ORDER BY run_id, lane, model",
+      {std::string(since)});
+  if (!rows) return rows.error();
+  std::vector<RunSpend> out;
+  out.reserve(rows->size());
+  for (const auto& row : *rows) {
+    out.push_back(RunSpend{text_of(row[0]), text_of(row[1]), text_of(row[2]), int_of(row[3]), int_of(row[4]),
+                           int_of(row[5]), int_of(row[6]), double_of(row[7])});
+  }
+  return out;
+}
+
+Result<SpendTotal> spent_since(registry::Store& store, std::string_view since) {
+  // Rows of open batches have no attempt yet: their estimate stands for what they will cost.
+  auto rows = store.query(
+      "SELECT (SELECT COALESCE(SUM(cost_usd), 0.0) FROM attempts WHERE created_at >= ?1), "
+      "(SELECT COALESCE(SUM(r.est_cost_usd), 0.0) FROM remote_objects o JOIN batch_rows b ON b.obj_key=o.obj_key "
+      " JOIN requests r ON r.custom_id=b.custom_id WHERE o.kind='batch' AND o.state NOT IN ('collected','abandoned') "
+      " AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.custom_id=b.custom_id AND a.attempt=b.attempt))",
+      {std::string(since)});
+  if (!rows) return rows.error();
+  return SpendTotal{double_of((*rows)[0][0]), double_of((*rows)[0][1])};
 }
 
 Result<std::vector<DeadLetter>> dead_letters(registry::Store& store, const std::string& run_id) {

@@ -193,14 +193,16 @@ Status Ledger::record_rows(const std::string& run_id, const std::vector<RowResul
     repeats = 0;
     auto att = store_.cached(
         "INSERT OR IGNORE INTO attempts (custom_id, attempt, run_id, lane, model, obj_key, outcome, "
-        "input_tokens, output_tokens, cost_usd, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+        "input_tokens, output_tokens, cost_usd, error, created_at, cached_input_tokens, cache_write_tokens) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!att) return att.error();
     // A second answer to one attempt: paid for, so counted on the attempt's row; it can
     // complete the attempt, never fail it again.
     auto again = store_.cached(
         "UPDATE attempts SET input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3, "
         "cost_usd = cost_usd + ?4, outcome = CASE WHEN ?1 = 'completed' THEN ?1 ELSE outcome END, "
-        "error = CASE WHEN ?1 = 'completed' THEN NULL ELSE error END "
+        "error = CASE WHEN ?1 = 'completed' THEN NULL ELSE error END, "
+        "cached_input_tokens = cached_input_tokens + ?7, cache_write_tokens = cache_write_tokens + ?8 "
         "WHERE custom_id = ?5 AND attempt = ?6");
     if (!again) return again.error();
     auto upd = store_.cached(
@@ -219,14 +221,16 @@ Status Ledger::record_rows(const std::string& run_id, const std::vector<RowResul
       a.bind(1, r.custom_id).bind(2, std::int64_t{r.attempt}).bind(3, run_id).bind(4, r.lane)
           .bind(5, r.model).bind(6, opt_text(r.batch_key)).bind(7, outcome)
           .bind(8, r.usage.input_tokens).bind(9, r.usage.output_tokens)
-          .bind(10, SqlValue(r.cost_usd)).bind(11, opt_text(r.error_detail)).bind(12, now);
+          .bind(10, SqlValue(r.cost_usd)).bind(11, opt_text(r.error_detail)).bind(12, now)
+          .bind(13, r.usage.cached_input_tokens).bind(14, r.usage.cache_write_tokens);
       if (auto s = a.run(); !s) return s;
       if (store_.changes() == 0) {
         ++repeats;
         Statement& g = **again;
         g.reset();
         g.bind(1, outcome).bind(2, r.usage.input_tokens).bind(3, r.usage.output_tokens)
-            .bind(4, SqlValue(r.cost_usd)).bind(5, r.custom_id).bind(6, std::int64_t{r.attempt});
+            .bind(4, SqlValue(r.cost_usd)).bind(5, r.custom_id).bind(6, std::int64_t{r.attempt})
+            .bind(7, r.usage.cached_input_tokens).bind(8, r.usage.cache_write_tokens);
         if (auto s = g.run(); !s) return s;
         if (!done) continue;
       }

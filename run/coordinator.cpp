@@ -255,6 +255,8 @@ extract::ExtractorOptions Coordinator::Impl::extractor_options(const RunRecord& 
   o.plan.prices = &settings.prices;
   o.work_dir = settings.home;
   o.budget_usd = settings.budget_usd;
+  o.daily_cap_usd = settings.daily_cap_usd;
+  o.monthly_cap_usd = settings.monthly_cap_usd;
   o.sync_concurrency = settings.concurrency;
   if (no_wait) o.max_wait = std::chrono::milliseconds(0);
   o.mode = settings.extract;
@@ -442,6 +444,8 @@ Result<std::string> Coordinator::start(const RunOptions& options) {
   Impl& m = *impl_;
   auto run = new_run(m.settings, options);
   if (!run) return run.error();
+  auto tags = new_run_tags(m.settings, options);
+  if (!tags) return tags.error();
   run->run_id = "run-" + format_utc(m.clock.now()).substr(0, 19) + "-" + random_hex(3);
   std::replace(run->run_id.begin(), run->run_id.end(), ':', '-');
   run->started_at = now_utc(m.clock);
@@ -449,7 +453,7 @@ Result<std::string> Coordinator::start(const RunOptions& options) {
   json opts = {{"budget_usd", budget ? json(*budget) : json(nullptr)},
                {"no_wait", options.no_wait},
                {"include_hidden", options.include_hidden},
-               {"tags", options.tags}};
+               {"tags", *tags}};
   if (auto s = m.store.execute(
           "INSERT INTO runs(run_id, lane, model, prompt_version, schema_version, drop_path,"
           " state, options_json, started_at) VALUES(?,?,?,?,?,?,?,?,?)",
@@ -472,6 +476,8 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
   if (options.dry_run) {
     auto run = new_run(m.settings, options);
     if (!run) return run.error();
+    auto tags = new_run_tags(m.settings, options);
+    if (!tags) return tags.error();
     ingest::ParseResult parsed =
         ingest::parse_paths({options.drop}, m.ingest_options(options.include_hidden));
     extract::Extractor extractor(m.store, m.transport, m.clock, m.extractor_options(*run, false));
@@ -495,6 +501,8 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     if (plan->documents_rules > 0) r.documents_by_extractor["rules"] = plan->documents_rules;
     r.documents_model_skipped = plan->documents_model_skipped;
     r.saved_usd = plan->saved_usd;
+    r.tags = *tags;
+    fill_plan(*plan, parsed.documents, r);
     return r;
   }
 
@@ -519,7 +527,11 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
                         "run " + run_id + " is half rolled back; finish with `fgraph rollback " +
                             run_id + "`");
     }
-    if (run.state == RunState::kBudgetRefused && !options.budget_usd) {
+    auto recorded = m.recorded_options(run_id);
+    if (!recorded) return recorded.error();
+    // A run a spend cap refused is checked against the caps again on a plain resume.
+    if (run.state == RunState::kBudgetRefused && !options.budget_usd &&
+        recorded->value("refused_by", "") != "spend_cap") {
       return make_error(ErrorCode::kInvalidInput,
                         "run " + run_id + " was refused by its budget and nothing was sent; "
                         "resume it only with a new budget: `fgraph run --resume " + run_id +
@@ -530,8 +542,6 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     if (!inputs) return inputs.error();
     if (int_of((*inputs)[0][0]) == 0 && !run.drop_path.empty()) {
       // With the run's own --include-hidden, as recorded when it started.
-      auto recorded = m.recorded_options(run_id);
-      if (!recorded) return recorded.error();
       const bool include_hidden = options.include_hidden || recorded->value("include_hidden", false);
       if (auto s = m.ingest_drop(run_id, run.drop_path, include_hidden); !s) return s.error();
     }
@@ -552,6 +562,9 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     if (!budget) return budget.error();
     extract::ExtractorOptions eo = m.extractor_options(run, options.no_wait);
     eo.budget_usd = *budget;
+    auto recorded = m.recorded_options(run_id);
+    if (!recorded) return recorded.error();
+    eo.batch_metadata = recorded_tags(*recorded);
     extract::Extractor extractor(m.store, m.transport, m.clock, eo);
     auto rec = extractor.run(run_id, plain, [&](const extract::Progress& p) {
       m.progress.update("extract", p.completed + p.failed, p.submitted,
@@ -560,13 +573,18 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     if (!rec) {
       bool waiting = options.no_wait && rec.error().code == ErrorCode::kTransient;
       // A refusal by the budget sent nothing; left `submitted`, a plain resume would spend.
-      const bool refused = rec.error().detail == "budget";
+      const bool by_cap = rec.error().detail == "spend_cap";
+      const bool refused = rec.error().detail == "budget" || by_cap;
       (void)m.set_run_state(run_id, refused ? RunState::kBudgetRefused : RunState::kSubmitted, false);
       if (refused) {
+        (*recorded)["refused_by"] = rec.error().detail;
+        (void)m.store.execute("UPDATE runs SET options_json = ? WHERE run_id = ?", {dump_json(*recorded), run_id});
         Error e = rec.error();
         e.message = "run " + run_id + " refused: " + e.message +
-                    "; resume it with a new budget: `fgraph run --resume " + run_id +
-                    " --budget-usd AMOUNT`";
+                    (by_cap ? "; resume it once the cap allows (a new day or month, or a higher cap): "
+                              "`fgraph run --resume " + run_id + "`"
+                            : "; resume it with a new budget: `fgraph run --resume " + run_id +
+                                  " --budget-usd AMOUNT`");
         return e;
       }
       if (!waiting) return rec.error();

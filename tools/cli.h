@@ -57,6 +57,7 @@ void register_run_commands(CLI::App& app, Cli& cli);       // tools/cli_run.cpp
 void register_config_commands(CLI::App& app, Cli& cli);    // tools/cli_config.cpp
 void register_eval_commands(CLI::App& app, Cli& cli);      // tools/cli_eval.cpp
 void register_serve_commands(CLI::App& app, Cli& cli);     // tools/cli_serve.cpp
+void register_costs_commands(CLI::App& app, Cli& cli);     // tools/cli_costs.cpp (issue 20)
 
 // Prints `error` for a human on stderr ("fgraph: <kind>: <message>") and, with --json,
 // one JSON object on stdout: {"error": {"code", "message", "detail", "exit_code"}}, where

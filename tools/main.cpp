@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   register_config_commands(app, cli);
   register_eval_commands(app, cli);
   register_serve_commands(app, cli);
+  register_costs_commands(app, cli);
 
   try {
     app.parse(argc, argv);

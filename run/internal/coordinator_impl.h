@@ -89,6 +89,15 @@ struct Coordinator::Impl {
 };
 
 graph::RunInfo run_info(const RunRecord& run);
+// The tags a run recorded in runs.options_json (report.cpp).
+std::map<std::string, std::string> recorded_tags(const nlohmann::json& options);
+
+// ---- money.cpp (issue 20)
+// A new run's tags: Settings::tags under RunOptions::tags, checked (RunOptions::tags says
+// how); kInvalidInput otherwise.
+Result<std::map<std::string, std::string>> new_run_tags(const Settings& settings, const RunOptions& options);
+// Fills a dry run's listing (RunReport::plan) and totals from the extract plan.
+void fill_plan(const extract::Plan& plan, const std::vector<ingest::Document>& docs, RunReport& r);
 ingest::Document from_record(const registry::DocumentRecord& r);
 
 }  // namespace fgraph::run
