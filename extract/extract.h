@@ -14,6 +14,10 @@
 // Nothing of any other document is in a request. check_isolation() proves it for every
 // rendered request before it is written to a batch file or sent.
 //
+// The form extractor (forms.cpp) runs ahead of the model when ExtractorOptions::mode asks:
+// its output is recorded as a completed request of extractor "rules" (never sent), so the
+// verify, registry and graph stages take its facts exactly as a model's.
+//
 // "Schema invalid" here means only that the output is not a JSON object with the two
 // arrays of the schema; full validation is the verify stage's job.
 //
@@ -83,11 +87,23 @@ const PromptBundle& bundled_prompt();
 struct TokenPrice {
   double input_per_mtok = 0;   // USD per million input tokens
   double output_per_mtok = 0;  // USD per million output tokens
+  // USD per million input tokens read from the provider's prompt cache (OpenAI
+  // `cached_tokens`, Anthropic `cache_read_input_tokens`), and written to it (Anthropic
+  // `cache_creation_input_tokens`). A price entry without "cached_input" / "cache_write"
+  // takes the input price for them (parse), so a missing figure never lowers a cost.
+  double cached_input_per_mtok = 0;
+  double cache_write_per_mtok = 0;
 };
 struct ModelPrice {
   TokenPrice sync;
   TokenPrice batch;
+  // The shortest prefix the provider caches for this model ("cache_min_tokens": OpenAI
+  // 1024, Anthropic 1024 to 4096 by model); a shorter one is billed in full. The estimate
+  // prices the instructions and schema as cached only from this length; none: never.
+  std::optional<std::int64_t> cache_min_tokens;
 };
+
+struct Usage;
 
 class PriceTable {
  public:
@@ -100,9 +116,11 @@ class PriceTable {
   // Adds every entry of `over` to this table, replacing an entry of the same provider and
   // model (a prices file named in the settings over the built-in table).
   void merge(const PriceTable& over);
-  // USD for the given usage.
+  // USD for the given usage, every input token at the uncached input price.
   static double cost_usd(const TokenPrice& p, std::int64_t input_tokens,
                          std::int64_t output_tokens);
+  // USD for a usage whose input tokens include cache reads and writes (struct Usage).
+  static double cost_usd(const TokenPrice& p, const Usage& usage);
   const std::string& read_on() const { return read_on_; }
 
  private:
@@ -141,6 +159,9 @@ struct ExtractionRequest {
   std::string prompt_version;
   std::string schema_version;
   std::int64_t est_input_tokens = 0;   // prompt + schema + chunk
+  // Of est_input_tokens, the instructions and schema, the same in every request and
+  // expected from the provider's prompt cache (priced at its cached price).
+  std::int64_t est_cached_input_tokens = 0;
   std::int64_t est_output_tokens = 0;  // including the 25% buffer
   double est_cost_usd = 0;             // at the lane's price tier (0 on the local lane)
 };
@@ -192,10 +213,75 @@ Status check_isolation(std::string_view body_json, const ExtractionRequest& requ
                        std::string_view doc_text, const RenderOptions& options);
 
 // ---------------------------------------------------------------------------------
+// The form extractor (forms.cpp): facts that need no model.
+//
+// Reads the structured rendering ingest gives a filing (XML forms as "label: value"
+// lines, HTML tables as " | "-joined rows) and proposes facts in exactly the extraction v1
+// shape, each quote a verbatim slice of the document's text, so the verify stage checks
+// them as it checks a model's. Deterministic: the same document gives the same output
+// bytes. Covered:
+//   - Forms 3/4/5 and amendments (XML): the issuer (CIK, ticker), each reporting owner
+//     (CIK), OFFICER_OF (role = officer title), DIRECTOR_OF, BENEFICIAL_OWNER_OF for a
+//     ten-percent owner, HOLDS per security title (role = the title); dates = period;
+//   - 13F-HR: the cover's manager (CIK, HEADQUARTERED_IN its city) and the information
+//     table's issuers; HOLDS from the manager only where the table's text names it
+//     (the submission header is not part of any document's text);
+//   - EX-21: SUBSIDIARY_OF (with the percent owned when a column states it) and
+//     INCORPORATED_IN for each table row; the parent is the name after "Subsidiaries of";
+//   - Schedule 13D/13G cover pages (labelled as on the SEC form): BENEFICIAL_OWNER_OF
+//     with ownership_percent, for each reporting person holding more than 0%.
+// A quote runs from the line naming a fact's end to the line stating it; the document's
+// own subject (its metadata CIK or company) need not be in it (verify's rule).
+
+// The version of the form extractor's rules; part of its request ids, so that a change
+// of rules is a new extraction, as a new prompt version is.
+inline constexpr std::string_view kFormsVersion = "forms.v1";
+
+enum class FormKind {
+  kNone, kOwnership, kThirteenFCover, kThirteenFTable, kSchedule13, kEx21, kSubmissionHeader
+};
+// "none" | "ownership" | "13f-cover" | "13f-table" | "schedule-13" | "ex-21" | "sec-header"
+std::string_view to_string(FormKind k);
+
+// kComplete: the rules read every fact of the kind of document (ownership forms, 13F
+// covers and tables, EX-21 lists), so rules+model sends it to no model. kPartial: some
+// facts (a 13D/G's cover page; its items are prose). kNone: not a form the rules read.
+enum class Coverage { kNone, kPartial, kComplete };
+std::string_view to_string(Coverage c);
+
+struct FormExtraction {
+  FormKind kind = FormKind::kNone;
+  Coverage coverage = Coverage::kNone;
+  std::string output_json;  // extraction v1: {"entities":[...],"relations":[...]}
+  int entities = 0;
+  int relations = 0;
+};
+
+// The form facts of one document; kind kNone (empty output) for a document the rules do
+// not read. kInvalidInput (detail "malformed_form") for a form missing what defines it
+// (an ownership form without issuer or reporting owner): a per-document error.
+Result<FormExtraction> extract_form(const ingest::Document& doc);
+
+// Which extractors a run uses (`fgraph run --extract`, setting `extract`).
+enum class ExtractMode {
+  kRules,          // the form extractor only; nothing is sent to a model
+  kModel,          // the model only (as before the form extractor)
+  kRulesAndModel,  // form facts for every document; the model for those not covered completely
+};
+std::string_view to_string(ExtractMode m);  // "rules" | "model" | "rules+model"
+std::optional<ExtractMode> parse_extract_mode(std::string_view s);
+
+// ---------------------------------------------------------------------------------
 // Rows and lanes.
 
+// A row's token usage as the provider reported it, normalised: `input_tokens` counts every
+// input token, those read from or written to the prompt cache included (OpenAI's
+// prompt_tokens does; for Anthropic it is input_tokens + cache_read_input_tokens +
+// cache_creation_input_tokens).
 struct Usage {
   std::int64_t input_tokens = 0;
+  std::int64_t cached_input_tokens = 0;  // read from the prompt cache
+  std::int64_t cache_write_tokens = 0;   // written to the prompt cache (Anthropic)
   std::int64_t output_tokens = 0;
 };
 
@@ -249,14 +335,42 @@ struct ExtractorOptions {
   // and >= 0. The primary and fallback lanes must have a price for plan.model
   // (check_priced), against plan.prices, which also prices every recorded row.
   std::optional<double> budget_usd;
+  // Spend caps (settings budget.daily_usd, budget.monthly_usd): before anything is sent,
+  // what the ledger spent in the current UTC day / month (spent_since: recorded attempts
+  // plus the estimates of rows in open batches) plus this call's estimate must not exceed
+  // them (kInvalidInput, detail "spend_cap"). Finite and >= 0; none = no cap.
+  std::optional<double> daily_cap_usd;
+  std::optional<double> monthly_cap_usd;
+  // Sent as OpenAI batch `metadata` beside fgraph's own keys (the run's tags; at most
+  // kMaxBatchMetadataTags). Anthropic's Message Batches take no metadata.
+  std::map<std::string, std::string> batch_metadata;
   bool retry_dead_letters = false;               // resubmit rows dead-lettered by earlier runs
   // Send each pending row once on the primary lane and stop: failures stay pending for a
   // later ladder, nothing is dead-lettered (issue 20: the canary).
   bool single_pass = false;
+  // The cascade: which extractors run. kRulesAndModel records the form extractor's facts
+  // of every form it reads and sends the model only documents it does not cover
+  // completely; kRules sends nothing to a model. Default kModel here (the command line's
+  // default is rules+model).
+  ExtractMode mode = ExtractMode::kModel;
+};
+
+// OpenAI batch metadata holds 16 pairs (keys <= 64 chars, values <= 512); fgraph's own
+// keys (fgraph_key, fgraph_run) take two.
+inline constexpr std::size_t kMaxBatchMetadataTags = 14;
+
+// One (document, chunk) of a plan and what the run will do with it.
+struct PlanLine {
+  ExtractionRequest request;
+  // "submit" | "reused" (completed in the ledger: no cost) | "in_flight" (in an open
+  // batch of an earlier command) | "dead" (dead-lettered earlier, not retried) |
+  // "duplicate" (the same text as an earlier chunk of this drop: one request serves both)
+  std::string fate;
 };
 
 // Dry-run and pre-submission view of a run.
 struct Plan {
+  std::vector<PlanLine> lines;              // every (document, chunk), in plan order
   std::vector<ExtractionRequest> requests;  // unique requests of the run, in plan order
   std::int64_t documents = 0;
   std::int64_t requests_planned = 0;       // chunks of all documents, before dedup
@@ -266,16 +380,23 @@ struct Plan {
   std::int64_t requests_dead = 0;          // dead-lettered earlier, not retried
   std::int64_t requests_to_submit = 0;
   std::int64_t est_input_tokens = 0;       // of the requests to submit
+  std::int64_t est_cached_input_tokens = 0;
   std::int64_t est_output_tokens = 0;
   double est_cost_usd = 0;
   std::vector<std::string> rejected;       // "doc_id: reason" of documents not planned
+  // The form extractor (ExtractorOptions::mode other than kModel).
+  std::int64_t documents_rules = 0;          // documents it proposed facts for
+  std::int64_t documents_model_skipped = 0;  // of those, covered completely: no model request
+  double saved_usd = 0;                      // what those would have cost on the run's lane
+  std::vector<std::string> form_errors;      // "doc_id: reason" of malformed forms
 };
 
 struct LaneModelUsage {
   std::string lane;
   std::string model;
   std::int64_t attempts = 0;
-  std::int64_t input_tokens = 0;
+  std::int64_t input_tokens = 0;         // all input tokens, cached ones included
+  std::int64_t cached_input_tokens = 0;  // read from the prompt cache
   std::int64_t output_tokens = 0;
   double cost_usd = 0;
 };
@@ -303,6 +424,11 @@ struct Reconciliation {
   std::vector<ModelSwap> model_swaps;
   double cost_usd = 0;
   std::int64_t failed_attempts = 0;     // attempts with an outcome other than completed
+  // Documents of the run by the extractor of their requests ("model", "rules"); a document
+  // both read and sent to a model counts under each.
+  std::map<std::string, std::int64_t> documents_by_extractor;
+  std::int64_t documents_model_skipped = 0;  // covered by the form extractor, not sent
+  double saved_usd = 0;  // the estimated model cost of those, on the run's lane
   // submitted == completed + dead_lettered + in_flight, each row counted once.
   bool balanced() const { return submitted == completed + dead_lettered + in_flight; }
   // Every failed attempt was retried exactly once or ended its row in the dead letters
@@ -386,6 +512,32 @@ Result<std::vector<OpenBatch>> open_batches(registry::Store& store);
 // The stored extraction JSON of a completed request; kNotFound otherwise.
 Result<std::string> stored_result(registry::Store& store, std::string_view custom_id);
 
+// ---------------------------------------------------------------------------------
+// Spend (the attempts table: every attempt's tokens and dollars, retries and the live
+// strike included).
+
+// What one run spent on one lane and model, from its attempts recorded at or after a time.
+struct RunSpend {
+  std::string run_id, lane, model;
+  std::int64_t attempts = 0;
+  std::int64_t input_tokens = 0;         // all input tokens, cached ones included
+  std::int64_t cached_input_tokens = 0;  // read from the prompt cache
+  std::int64_t output_tokens = 0;
+  double cost_usd = 0;
+};
+// Spend per (run, lane, model) of the attempts recorded at or after `since` (RFC 3339,
+// "" = all time), ordered by run, lane, model. kInternal on ledger errors.
+Result<std::vector<RunSpend>> spend_by_run(registry::Store& store, std::string_view since);
+
+// Dollars committed since `since`: recorded attempts, and the estimates of rows waiting
+// in open batches (sent, or about to be, and not yet collected), which the caps count too.
+struct SpendTotal {
+  double recorded_usd = 0;
+  double in_open_batches_usd = 0;
+  double total() const { return recorded_usd + in_open_batches_usd; }
+};
+Result<SpendTotal> spent_since(registry::Store& store, std::string_view since);
+
 // One request of a run with the document (chunk) it belongs to, for the verify stage.
 struct RunRequest {
   std::string custom_id;
@@ -396,6 +548,7 @@ struct RunRequest {
   std::string state;  // planned|submitted|completed|failed|dead
   // The provider batch whose row completed the request ("" for live lanes and until then).
   std::string batch_id;
+  std::string extractor;  // "model" | "rules" (the form extractor; chunk_index -1)
 };
 Result<std::vector<RunRequest>> run_requests(registry::Store& store, const std::string& run_id);
 

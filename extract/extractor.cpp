@@ -39,8 +39,7 @@ double row_cost(const LaneContext& ctx, LaneKind lane, const std::string& model,
   const PriceTable* prices = ctx.options != nullptr ? ctx.options->plan.prices : nullptr;
   auto price = (prices != nullptr ? *prices : PriceTable::bundled()).find(provider_of(lane), model);
   if (!price) return 0;
-  return PriceTable::cost_usd(is_batch_lane(lane) ? price->batch : price->sync, usage.input_tokens,
-                              usage.output_tokens);
+  return PriceTable::cost_usd(is_batch_lane(lane) ? price->batch : price->sync, usage);
 }
 
 void stamp_batch_row(const LaneContext& ctx, LaneKind lane, const RemoteObject& batch,
@@ -175,8 +174,70 @@ Extractor::Extractor(registry::Store& store, HttpTransport& transport, Clock& cl
 
 Extractor::~Extractor() = default;
 
+namespace {
+
+// The form extractor's pass over a drop: what it records, and what goes on to the model.
+struct FormPass {
+  struct Rules {
+    ExtractionRequest request;
+    FormExtraction form;
+    std::optional<double> skipped_usd;  // set when the model is not asked
+  };
+  std::vector<Rules> rules;
+  std::vector<const ingest::Document*> to_model;
+  std::vector<std::string> errors;
+};
+
+FormPass form_pass(const ExtractorOptions& o, const std::vector<ingest::Document>& docs) {
+  FormPass p;
+  const PromptBundle& prompt = o.plan.prompt != nullptr ? *o.plan.prompt : bundled_prompt();
+  for (const ingest::Document& doc : docs) {
+    if (o.mode == ExtractMode::kModel) {
+      // A submission's header is metadata lines, not prose: only the rules read it.
+      if (doc.doc_type != ingest::kSubmissionHeader) p.to_model.push_back(&doc);
+      continue;
+    }
+    auto form = extract_form(doc);
+    if (!form) p.errors.push_back(doc.doc_id + ": " + form.error().message);
+    const bool complete = form && form->coverage == Coverage::kComplete;
+    if (form && form->kind != FormKind::kNone) {
+      FormPass::Rules r;
+      r.request.custom_id = make_custom_id(doc.text, kFormsVersion, kFormsVersion, prompt.schema_version);
+      r.request.doc_id = doc.doc_id;
+      r.request.char_end = static_cast<std::int64_t>(doc.text.size());
+      r.request.model = std::string(kFormsVersion);
+      r.request.prompt_version = std::string(kFormsVersion);
+      r.request.schema_version = prompt.schema_version;
+      r.form = std::move(*form);
+      if (complete) {
+        double usd = 0;
+        if (auto planned = plan_document(doc, o.plan)) {
+          for (const auto& q : *planned) usd += q.est_cost_usd;
+        }
+        r.skipped_usd = usd;
+      }
+      p.rules.push_back(std::move(r));
+    }
+    if (o.mode == ExtractMode::kRulesAndModel && !complete) p.to_model.push_back(&doc);
+  }
+  return p;
+}
+
+void count_rules(const FormPass& pass, Plan& plan) {
+  plan.form_errors = pass.errors;
+  for (const auto& r : pass.rules) {
+    ++plan.documents_rules;
+    if (r.skipped_usd) {
+      ++plan.documents_model_skipped;
+      plan.saved_usd += *r.skipped_usd;
+    }
+  }
+}
+
+}  // namespace
+
 static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& options,
-                                      const std::vector<ingest::Document>& docs) {
+                                      const std::vector<const ingest::Document*>& docs) {
   PlanDetail d;
   Plan& p = d.plan;
   // Before anything is planned or sent: an unpriced model would estimate $0.
@@ -187,11 +248,11 @@ static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& op
     }
   }
   std::unordered_set<std::string> seen;
-  for (const ingest::Document& doc : docs) {
+  for (const ingest::Document* doc : docs) {
     ++p.documents;
-    auto reqs = plan_document(doc, options.plan);
+    auto reqs = plan_document(*doc, options.plan);
     if (!reqs) {
-      p.rejected.push_back(doc.doc_id + ": " + reqs.error().message);
+      p.rejected.push_back(doc->doc_id + ": " + reqs.error().message);
       continue;
     }
     for (ExtractionRequest& r : *reqs) {
@@ -199,8 +260,10 @@ static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& op
       d.all_chunks.push_back(r);
       if (!seen.insert(r.custom_id).second) {
         ++p.requests_deduplicated;
+        p.lines.push_back({r, "duplicate"});
         continue;
       }
+      std::string fate = "submit";
       auto existing = ledger.find_request(r.custom_id);
       if (!existing) return existing.error();
       bool submit = true;
@@ -210,12 +273,15 @@ static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& op
           ++p.requests_reused;
           d.reused_ids.push_back(r.custom_id);
           submit = false;
+          fate = "reused";
         } else if (state == "submitted") {
           ++p.requests_in_flight;
           submit = false;
+          fate = "in_flight";
         } else if (state == "dead" && !options.retry_dead_letters) {
           ++p.requests_dead;
           submit = false;
+          fate = "dead";
         }
       }
       if (!*existing || ((*existing)->state == "dead" && options.retry_dead_letters)) {
@@ -224,18 +290,57 @@ static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& op
       if (submit) {
         ++p.requests_to_submit;
         p.est_input_tokens += r.est_input_tokens;
+        p.est_cached_input_tokens += r.est_cached_input_tokens;
         p.est_output_tokens += r.est_output_tokens;
         p.est_cost_usd += r.est_cost_usd;
       }
+      p.lines.push_back({r, std::move(fate)});
       p.requests.push_back(std::move(r));
     }
   }
   return d;
 }
 
+// The spend caps against the ledger: nothing is refused when nothing is to be sent (open
+// batches are collected whatever the caps say: they are paid for already).
+static Status check_spend_caps(registry::Store& store, Clock& clock, const ExtractorOptions& options,
+                               const Plan& plan) {
+  const std::string now = format_utc(clock.now());  // "YYYY-MM-DDTHH:MM:SSZ"
+  struct Cap {
+    const char* setting;
+    const char* window;
+    const std::optional<double>& limit;
+    std::string since;
+  };
+  for (const Cap& cap : {Cap{"budget.daily_usd", "today (UTC)", options.daily_cap_usd, now.substr(0, 10) + "T00:00:00Z"},
+                         Cap{"budget.monthly_usd", "this month (UTC)", options.monthly_cap_usd,
+                             now.substr(0, 8) + "01T00:00:00Z"}}) {
+    if (!cap.limit) continue;
+    if (!(std::isfinite(*cap.limit) && *cap.limit >= 0)) {
+      return make_error(ErrorCode::kInvalidInput, std::string(cap.setting) + " must be a finite number of dollars >= 0");
+    }
+    auto spent = spent_since(store, cap.since);
+    if (!spent) return spent.error();
+    if (spent->total() + plan.est_cost_usd <= *cap.limit) continue;
+    const double left = std::max(0.0, *cap.limit - spent->total());
+    char buf[400];
+    std::snprintf(buf, sizeof buf,
+                  "spend cap %s of $%.4f: $%.4f spent %s ($%.4f recorded, $%.4f in open batches) + "
+                  "$%.4f estimated for %lld requests would exceed it; $%.4f left; nothing was submitted",
+                  cap.setting, *cap.limit, spent->total(), cap.window, spent->recorded_usd,
+                  spent->in_open_batches_usd, plan.est_cost_usd, static_cast<long long>(plan.requests_to_submit),
+                  left);
+    return make_error(ErrorCode::kInvalidInput, buf, "spend_cap");
+  }
+  return ok();
+}
+
 Result<Plan> Extractor::plan(const std::vector<ingest::Document>& docs) {
-  auto d = plan_detail(impl_->ledger, options_, docs);
+  FormPass pass = form_pass(options_, docs);
+  auto d = plan_detail(impl_->ledger, options_, pass.to_model);
   if (!d) return d.error();
+  d->plan.documents = static_cast<std::int64_t>(docs.size());
+  count_rules(pass, d->plan);
   return std::move(d->plan);
 }
 
@@ -269,14 +374,27 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
   impl_->docs.clear();
   for (const ingest::Document& d : docs) impl_->docs.emplace(d.doc_id, &d);
 
-  auto detail = plan_detail(impl_->ledger, options_, docs);
+  FormPass pass = form_pass(options_, docs);
+  auto detail = plan_detail(impl_->ledger, options_, pass.to_model);
   if (!detail) return detail.error();
   const Plan& plan = detail->plan;
+  for (const std::string& e : pass.errors) log->warn("run={} form not read: {}", run_id, e);
+  // The form extractor's facts cost nothing and are recorded before anything is sent.
+  for (const auto& r : pass.rules) {
+    if (auto s = impl_->ledger.record_rules(run_id, r.request, r.form.output_json,
+                                            std::string(to_string(r.form.kind)), r.skipped_usd);
+        !s) {
+      return s.error();
+    }
+  }
   if (options_.budget_usd && plan.est_cost_usd > *options_.budget_usd) {
     char buf[160];
     std::snprintf(buf, sizeof buf, "estimated cost $%.4f of %lld requests exceeds the budget of $%.4f; nothing was submitted",
                   plan.est_cost_usd, static_cast<long long>(plan.requests_to_submit), *options_.budget_usd);
     return make_error(ErrorCode::kInvalidInput, buf, "budget");
+  }
+  if (plan.requests_to_submit > 0) {
+    if (auto s = check_spend_caps(impl_->store, impl_->clock, options_, plan); !s) return s.error();
   }
   for (const std::string& r : plan.rejected) log->warn("run={} not planned: {}", run_id, r);
   if (auto s = impl_->ledger.record_plan(run_id, detail->to_record, detail->all_chunks,
@@ -383,7 +501,7 @@ Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_
   };
   auto counts = one(
       "SELECT COUNT(DISTINCT custom_id), COUNT(DISTINCT CASE WHEN reused=1 THEN custom_id END), "
-      "COUNT(*) FROM run_requests WHERE run_id=?",
+      "COUNT(*) FROM run_requests WHERE run_id=? AND chunk_index >= 0",
       {run_id});
   if (!counts) return counts.error();
   rec.requests = int_of((*counts)[0][0]);
@@ -414,13 +532,13 @@ Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_
   if (!dead) return dead.error();
   for (const auto& row : *dead) rec.dead_by_outcome[text_of(row[0])] = int_of(row[1]);
   auto usage = one(
-      "SELECT lane, model, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_usd) FROM attempts "
-      "WHERE run_id=? GROUP BY lane, model ORDER BY lane, model",
+      "SELECT lane, model, COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(output_tokens), "
+      "SUM(cost_usd) FROM attempts WHERE run_id=? GROUP BY lane, model ORDER BY lane, model",
       {run_id});
   if (!usage) return usage.error();
   for (const auto& row : *usage) {
     LaneModelUsage u{text_of(row[0]), text_of(row[1]), int_of(row[2]), int_of(row[3]), int_of(row[4]),
-                     double_of(row[5])};
+                     int_of(row[5]), double_of(row[6])};
     rec.cost_usd += u.cost_usd;
     rec.usage.push_back(std::move(u));
   }
@@ -430,7 +548,45 @@ Result<Reconciliation> reconcile(registry::Store& store, const std::string& run_
       {run_id});
   if (!swaps) return swaps.error();
   for (const auto& row : *swaps) rec.model_swaps.push_back({text_of(row[0]), text_of(row[1]), int_of(row[2])});
+  auto by = one(
+      "SELECT r.extractor, COUNT(DISTINCT m.doc_id) FROM run_requests m JOIN requests r "
+      "ON r.custom_id = m.custom_id WHERE m.run_id=? GROUP BY r.extractor",
+      {run_id});
+  if (!by) return by.error();
+  for (const auto& row : *by) rec.documents_by_extractor[text_of(row[0])] = int_of(row[1]);
+  auto skips = one("SELECT COUNT(*), COALESCE(SUM(est_cost_usd), 0) FROM cascade_skips WHERE run_id=?",
+                   {run_id});
+  if (!skips) return skips.error();
+  rec.documents_model_skipped = int_of((*skips)[0][0]);
+  rec.saved_usd = double_of((*skips)[0][1]);
   return rec;
+}
+
+Result<std::vector<RunSpend>> spend_by_run(registry::Store& store, std::string_view since) {
+  auto rows = store.query(
+      "SELECT run_id, lane, model, COUNT(*), SUM(input_tokens), SUM(cached_input_tokens), SUM(output_tokens), "
+      "SUM(cost_usd) FROM attempts WHERE created_at >= ? GROUP BY run_id, lane, model ORDER BY run_id, lane, model",
+      {std::string(since)});
+  if (!rows) return rows.error();
+  std::vector<RunSpend> out;
+  out.reserve(rows->size());
+  for (const auto& row : *rows) {
+    out.push_back(RunSpend{text_of(row[0]), text_of(row[1]), text_of(row[2]), int_of(row[3]), int_of(row[4]),
+                           int_of(row[5]), int_of(row[6]), double_of(row[7])});
+  }
+  return out;
+}
+
+Result<SpendTotal> spent_since(registry::Store& store, std::string_view since) {
+  // Rows of open batches have no attempt yet: their estimate stands for what they will cost.
+  auto rows = store.query(
+      "SELECT (SELECT COALESCE(SUM(cost_usd), 0.0) FROM attempts WHERE created_at >= ?1), "
+      "(SELECT COALESCE(SUM(r.est_cost_usd), 0.0) FROM remote_objects o JOIN batch_rows b ON b.obj_key=o.obj_key "
+      " JOIN requests r ON r.custom_id=b.custom_id WHERE o.kind='batch' AND o.state NOT IN ('collected','abandoned') "
+      " AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.custom_id=b.custom_id AND a.attempt=b.attempt))",
+      {std::string(since)});
+  if (!rows) return rows.error();
+  return SpendTotal{double_of((*rows)[0][0]), double_of((*rows)[0][1])};
 }
 
 Result<std::vector<DeadLetter>> dead_letters(registry::Store& store, const std::string& run_id) {
@@ -458,7 +614,8 @@ Result<std::vector<RunRequest>> run_requests(registry::Store& store, const std::
   auto rows = store.query(
       "SELECT m.custom_id, m.doc_id, m.chunk_index, m.char_start, m.char_end, r.state, "
       " (SELECT COALESCE(o.remote_id, '') FROM attempts a JOIN remote_objects o ON o.obj_key=a.obj_key "
-      "  WHERE a.custom_id=m.custom_id AND a.outcome='completed' ORDER BY a.attempt_id DESC LIMIT 1) "
+      "  WHERE a.custom_id=m.custom_id AND a.outcome='completed' ORDER BY a.attempt_id DESC LIMIT 1), "
+      " r.extractor "
       "FROM run_requests m JOIN requests r ON r.custom_id=m.custom_id WHERE m.run_id=? "
       "ORDER BY m.doc_id, m.chunk_index",
       {run_id});
@@ -466,7 +623,8 @@ Result<std::vector<RunRequest>> run_requests(registry::Store& store, const std::
   std::vector<RunRequest> out;
   for (const auto& row : *rows) {
     out.push_back(RunRequest{text_of(row[0]), text_of(row[1]), static_cast<int>(int_of(row[2])),
-                             int_of(row[3]), int_of(row[4]), text_of(row[5]), text_of(row[6])});
+                             int_of(row[3]), int_of(row[4]), text_of(row[5]), text_of(row[6]),
+                             text_of(row[7])});
   }
   return out;
 }

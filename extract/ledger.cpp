@@ -119,6 +119,48 @@ Status Ledger::record_plan(const std::string& run_id, const std::vector<Extracti
   });
 }
 
+Status Ledger::record_rules(const std::string& run_id, const ExtractionRequest& r,
+                           const std::string& output_json, const std::string& form_kind,
+                           std::optional<double> skipped_usd) {
+  const std::string now = format_utc(clock_.now());
+  return store_.transaction([&]() -> Status {
+    auto existing = find_request(r.custom_id);
+    if (!existing) return existing.error();
+    const bool reused = existing->has_value();
+    if (!reused) {
+      if (auto s = store_.execute(
+              "INSERT INTO requests (custom_id, doc_id, run_id, chunk_index, chunk_count, "
+              "char_start, char_end, model, prompt_version, schema_version, est_input_tokens, "
+              "est_output_tokens, est_cost_usd, state, outcome, attempts, created_at, updated_at, "
+              "extractor) VALUES (?,?,?,0,1,?,?,?,?,?,0,0,0,'completed','completed',0,?,?,'rules')",
+              {r.custom_id, r.doc_id, run_id, r.char_start, r.char_end, r.model, r.prompt_version,
+               r.schema_version, now, now});
+          !s) {
+        return s;
+      }
+      if (auto s = store_.execute(
+              "INSERT INTO results (custom_id, content, lane, model, run_id, completed_at) "
+              "VALUES (?,?,'rules',?,?,?)",
+              {r.custom_id, output_json, r.model, run_id, now});
+          !s) {
+        return s;
+      }
+    }
+    if (auto s = store_.execute(
+            "INSERT OR IGNORE INTO run_requests (run_id, doc_id, chunk_index, custom_id, "
+            "char_start, char_end, reused) VALUES (?,?,-1,?,?,?,?)",
+            {run_id, r.doc_id, r.custom_id, r.char_start, r.char_end, std::int64_t{reused ? 1 : 0}});
+        !s) {
+      return s;
+    }
+    if (!skipped_usd) return ok();
+    return store_.execute(
+        "INSERT OR REPLACE INTO cascade_skips (run_id, doc_id, form_kind, est_cost_usd) "
+        "VALUES (?,?,?,?)",
+        {run_id, r.doc_id, form_kind, SqlValue(*skipped_usd)});
+  });
+}
+
 Result<std::vector<PendingRow>> Ledger::pending(const std::string& run_id) {
   auto rows = store_.query(
       std::string("SELECT ") + kRequestColumns +
@@ -151,15 +193,16 @@ Status Ledger::record_rows(const std::string& run_id, const std::vector<RowResul
     repeats = 0;
     auto att = store_.cached(
         "INSERT OR IGNORE INTO attempts (custom_id, attempt, run_id, lane, model, obj_key, outcome, "
-        "input_tokens, output_tokens, cost_usd, error, created_at, answered_model) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "input_tokens, output_tokens, cost_usd, error, created_at, cached_input_tokens, cache_write_tokens, "
+        "answered_model) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!att) return att.error();
     // A second answer to one attempt: paid for, so counted on the attempt's row; it can
     // complete the attempt, never fail it again.
     auto again = store_.cached(
         "UPDATE attempts SET input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3, "
         "cost_usd = cost_usd + ?4, outcome = CASE WHEN ?1 = 'completed' THEN ?1 ELSE outcome END, "
-        "error = CASE WHEN ?1 = 'completed' THEN NULL ELSE error END "
+        "error = CASE WHEN ?1 = 'completed' THEN NULL ELSE error END, "
+        "cached_input_tokens = cached_input_tokens + ?7, cache_write_tokens = cache_write_tokens + ?8 "
         "WHERE custom_id = ?5 AND attempt = ?6");
     if (!again) return again.error();
     auto upd = store_.cached(
@@ -179,14 +222,16 @@ Status Ledger::record_rows(const std::string& run_id, const std::vector<RowResul
           .bind(5, r.model).bind(6, opt_text(r.batch_key)).bind(7, outcome)
           .bind(8, r.usage.input_tokens).bind(9, r.usage.output_tokens)
           .bind(10, SqlValue(r.cost_usd)).bind(11, opt_text(r.error_detail)).bind(12, now)
-          .bind(13, opt_text(r.answered_model));
+          .bind(13, r.usage.cached_input_tokens).bind(14, r.usage.cache_write_tokens)
+          .bind(15, opt_text(r.answered_model));
       if (auto s = a.run(); !s) return s;
       if (store_.changes() == 0) {
         ++repeats;
         Statement& g = **again;
         g.reset();
         g.bind(1, outcome).bind(2, r.usage.input_tokens).bind(3, r.usage.output_tokens)
-            .bind(4, SqlValue(r.cost_usd)).bind(5, r.custom_id).bind(6, std::int64_t{r.attempt});
+            .bind(4, SqlValue(r.cost_usd)).bind(5, r.custom_id).bind(6, std::int64_t{r.attempt})
+            .bind(7, r.usage.cached_input_tokens).bind(8, r.usage.cache_write_tokens);
         if (auto s = g.run(); !s) return s;
         if (!done) continue;
       }

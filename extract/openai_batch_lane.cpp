@@ -244,10 +244,16 @@ class OpenAiBatchLane final : public Lane {
         }
       }
       if (obj.state == "creating") {
+        // The run's tags travel with the batch (seen in the provider's console and usage
+        // exports); fgraph's own keys come last and win.
+        json metadata = json::object();
+        for (const auto& [k, v] : ctx_.options->batch_metadata) metadata[k] = v;
+        metadata["fgraph_key"] = obj.key;
+        metadata["fgraph_run"] = obj.run_id;
         json req{{"input_file_id", obj.file_id},
                  {"endpoint", kEndpoint},
                  {"completion_window", "24h"},
-                 {"metadata", {{"fgraph_key", obj.key}, {"fgraph_run", obj.run_id}}}};
+                 {"metadata", std::move(metadata)}};
         auto r = http_.send_json("POST", "/batches", req.dump());
         if (!r) return r.error();
         json b = json::parse(r->body, nullptr, false);

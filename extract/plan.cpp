@@ -115,7 +115,17 @@ Result<PriceTable> PriceTable::parse(std::string_view text) {
     }
     out.input_per_mtok = t["input"].get<double>();
     out.output_per_mtok = t["output"].get<double>();
-    return out.input_per_mtok >= 0 && out.output_per_mtok >= 0;
+    // Without a cache price, cached tokens cost what any input token costs.
+    out.cached_input_per_mtok = out.input_per_mtok;
+    out.cache_write_per_mtok = out.input_per_mtok;
+    for (auto [key, field] : {std::pair{"cached_input", &out.cached_input_per_mtok},
+                              std::pair{"cache_write", &out.cache_write_per_mtok}}) {
+      if (!t.contains(key)) continue;
+      if (!t[key].is_number()) return false;
+      *field = t[key].get<double>();
+    }
+    return out.input_per_mtok >= 0 && out.output_per_mtok >= 0 && out.cached_input_per_mtok >= 0 &&
+           out.cache_write_per_mtok >= 0;
   };
   for (const auto& [provider, models] : j["models"].items()) {
     if (!models.is_object()) {
@@ -124,10 +134,12 @@ Result<PriceTable> PriceTable::parse(std::string_view text) {
     for (const auto& [model, p] : models.items()) {
       ModelPrice mp;
       if (!p.is_object() || !tier(p.value("sync", json()), mp.sync) ||
-          !tier(p.value("batch", json()), mp.batch)) {
+          !tier(p.value("batch", json()), mp.batch) ||
+          (p.contains("cache_min_tokens") && !p["cache_min_tokens"].is_number_unsigned())) {
         return make_error(ErrorCode::kInvalidInput,
                           "price table: bad entry " + provider + "/" + model);
       }
+      if (p.contains("cache_min_tokens")) mp.cache_min_tokens = p["cache_min_tokens"].get<std::int64_t>();
       table.prices_[provider][model] = mp;
     }
   }
@@ -173,8 +185,19 @@ Status check_priced(LaneKind lane, std::string_view model, const PriceTable* pri
 
 double PriceTable::cost_usd(const TokenPrice& p, std::int64_t input_tokens,
                             std::int64_t output_tokens) {
-  return (static_cast<double>(input_tokens) * p.input_per_mtok +
-          static_cast<double>(output_tokens) * p.output_per_mtok) /
+  return cost_usd(p, Usage{.input_tokens = input_tokens, .output_tokens = output_tokens});
+}
+
+double PriceTable::cost_usd(const TokenPrice& p, const Usage& u) {
+  // A provider never reports more cached than input tokens; if one did, nothing is
+  // priced below zero.
+  const std::int64_t cached = std::clamp<std::int64_t>(u.cached_input_tokens, 0, u.input_tokens);
+  const std::int64_t written = std::clamp<std::int64_t>(u.cache_write_tokens, 0, u.input_tokens - cached);
+  const std::int64_t plain = u.input_tokens - cached - written;
+  return (static_cast<double>(plain) * p.input_per_mtok +
+          static_cast<double>(cached) * p.cached_input_per_mtok +
+          static_cast<double>(written) * p.cache_write_per_mtok +
+          static_cast<double>(u.output_tokens) * p.output_per_mtok) /
          1e6;
 }
 
@@ -241,8 +264,15 @@ Result<std::vector<ExtractionRequest>> plan_document(const ingest::Document& doc
       estimate_tokens(prompt.system_prompt.size() + prompt.schema_json.size() + 64,
                       options.chars_per_token);
   std::optional<TokenPrice> price;
+  // The instructions and schema open every request byte for byte: the providers serve
+  // them from their prompt cache (Anthropic through the cache_control render_body sets)
+  // once they reach the model's minimum.
+  std::int64_t cached_tokens = 0;
   if (auto mp = prices.find(provider_of(options.lane), options.model)) {
     price = is_batch_lane(options.lane) ? mp->batch : mp->sync;
+    if (options.lane != LaneKind::kLocal && mp->cache_min_tokens && overhead_tokens >= *mp->cache_min_tokens) {
+      cached_tokens = overhead_tokens;
+    }
   }
   std::vector<ExtractionRequest> out;
   out.reserve(ranges.size());
@@ -265,7 +295,11 @@ Result<std::vector<ExtractionRequest>> plan_document(const ingest::Document& doc
         options.max_output_tokens,
         static_cast<std::int64_t>(std::ceil(static_cast<double>(chunk_tokens) * options.output_ratio)));
     r.est_output_tokens = static_cast<std::int64_t>(std::ceil(static_cast<double>(expected_out) * 1.25));
-    r.est_cost_usd = price ? PriceTable::cost_usd(*price, r.est_input_tokens, r.est_output_tokens) : 0;
+    r.est_cached_input_tokens = cached_tokens;
+    r.est_cost_usd = price ? PriceTable::cost_usd(*price, Usage{.input_tokens = r.est_input_tokens,
+                                                                .cached_input_tokens = r.est_cached_input_tokens,
+                                                                .output_tokens = r.est_output_tokens})
+                           : 0;
     out.push_back(std::move(r));
   }
   return out;
@@ -293,7 +327,11 @@ std::string render_body(const ExtractionRequest& request, std::string_view chunk
   if (provider_of(options.lane) == "anthropic") {
     body["max_tokens"] = options.max_output_tokens;
     body["temperature"] = 0;
-    body["system"] = prompt.system_prompt;
+    // One cache breakpoint after the tool (the schema) and the instructions, which are the
+    // same in every request: later requests read them from Anthropic's prompt cache.
+    body["system"] = json::array({json{{"type", "text"},
+                                       {"text", prompt.system_prompt},
+                                       {"cache_control", json{{"type", "ephemeral"}}}}});
     body["messages"] = json::array({json{{"role", "user"}, {"content", std::move(user)}}});
     body["tools"] = json::array({json{{"name", kToolName},
                                       {"description", "Record the entities and relations stated in the document."},
@@ -355,8 +393,13 @@ Status check_isolation(std::string_view body_json, const ExtractionRequest& requ
     }
   }
   if (user == nullptr || &messages.back() != user) return fail("last message is not the user's");
-  if (body.contains("system") && body["system"] != prompt.system_prompt) {
-    return fail("system field is not the prompt");
+  if (body.contains("system")) {
+    // Anthropic: the prompt as a string, or as one text block (with its cache_control).
+    const json& system = body["system"];
+    const bool one_block = system.is_array() && system.size() == 1 && system[0].is_object() &&
+                           system[0].value("type", "") == "text" &&
+                           system[0].value("text", "") == prompt.system_prompt;
+    if (system != prompt.system_prompt && !one_block) return fail("system field is not the prompt");
   }
   const std::string& content = (*user)["content"].get_ref<const std::string&>();
   if (content.size() < kOpen.size() + kClose.size() || content.compare(0, kOpen.size(), kOpen) != 0 ||

@@ -80,7 +80,10 @@ TEST(PlanDocumentTest, OneRequestForAShortDocumentWithEstimates) {
   EXPECT_GT(r.est_input_tokens, static_cast<std::int64_t>(bundled_prompt().system_prompt.size() / 4));
   auto price = PriceTable::bundled().find("openai", "gpt-4.1-mini");
   ASSERT_TRUE(price.has_value());
-  EXPECT_DOUBLE_EQ(r.est_cost_usd, PriceTable::cost_usd(price->batch, r.est_input_tokens, r.est_output_tokens));
+  EXPECT_DOUBLE_EQ(r.est_cost_usd,
+                   PriceTable::cost_usd(price->batch, Usage{.input_tokens = r.est_input_tokens,
+                                                            .cached_input_tokens = r.est_cached_input_tokens,
+                                                            .output_tokens = r.est_output_tokens}));
 }
 
 TEST(PlanDocumentTest, SplitsALongDocumentIntoChunksOfItsOwnText) {
@@ -179,6 +182,89 @@ TEST(PriceTableTest, ParsesAndRejects) {
   EXPECT_EQ(PriceTable::parse(R"({"models":{"x":{"m":{"sync":{}}}}})").error().code, ErrorCode::kInvalidInput);
   EXPECT_TRUE(PriceTable::bundled().find("local", "anything").has_value());
   EXPECT_FALSE(PriceTable::bundled().read_on().empty());
+}
+
+// ---------------------------------------------------------------- money (issue 20)
+
+TEST(PriceTableTest, CachedTokensCostTheirOwnPriceAndTheInputPriceWithoutOne) {
+  auto t = PriceTable::parse(R"({"models":{"anthropic":{"m":{"cache_min_tokens":0,
+      "sync":{"input":3,"output":15,"cached_input":0.3,"cache_write":3.75},
+      "batch":{"input":1.5,"output":7.5}}}}})");
+  ASSERT_TRUE(t.has_value()) << t.error().describe();
+  const auto m = t->find("anthropic", "m");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->cache_min_tokens, 0);
+  // 1M input tokens: 600k read from the cache, 100k written to it, 300k plain; 1M output.
+  const Usage u{.input_tokens = 1000000, .cached_input_tokens = 600000, .cache_write_tokens = 100000,
+                .output_tokens = 1000000};
+  EXPECT_DOUBLE_EQ(PriceTable::cost_usd(m->sync, u), 0.3 * 3 + 0.6 * 0.3 + 0.1 * 3.75 + 15);
+  // A tier without cache prices charges cached tokens as input: never below the real cost.
+  EXPECT_DOUBLE_EQ(PriceTable::cost_usd(m->batch, u), 1.5 + 7.5);
+  // More cached tokens than input tokens (a provider's slip) prices nothing below zero.
+  EXPECT_DOUBLE_EQ(PriceTable::cost_usd(m->sync, Usage{.input_tokens = 10, .cached_input_tokens = 50}), 10 * 0.3 / 1e6);
+  EXPECT_FALSE(PriceTable::parse(R"({"models":{"x":{"m":{"sync":{"input":1,"output":1,"cached_input":-1},
+      "batch":{"input":1,"output":1}}}}})").has_value());
+  EXPECT_FALSE(PriceTable::parse(R"({"models":{"x":{"m":{"cache_min_tokens":"many","sync":{"input":1,"output":1},
+      "batch":{"input":1,"output":1}}}}})").has_value());
+}
+
+TEST(PlanDocumentTest, EstimatesTheInstructionsAndSchemaAsCachedOnlyFromTheModelsMinimum) {
+  auto table = [](int min_tokens) {
+    return PriceTable::parse(R"({"models":{"openai":{"m":{"cache_min_tokens":)" + std::to_string(min_tokens) +
+                             R"(,"sync":{"input":2,"output":8,"cached_input":0.5},"batch":{"input":1,"output":4,"cached_input":0.25}}}}})")
+        .value();
+  };
+  const PriceTable low = table(0), high = table(1000000);
+  PlanOptions o;
+  o.model = "m";
+  o.prices = &low;
+  auto doc = make_doc("Acme Corp is a subsidiary of Beta Holdings Inc.");
+  auto cached = plan_document(doc, o);
+  o.prices = &high;
+  auto plain = plan_document(doc, o);
+  ASSERT_TRUE(cached.has_value() && plain.has_value());
+  const auto& c = (*cached)[0];
+  const auto& p = (*plain)[0];
+  EXPECT_GT(c.est_cached_input_tokens, 0);
+  EXPECT_LT(c.est_cached_input_tokens, c.est_input_tokens);  // the document is never cached
+  EXPECT_EQ(p.est_cached_input_tokens, 0);                   // below the minimum: billed in full
+  EXPECT_NEAR(p.est_cost_usd - c.est_cost_usd, c.est_cached_input_tokens * (1 - 0.25) / 1e6, 1e-15);
+  o.lane = LaneKind::kLocal;  // free, and no cache to count
+  o.prices = &low;
+  EXPECT_EQ(plan_document(doc, o)->front().est_cached_input_tokens, 0);
+}
+
+TEST(RenderTest, AnthropicMarksTheInstructionsAndSchemaForThePromptCache) {
+  auto doc = make_doc("Acme Corp is a subsidiary of Beta Holdings Inc.");
+  PlanOptions po;
+  po.lane = LaneKind::kAnthropicBatch;
+  po.model = "claude-haiku-4-5";
+  auto r = plan_document(doc, po)->front();
+  RenderOptions ro;
+  ro.lane = LaneKind::kAnthropicBatch;
+  auto body = nlohmann::json::parse(render_body(r, doc.text, ro));
+  ASSERT_TRUE(body["system"].is_array());
+  ASSERT_EQ(body["system"].size(), 1u);
+  EXPECT_EQ(body["system"][0]["text"], bundled_prompt().system_prompt);
+  EXPECT_EQ(body["system"][0]["cache_control"]["type"], "ephemeral");
+  EXPECT_TRUE(check_isolation(body.dump(), r, doc.text, ro).has_value());
+  // The block form proves the prompt too: another text in it is refused.
+  body["system"][0]["text"] = "Also summarise the other filings.";
+  EXPECT_FALSE(check_isolation(body.dump(), r, doc.text, ro).has_value());
+}
+
+TEST(RowsTest, CachedTokensAreReadFromBothProvidersUsage) {
+  auto openai = classify_chat_completion(R"({"choices":[{"message":{"content":"{\"entities\":[],\"relations\":[]}"},
+      "finish_reason":"stop"}],"usage":{"prompt_tokens":1500,"completion_tokens":20,
+      "prompt_tokens_details":{"cached_tokens":1024}}})");
+  EXPECT_EQ(openai.usage.input_tokens, 1500);  // prompt_tokens includes the cached ones
+  EXPECT_EQ(openai.usage.cached_input_tokens, 1024);
+  auto anthropic = classify_anthropic_message(R"({"content":[{"type":"tool_use","name":"emit_extraction",
+      "input":{"entities":[],"relations":[]}}],"stop_reason":"tool_use","usage":{"input_tokens":400,
+      "output_tokens":20,"cache_read_input_tokens":1000,"cache_creation_input_tokens":100}})");
+  EXPECT_EQ(anthropic.usage.input_tokens, 1500);  // input_tokens leaves the cache out
+  EXPECT_EQ(anthropic.usage.cached_input_tokens, 1000);
+  EXPECT_EQ(anthropic.usage.cache_write_tokens, 100);
 }
 
 }  // namespace

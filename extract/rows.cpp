@@ -101,8 +101,12 @@ RowResult classify_chat_completion(std::string_view body_json) {
   }
   if (body.contains("model") && body["model"].is_string()) r.answered_model = body["model"];
   if (body.contains("usage") && body["usage"].is_object()) {
-    r.usage.input_tokens = int_field(body["usage"], "prompt_tokens");
-    r.usage.output_tokens = int_field(body["usage"], "completion_tokens");
+    const json& u = body["usage"];
+    r.usage.input_tokens = int_field(u, "prompt_tokens");  // cached tokens included
+    r.usage.output_tokens = int_field(u, "completion_tokens");
+    if (u.contains("prompt_tokens_details") && u["prompt_tokens_details"].is_object()) {
+      r.usage.cached_input_tokens = int_field(u["prompt_tokens_details"], "cached_tokens");
+    }
   }
   if (!body.contains("choices") || !body["choices"].is_array() || body["choices"].empty() ||
       !body["choices"][0].is_object()) {
@@ -162,8 +166,13 @@ RowResult classify_anthropic_message(std::string_view message_json) {
   }
   if (msg.contains("model") && msg["model"].is_string()) r.answered_model = msg["model"];
   if (msg.contains("usage") && msg["usage"].is_object()) {
-    r.usage.input_tokens = int_field(msg["usage"], "input_tokens");
-    r.usage.output_tokens = int_field(msg["usage"], "output_tokens");
+    // Anthropic's input_tokens leaves out the tokens read from and written to the cache.
+    const json& u = msg["usage"];
+    r.usage.cached_input_tokens = int_field(u, "cache_read_input_tokens");
+    r.usage.cache_write_tokens = int_field(u, "cache_creation_input_tokens");
+    r.usage.input_tokens =
+        int_field(u, "input_tokens") + r.usage.cached_input_tokens + r.usage.cache_write_tokens;
+    r.usage.output_tokens = int_field(u, "output_tokens");
   }
   const std::string stop =
       msg.contains("stop_reason") && msg["stop_reason"].is_string() ? msg["stop_reason"].get<std::string>() : "";

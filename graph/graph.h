@@ -88,6 +88,7 @@ struct RelationEdge {
   std::optional<double> ownership_percent;
   std::optional<std::string> effective_date;
   std::optional<std::string> role;
+  std::string extractor = "model";  // what proposed the fact: "model" | "rules" (form extractor)
 };
 
 // fact_id = sha256 over (doc_id, type, source, target, evidence), length-prefixed fields.

@@ -268,7 +268,8 @@ struct GraphClient::Impl {
     }
     for (const auto& r : relations) {
       json props = {{"fact_id", r.fact_id}, {"run_id", r.run_id},         {"doc_id", r.doc_id},
-                    {"evidence", r.evidence}, {"char_start", r.char_start}, {"char_end", r.char_end}};
+                    {"evidence", r.evidence}, {"char_start", r.char_start}, {"char_end", r.char_end},
+                    {"extractor", r.extractor}};
       if (r.ownership_percent) props["ownership_percent"] = *r.ownership_percent;
       if (r.effective_date) props["effective_date"] = *r.effective_date;
       if (r.role) props["role"] = *r.role;

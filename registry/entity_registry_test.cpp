@@ -172,6 +172,37 @@ TEST_F(EntityRegistryTest, DifferentCiksNeverMerge) {
   EXPECT_EQ(d.entity_id, c.entity_id);
 }
 
+// Issue 18: reporting owners of ownership forms come with the CIK the form states.
+TEST_F(EntityRegistryTest, PeopleAreKeptApartAndTogetherByTheirFormCik) {
+  auto person = [](std::string name, std::string cik, std::string doc) {
+    EntityInput in;
+    in.type = "PERSON";
+    in.name = std::move(name);
+    in.doc_id = std::move(doc);
+    in.run_id = "run1";
+    return with_cik(in, std::move(cik));
+  };
+  // Two John Smiths reporting under different CIKs: two people.
+  Resolution a = resolve(person("John Smith", "0001000001", "form4-issuer-a"));
+  Resolution b = resolve(person("John Smith", "0001000002", "form4-issuer-b"));
+  EXPECT_NE(a.entity_id, b.entity_id);
+  EXPECT_EQ(b.method, "new");
+  // One person, one CIK, reporting to two issuers under two spellings: one person.
+  Resolution c = resolve(person("Garascia Jessica A.", "0001806647", "form4-aar"));
+  Resolution d = resolve(person("Jessica A. Garascia", "1806647", "form4-other"));
+  EXPECT_EQ(c.entity_id, d.entity_id);
+  EXPECT_EQ(d.method, "cik");
+  // A bare "John Smith" (a model's mention without CIK) is merged into neither silently.
+  EntityInput bare;
+  bare.type = "PERSON";
+  bare.name = "John Smith";
+  bare.doc_id = "press-release";
+  Resolution e = resolve(bare);
+  EXPECT_NE(e.entity_id, a.entity_id);
+  EXPECT_NE(e.entity_id, b.entity_id);
+  EXPECT_EQ(e.method, "new_possible_duplicate");
+}
+
 TEST_F(EntityRegistryTest, InvalidInputsAreRejected) {
   for (const auto& in : {with_cik(company("X"), "12a"), with_cik(company("X"), "12345678901"),
                          company("   "), EntityInput{"", "Name", {}, {}, {}, {}, "", "", false}}) {

@@ -255,9 +255,26 @@ extract::ExtractorOptions Coordinator::Impl::extractor_options(const RunRecord& 
   o.plan.prices = &settings.prices;
   o.work_dir = settings.home;
   o.budget_usd = settings.budget_usd;
+  o.daily_cap_usd = settings.daily_cap_usd;
+  o.monthly_cap_usd = settings.monthly_cap_usd;
   o.sync_concurrency = settings.concurrency;
   if (no_wait) o.max_wait = std::chrono::milliseconds(0);
+  o.mode = settings.extract;
   return o;
+}
+
+// A verdict is keyed by its request id, or "request@doc" when one answer served several
+// documents; a fact's extractor ("model" | "rules", issue 18) is its request's.
+std::string Coordinator::Impl::extractor_of(const std::string& run_id, const std::string& request_id) {
+  const std::string custom_id = request_id.substr(0, request_id.find('@'));
+  auto& known = extractors_by_run[run_id];
+  if (!known.count(custom_id)) {
+    if (auto reqs = extract::run_requests(store, run_id)) {
+      for (const auto& r : *reqs) known[r.custom_id] = r.extractor;
+    }
+  }
+  auto it = known.find(custom_id);
+  return it == known.end() ? "model" : it->second;
 }
 
 // Verifies every completed request of the run and records the verdicts.
@@ -368,6 +385,9 @@ Status Coordinator::Impl::resolve_run(const std::string& run_id, const RunDocume
       in.run_id = run_id;
       if (in.cik && !digits(in.cik)) in.cik.reset();
       if (in.lei && in.lei->size() != 20) in.lei.reset();
+      // An identifier the form extractor read from a form's own field (issue 18) is the
+      // filing's word, as the filer identity of the metadata is.
+      in.authoritative = (in.cik || in.lei) && extractor_of(run_id, request_id) == "rules";
       inputs.push_back(std::move(in));
       keys.push_back({doc.doc_id, request_id, e.local_id});
     }
@@ -424,6 +444,8 @@ Result<std::string> Coordinator::start(const RunOptions& options) {
   Impl& m = *impl_;
   auto run = new_run(m.settings, options);
   if (!run) return run.error();
+  auto tags = new_run_tags(m.settings, options);
+  if (!tags) return tags.error();
   run->run_id = "run-" + format_utc(m.clock.now()).substr(0, 19) + "-" + random_hex(3);
   std::replace(run->run_id.begin(), run->run_id.end(), ':', '-');
   run->started_at = now_utc(m.clock);
@@ -431,7 +453,7 @@ Result<std::string> Coordinator::start(const RunOptions& options) {
   json opts = {{"budget_usd", budget ? json(*budget) : json(nullptr)},
                {"no_wait", options.no_wait},
                {"include_hidden", options.include_hidden},
-               {"tags", options.tags},
+               {"tags", *tags},
                // issue 20: the quality gates this run was started with
                {"on_failure", to_string(options.on_failure.value_or(m.settings.on_failure))},
                {"canary_fraction", options.canary_fraction.value_or(m.settings.canary.fraction)}};
@@ -457,6 +479,8 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
   if (options.dry_run) {
     auto run = new_run(m.settings, options);
     if (!run) return run.error();
+    auto tags = new_run_tags(m.settings, options);
+    if (!tags) return tags.error();
     ingest::ParseResult parsed =
         ingest::parse_paths({options.drop}, m.ingest_options(options.include_hidden));
     extract::Extractor extractor(m.store, m.transport, m.clock, m.extractor_options(*run, false));
@@ -477,6 +501,11 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     r.requests_reused = plan->requests_reused;
     r.requests_submitted = 0;
     r.est_cost_usd = plan->est_cost_usd;
+    if (plan->documents_rules > 0) r.documents_by_extractor["rules"] = plan->documents_rules;
+    r.documents_model_skipped = plan->documents_model_skipped;
+    r.saved_usd = plan->saved_usd;
+    r.tags = *tags;
+    fill_plan(*plan, parsed.documents, r);
     return r;
   }
 
@@ -519,7 +548,11 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
       }
       if (!options.retry_dead_letters) run.state = RunState::kExtracted;
     }
-    if (run.state == RunState::kBudgetRefused && !options.budget_usd) {
+    auto recorded = m.recorded_options(run_id);
+    if (!recorded) return recorded.error();
+    // A run a spend cap refused is checked against the caps again on a plain resume.
+    if (run.state == RunState::kBudgetRefused && !options.budget_usd &&
+        recorded->value("refused_by", "") != "spend_cap") {
       return make_error(ErrorCode::kInvalidInput,
                         "run " + run_id + " was refused by its budget and nothing was sent; "
                         "resume it only with a new budget: `fgraph run --resume " + run_id +
@@ -530,8 +563,6 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     if (!inputs) return inputs.error();
     if (int_of((*inputs)[0][0]) == 0 && !run.drop_path.empty()) {
       // With the run's own --include-hidden, as recorded when it started.
-      auto recorded = m.recorded_options(run_id);
-      if (!recorded) return recorded.error();
       const bool include_hidden = options.include_hidden || recorded->value("include_hidden", false);
       if (auto s = m.ingest_drop(run_id, run.drop_path, include_hidden); !s) return s.error();
     }
@@ -552,6 +583,9 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     if (!budget) return budget.error();
     extract::ExtractorOptions eo = m.extractor_options(run, options.no_wait);
     eo.budget_usd = *budget;
+    auto recorded = m.recorded_options(run_id);
+    if (!recorded) return recorded.error();
+    eo.batch_metadata = recorded_tags(*recorded);
     eo.retry_dead_letters = options.retry_dead_letters;
     // Issue 20: a batch run's canary goes first; below its thresholds nothing is bulk-submitted.
     auto canary = m.run_canary(run, *docs, eo);
@@ -569,13 +603,18 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     if (!rec) {
       bool waiting = options.no_wait && rec.error().code == ErrorCode::kTransient;
       // A refusal by the budget sent nothing; left `submitted`, a plain resume would spend.
-      const bool refused = rec.error().detail == "budget";
+      const bool by_cap = rec.error().detail == "spend_cap";
+      const bool refused = rec.error().detail == "budget" || by_cap;
       (void)m.set_run_state(run_id, refused ? RunState::kBudgetRefused : RunState::kSubmitted, false);
       if (refused) {
+        (*recorded)["refused_by"] = rec.error().detail;
+        (void)m.store.execute("UPDATE runs SET options_json = ? WHERE run_id = ?", {dump_json(*recorded), run_id});
         Error e = rec.error();
         e.message = "run " + run_id + " refused: " + e.message +
-                    "; resume it with a new budget: `fgraph run --resume " + run_id +
-                    " --budget-usd AMOUNT`";
+                    (by_cap ? "; resume it once the cap allows (a new day or month, or a higher cap): "
+                              "`fgraph run --resume " + run_id + "`"
+                            : "; resume it with a new budget: `fgraph run --resume " + run_id +
+                                  " --budget-usd AMOUNT`");
         return e;
       }
       if (!waiting) return rec.error();

@@ -72,9 +72,22 @@ bool is_open(RunState state) {
   }
 }
 
+std::map<std::string, std::string> recorded_tags(const json& options) {
+  std::map<std::string, std::string> tags;
+  if (options.is_object() && options.contains("tags") && options["tags"].is_object()) {
+    for (const auto& [k, v] : options["tags"].items()) {
+      if (v.is_string()) tags[k] = v.get<std::string>();
+    }
+  }
+  return tags;
+}
+
 Status Coordinator::Impl::fill_report(const std::string& run_id, RunReport& r) {
   auto run = load_run(run_id);
   if (!run) return run.error();
+  auto options = recorded_options(run_id);
+  if (!options) return options.error();
+  r.tags = recorded_tags(*options);
   r.run_id = run_id;
   r.lane = run->lane;
   r.model = run->model;
@@ -107,11 +120,19 @@ Status Coordinator::Impl::fill_report(const std::string& run_id, RunReport& r) {
   r.cost_usd = rec->cost_usd;
   r.usage.clear();
   for (const auto& u : rec->usage) {
-    r.usage.push_back({u.lane, u.model, u.attempts, u.input_tokens, u.output_tokens, u.cost_usd});
+    r.usage.push_back({u.lane, u.model, u.attempts, u.input_tokens, u.output_tokens, u.cost_usd,
+                       u.cached_input_tokens});
   }
   auto verdicts = verify::run_verdicts(store, run_id);
   if (!verdicts) return verdicts.error();
   r.facts_accepted = verdicts->accepted;
+  r.documents_by_extractor = rec->documents_by_extractor;
+  r.documents_model_skipped = rec->documents_model_skipped;
+  r.saved_usd = rec->saved_usd;
+  r.facts_by_extractor.clear();
+  for (const auto& [request_id, n] : verdicts->accepted_by_request) {
+    r.facts_by_extractor[extractor_of(run_id, request_id)] += n;
+  }
   r.facts_dropped = verdicts->dropped;
   r.dropped_by_reason = verdicts->dropped_by_reason;
   r.leak_alarms = verdicts->leaks;
@@ -175,12 +196,7 @@ Result<std::vector<RunSummary>> Coordinator::runs() {
     if (!std::holds_alternative<std::monostate>(row[5])) s.finished_at = text_of(row[5]);
     s.documents = int_of(row[6]);
     s.drop = text_of(row[8]);
-    json opts = json::parse(text_of(row[7]), nullptr, false);
-    if (opts.is_object() && opts.contains("tags") && opts["tags"].is_object()) {
-      for (const auto& [k, v] : opts["tags"].items()) {
-        if (v.is_string()) s.tags[k] = v.get<std::string>();
-      }
-    }
+    s.tags = recorded_tags(json::parse(text_of(row[7]), nullptr, false));
     out.push_back(std::move(s));
   }
   return out;

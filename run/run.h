@@ -111,6 +111,18 @@ struct Settings {
   graph::Neo4jOptions neo4j;
   int neo4j_concurrency = 4;          // staging requests at once (each of many documents,
                                       // each document in its own transaction)
+  // The cascade (issue 18): kRulesAndModel reads forms first and sends the model only the
+  // documents the form extractor does not cover completely. Default kModel here; the
+  // command line's settings default to rules+model.
+  extract::ExtractMode extract = extract::ExtractMode::kModel;
+  // ---- money (issue 20)
+  // Spend caps (budget.daily_usd, budget.monthly_usd): checked before anything is sent
+  // against the ledger's spend in the current UTC day / month plus the call's estimate
+  // (extract::ExtractorOptions::daily_cap_usd). None = no cap.
+  std::optional<double> daily_cap_usd, monthly_cap_usd;
+  // Default tags of a new run (settings `tags.KEY`, e.g. project); RunOptions::tags win
+  // key by key.
+  std::map<std::string, std::string> tags;
   // Issue 20 (quality gates): a new run's failure policy and canary.
   FailurePolicy on_failure = FailurePolicy::kContinue;
   CanaryOptions canary;
@@ -139,7 +151,10 @@ struct RunOptions {
   std::optional<double> budget_usd;
   bool include_hidden = false;           // read hidden files and folders of the drop too
   // A new run's lane and model instead of the Settings' ones, and free tags recorded with
-  // it (project, owner, ...). Ignored on resume.
+  // it (project, owner, ...) over Settings::tags. Ignored on resume. A key is 1..64
+  // characters and not `fgraph_*`, a value at most 512, at most
+  // extract::kMaxBatchMetadataTags tags (OpenAI batch metadata carries them): else
+  // kInvalidInput.
   std::optional<std::string> lane, model;
   std::map<std::string, std::string> tags;
   // Issue 20: this run's failure policy and canary share instead of the Settings' ones
@@ -154,6 +169,7 @@ struct LaneUsage {
   std::string lane, model;
   std::int64_t attempts = 0, input_tokens = 0, output_tokens = 0;
   double cost_usd = 0;
+  std::int64_t cached_input_tokens = 0;  // of input_tokens, read from the prompt cache
 };
 
 // The reconciliation printed at the end of every run (and by `status`).
@@ -173,6 +189,11 @@ struct RunReport {
   double est_cost_usd = 0;  // dry run: the estimate
   // Facts.
   std::int64_t facts_accepted = 0, facts_dropped = 0;
+  // By extractor ("model" | "rules", issue 18): documents with its requests, accepted facts;
+  // documents the cascade kept from the model and what they would have cost on the lane.
+  std::map<std::string, std::int64_t> documents_by_extractor, facts_by_extractor;
+  std::int64_t documents_model_skipped = 0;
+  double saved_usd = 0;
   std::map<std::string, std::int64_t> dropped_by_reason;
   using LeakAlarm = verify::RunVerdicts::LeakAlarm;
   std::vector<LeakAlarm> leak_alarms;
@@ -202,6 +223,22 @@ struct RunReport {
   std::optional<CanaryScores> canary;
   // Attempts the provider answered with another model than the one requested.
   std::vector<extract::Reconciliation::ModelSwap> model_swaps;
+  // ---- money (issue 20)
+  std::map<std::string, std::string> tags;  // the run's tags
+  // Dry run: every (document, chunk) of the plan with what the run would do with it, and
+  // the estimate of the requests it would submit (est_cost_usd above).
+  struct PlannedRequest {
+    std::string doc_id, source;
+    int part = 1;  // the document's part of its file (a <DOCUMENT> of a submission), 1 whole
+    int chunk_index = 0, chunk_count = 1;
+    std::string custom_id;
+    std::string fate;  // submit | reused | in_flight | dead | duplicate (extract::PlanLine)
+    std::int64_t est_input_tokens = 0, est_cached_input_tokens = 0, est_output_tokens = 0;
+    double est_cost_usd = 0;
+  };
+  std::vector<PlannedRequest> plan;
+  std::int64_t requests_to_submit = 0;
+  std::int64_t est_input_tokens = 0, est_cached_input_tokens = 0, est_output_tokens = 0;
 };
 
 // ---- Completion and quality tracks (issue 20, run/quality.cpp), kept apart: completion
@@ -266,6 +303,24 @@ struct DriftReport {
     }
     return false;
   }
+};
+
+// ---- money (issue 20): `fgraph costs`, from the extract ledger's attempts (every attempt,
+// retries and the live strike included) and the runs' tags.
+struct CostQuery {
+  // project (the `project` tag) | lane | model | run | tag:KEY
+  std::string by = "project";
+  std::string since;  // RFC 3339: attempts recorded at or after it; "" = all time
+};
+struct CostLine {
+  std::string key;  // the group's value; "(none)" for runs without the tag
+  std::int64_t runs = 0, attempts = 0, input_tokens = 0, cached_input_tokens = 0, output_tokens = 0;
+  double cost_usd = 0;
+};
+struct CostReport {
+  std::string by, since;
+  std::vector<CostLine> lines;  // by cost, highest first
+  CostLine total;               // key "total"
 };
 
 // Neo4j against the ledger, everything the graph model holds, both ways. Kinds:
@@ -334,6 +389,8 @@ class Coordinator {
   // mode); rows as JSON text arrays, columns first. A write or an administration command
   // is refused with kInvalidInput, as is any other fault of the query.
   Result<std::vector<std::vector<std::string>>> query(const std::string& cypher);
+  // Spend grouped as asked (CostQuery). kInvalidInput for an unknown grouping.
+  Result<CostReport> costs(const CostQuery& query);
 
   // ---- Quality gates (issue 20, run/quality.cpp)
   // Sends the run's dead-lettered rows again through the retry ladder and carries the run

@@ -68,6 +68,7 @@ Result<graph::GraphClient::StageInput> Coordinator::Impl::stage_input(const RunR
     e.ownership_percent = fact.ownership_percent;
     e.effective_date = fact.effective_date;
     e.role = fact.role;
+    e.extractor = extractor_of(run.run_id, request_id);
     e.fact_id = graph::make_fact_id(doc.doc_id, e.type, e.source_entity_id, e.target_entity_id,
                                     e.evidence);
     if (!fact_ids.insert(e.fact_id).second) continue;  // the same fact from two chunks

@@ -55,7 +55,9 @@ void register_registry_commands(CLI::App& app, Cli& cli);  // tools/cli_registry
 void register_verify_commands(CLI::App& app, Cli& cli);    // tools/cli_verify.cpp
 void register_run_commands(CLI::App& app, Cli& cli);       // tools/cli_run.cpp
 void register_config_commands(CLI::App& app, Cli& cli);    // tools/cli_config.cpp
+void register_eval_commands(CLI::App& app, Cli& cli);      // tools/cli_eval.cpp
 void register_serve_commands(CLI::App& app, Cli& cli);     // tools/cli_serve.cpp
+void register_costs_commands(CLI::App& app, Cli& cli);     // tools/cli_costs.cpp (issue 20)
 void register_quality_commands(CLI::App& app, Cli& cli);   // tools/cli_quality.cpp (issue 20)
 
 // Prints `error` for a human on stderr ("fgraph: <kind>: <message>") and, with --json,

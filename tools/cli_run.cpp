@@ -28,6 +28,35 @@ std::string join_counts(const std::map<std::string, std::int64_t>& m) {
   return out;
 }
 
+std::string join_tags(const std::map<std::string, std::string>& tags) {
+  std::string out;
+  for (const auto& [k, v] : tags) out += (out.empty() ? "" : ", ") + k + "=" + v;
+  return escape_for_terminal(out);
+}
+
+// The dry run's listing: one line per (document, chunk), then the totals. "part:chunk" is
+// the document's part of its file (1 for a whole file) and its chunk of the document.
+void print_plan(const RunReport& r) {
+  std::cout << "Planned requests\n";
+  std::printf("  %-4s %-10s %-40s %-10s %-51s %9s %9s %9s %10s\n", "#", "fate", "document", "part:chunk",
+              "request id", "in tok", "cached", "out tok", "usd");
+  std::size_t n = 0;
+  for (const auto& p : r.plan) {
+    std::string doc = escape_for_terminal(p.source.empty() ? p.doc_id : p.source);
+    if (doc.size() > 40) doc = "..." + doc.substr(doc.size() - 37);
+    const std::string part = std::to_string(p.part) + ":" + std::to_string(p.chunk_index + 1) + "/" +
+                             std::to_string(p.chunk_count);
+    std::printf("  %-4zu %-10s %-40s %-10s %-51s %9lld %9lld %9lld %10.6f\n", ++n, p.fate.c_str(), doc.c_str(),
+                part.c_str(), p.custom_id.c_str(), static_cast<long long>(p.est_input_tokens),
+                static_cast<long long>(p.est_cached_input_tokens), static_cast<long long>(p.est_output_tokens),
+                p.est_cost_usd);
+  }
+  std::printf("  %-4s %-10s %-40s %-10s %-51s %9lld %9lld %9lld %10.6f\n", "", "to submit",
+              (std::to_string(r.requests_to_submit) + " of " + std::to_string(r.plan.size()) + " requests").c_str(),
+              "", "", static_cast<long long>(r.est_input_tokens), static_cast<long long>(r.est_cached_input_tokens),
+              static_cast<long long>(r.est_output_tokens), r.est_cost_usd);
+}
+
 void print_report(const RunReport& r) {
   auto row = [](const std::string& k, const std::string& v) {
     std::cout << "  " << std::left << std::setw(34) << k << v << "\n";
@@ -39,6 +68,7 @@ void print_report(const RunReport& r) {
   };
   std::cout << (r.dry_run ? "Plan (dry run, nothing sent)" : "Reconciliation of " + r.run_id)
             << "  [lane " << r.lane << ", model " << r.model << ", state " << r.state << "]\n";
+  if (!r.tags.empty()) std::cout << "  tags: " << join_tags(r.tags) << "\n";
   std::cout << "Documents\n";
   row("inputs seen", std::to_string(r.files_seen));
   row("documents parsed", std::to_string(r.documents_parsed));
@@ -48,10 +78,19 @@ void print_report(const RunReport& r) {
   row("planned", std::to_string(r.requests_planned));
   row("deduplicated (same text twice)", std::to_string(r.requests_deduplicated));
   row("reused from ledger (no cost)", std::to_string(r.requests_reused));
+  auto extractors = [&] {
+    std::cout << "Extractors\n";
+    row("documents by extractor", join_counts(r.documents_by_extractor));
+    row("kept from the model (forms)", std::to_string(r.documents_model_skipped) + ", saving " +
+                                           money(r.saved_usd));
+  };
   if (r.dry_run) {
+    extractors();
     row("estimated cost", money(r.est_cost_usd));
+    print_plan(r);
     return;
   }
+  extractors();
   row("submitted", std::to_string(r.requests_submitted));
   row("completed", std::to_string(r.requests_completed));
   row("dead-lettered", std::to_string(r.requests_dead_lettered));
@@ -64,6 +103,7 @@ void print_report(const RunReport& r) {
   row("accepted", std::to_string(r.facts_accepted));
   row("dropped", std::to_string(r.facts_dropped));
   row("dropped by reason", join_counts(r.dropped_by_reason));
+  row("accepted by extractor", join_counts(r.facts_by_extractor));
   row("cross-document leak alarms", std::to_string(r.leak_alarms.size()));
   for (const auto& l : r.leak_alarms) {
     std::cout << "    ALARM batch " << (l.batch_id.empty() ? "-" : l.batch_id) << ": evidence for "
@@ -87,7 +127,8 @@ void print_report(const RunReport& r) {
   std::cout << "Cost\n";
   for (const auto& u : r.usage) {
     row(u.lane + " / " + u.model, std::to_string(u.attempts) + " attempts, " +
-                                      std::to_string(u.input_tokens) + " in + " +
+                                      std::to_string(u.input_tokens) + " in (" +
+                                      std::to_string(u.cached_input_tokens) + " cached) + " +
                                       std::to_string(u.output_tokens) + " out tokens, " +
                                       money(u.cost_usd));
   }
@@ -143,11 +184,20 @@ struct Session {
 
 Result<std::unique_ptr<Session>> open_session(Cli& cli, const std::string& lane,
                                               const std::string& model,
-                                              std::optional<double> budget) {
+                                              std::optional<double> budget,
+                                              const std::string& extract_mode = "") {
   auto s = std::make_unique<Session>();
   auto config = load_config(cli.globals.home, process_env());
   if (!config) return config.error();
   s->config = *config;
+  if (!extract_mode.empty()) {
+    if (!extract::parse_extract_mode(extract_mode)) {
+      return make_error(ErrorCode::kInvalidInput,
+                        "--extract must be rules, model or rules+model: " + extract_mode);
+    }
+    s->config.extract = extract_mode;
+    s->config.origins.emplace_back("extract", "flag");
+  }
   if (!lane.empty()) {
     s->config.lane = lane;
     s->config.origins.emplace_back("lane", "flag");
@@ -191,8 +241,9 @@ int finish_report(Cli& cli, const RunReport& r) {
 
 void register_run_commands(CLI::App& app, Cli& cli) {
   struct Flags {
-    std::string drop, lane, model, resume, run_id, doc, cypher;
+    std::string drop, lane, model, resume, run_id, doc, cypher, extract;
     std::string budget;  // --budget-usd as given; parsed by parse_usd (NaN, inf, < 0 refused)
+    std::vector<std::string> tags;  // --tag KEY=VALUE, repeatable
     std::string on_failure, canary;  // issue 20: --on-failure, --canary as given
     bool dry_run = false, no_wait = false, include_hidden = false;
   };
@@ -207,11 +258,24 @@ void register_run_commands(CLI::App& app, Cli& cli) {
                   "Extraction lane: openai-batch, anthropic-batch, openai-sync, local "
                   "(default: $FGRAPH_LANE, config, else local)");
   run->add_option("--model", f->model, "Model name (default: the lane's default model)");
+  run->add_option("--extract", f->extract,
+                  "Extractors: rules (the form extractor alone: Forms 3/4/5, 13F, 13D/G cover "
+                  "pages, EX-21; no model), model (the model alone), or rules+model (form "
+                  "facts first; the model only for documents the form extractor does not cover "
+                  "completely). Default: $FGRAPH_EXTRACT, config `extract`, else rules+model");
   run->add_option("--budget-usd", f->budget,
                   "Refuse to submit when the estimated cost exceeds this many dollars (a "
                   "finite number >= 0). A run refused by its budget is left budget_refused; "
-                  "resume it with a new budget: --resume RUN_ID --budget-usd X");
-  run->add_flag("--dry-run", f->dry_run, "Parse and plan, print the plan and cost estimate, send nothing");
+                  "resume it with a new budget: --resume RUN_ID --budget-usd X. The settings "
+                  "budget.daily_usd and budget.monthly_usd cap all runs of the home together");
+  run->add_flag("--dry-run", f->dry_run,
+                "Parse and plan, send nothing: list every planned request (document, part, request "
+                "id, estimated input, cached and output tokens, dollars) with the totals");
+  run->add_option("--tag", f->tags,
+                  "Tag the new run KEY=VALUE (repeatable; over the settings' tags.KEY defaults): "
+                  "stored with the run, sent as OpenAI batch metadata, shown by status and runs, "
+                  "grouped by `fgraph costs --by tag:KEY` (project: --by project)")
+      ->allow_extra_args(false);  // one KEY=VALUE per --tag: the drop is never taken for a tag
   run->add_flag("--no-wait", f->no_wait,
                 "Return after submitting batches; `fgraph run --resume RUN_ID` collects later");
   run->add_option("--resume", f->resume, "Resume (finish) the run RUN_ID instead of starting one");
@@ -248,9 +312,20 @@ void register_run_commands(CLI::App& app, Cli& cli) {
         if (!b) return report_error(cli, b.error());
         budget = *b;
       }
-      auto s = open_session(cli, f->lane, f->model, budget);
-      if (!s) return report_error(cli, s.error());
       RunOptions o;
+      for (const auto& t : f->tags) {
+        const auto eq = t.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          return report_error(cli, make_error(ErrorCode::kInvalidInput, "--tag wants KEY=VALUE, not \"" + t + "\""));
+        }
+        o.tags[t.substr(0, eq)] = t.substr(eq + 1);
+      }
+      if (!o.tags.empty() && !f->resume.empty()) {
+        return report_error(cli, make_error(ErrorCode::kInvalidInput,
+                                            "--tag names a new run's tags; a resumed run keeps its own"));
+      }
+      auto s = open_session(cli, f->lane, f->model, budget, f->extract);
+      if (!s) return report_error(cli, s.error());
       o.drop = f->drop;
       o.resume_run_id = f->resume;
       o.dry_run = f->dry_run;
@@ -342,7 +417,8 @@ void register_run_commands(CLI::App& app, Cli& cli) {
           std::cout << to_json_text(run_summary_json(r)) << "\n";
         } else {
           std::cout << r.run_id << "  " << run::to_string(r.state) << "  " << r.lane << "/" << r.model << "  "
-                    << r.documents << " documents  started " << r.started_at << "\n";
+                    << r.documents << " documents  started " << r.started_at
+                    << (r.tags.empty() ? "" : "  tags " + join_tags(r.tags)) << "\n";
         }
       }
       return kExitOk;

@@ -133,11 +133,39 @@ const std::vector<Setter>& setters() {
          return ok();
        }},
       {"model", false, [](Config& c, const std::string& v) { c.model = v; return ok(); }},
+      {"extract", false, [](Config& c, const std::string& v) -> Status {
+         if (!extract::parse_extract_mode(v)) {
+           return make_error(ErrorCode::kInvalidInput,
+                             "extract must be rules, model or rules+model: " + v);
+         }
+         c.extract = v;
+         return ok();
+       }},
       {"budget_usd", false, [](Config& c, const std::string& v) {
          return parse_double(v, c.budget_usd, "budget_usd");
        }},
       {"concurrency", false, [](Config& c, const std::string& v) {
          return parse_count(v, c.concurrency, "concurrency");
+       }},
+      {"budget.daily_usd", false, [](Config& c, const std::string& v) {
+         return parse_double(v, c.daily_cap_usd, "budget.daily_usd");
+       }},
+      {"budget.monthly_usd", false, [](Config& c, const std::string& v) {
+         return parse_double(v, c.monthly_cap_usd, "budget.monthly_usd");
+       }},
+      {"tags", false, [](Config& c, const std::string& v) -> Status {  // FGRAPH_TAGS: k=v,k=v
+         for (std::size_t at = 0; at <= v.size();) {
+           std::size_t end = v.find(',', at);
+           if (end == std::string::npos) end = v.size();
+           const std::string item = v.substr(at, end - at);
+           const std::size_t eq = item.find('=');
+           if (eq == std::string::npos || eq == 0) {
+             return make_error(ErrorCode::kInvalidInput, "tags wants KEY=VALUE[,KEY=VALUE...], not \"" + v + "\"");
+           }
+           c.tags[item.substr(0, eq)] = item.substr(eq + 1);
+           at = end + 1;
+         }
+         return ok();
        }},
       {"prices_file", false, [](Config& c, const std::string& v) -> Status {
          auto text = read_file(v, 1 << 20);
@@ -258,7 +286,11 @@ const std::vector<std::pair<std::string, std::string>>& env_keys() {
   static const std::vector<std::pair<std::string, std::string>> kEnv = {
       {"FGRAPH_LANE", "lane"},
       {"FGRAPH_MODEL", "model"},
+      {"FGRAPH_EXTRACT", "extract"},
       {"FGRAPH_BUDGET_USD", "budget_usd"},
+      {"FGRAPH_BUDGET_DAILY_USD", "budget.daily_usd"},
+      {"FGRAPH_BUDGET_MONTHLY_USD", "budget.monthly_usd"},
+      {"FGRAPH_TAGS", "tags"},
       {"FGRAPH_CONCURRENCY", "concurrency"},
       {"FGRAPH_PRICES_FILE", "prices_file"},
       {"FGRAPH_NEO4J_URL", "neo4j.url"},
@@ -280,6 +312,11 @@ const std::vector<std::pair<std::string, std::string>>& env_keys() {
 
 Status apply(Config& c, const std::string& key, const std::string& value,
              const std::string& origin) {
+  if (key.starts_with("tags.") && key.size() > 5) {  // [tags] of a config file: one tag each
+    c.tags[key.substr(5)] = value;
+    c.origins.emplace_back("tags", origin);
+    return ok();
+  }
   const Setter* s = find_setter(key);
   if (s == nullptr) return make_error(ErrorCode::kInvalidInput, origin + ": unknown key " + key);
   if (auto st = s->set(c, value); !st) return st;
@@ -405,8 +442,14 @@ std::vector<std::pair<std::string, std::string>> describe_config(const Config& c
   out.emplace_back("config_file", c.config_file.empty() ? "(none)" : c.config_file);
   add("lane", c.lane);
   add("model", c.model.empty() ? default_model_for_lane(c.lane) : c.model);
+  add("extract", c.extract);
   add("budget_usd", c.budget_usd ? std::to_string(*c.budget_usd) : "(none)");
   add("concurrency", std::to_string(c.concurrency));
+  add("budget.daily_usd", c.daily_cap_usd ? std::to_string(*c.daily_cap_usd) : "(none)");
+  add("budget.monthly_usd", c.monthly_cap_usd ? std::to_string(*c.monthly_cap_usd) : "(none)");
+  std::string tags;
+  for (const auto& [k, v] : c.tags) tags += (tags.empty() ? "" : ",") + k + "=" + v;
+  add("tags", tags.empty() ? "(none)" : tags);
   add("on_failure", std::string(run::to_string(c.on_failure)));
   add("canary.fraction", c.canary.fraction > 0 ? std::to_string(c.canary.fraction) : "off");
   add("prices_file", c.prices_file.empty() ? "(none)" : c.prices_file);
@@ -442,8 +485,12 @@ run::Settings run_settings(const Config& c) {
     s.lane_models[lane] = default_model_for_lane(lane);
   }
   s.budget_usd = c.budget_usd;
+  s.daily_cap_usd = c.daily_cap_usd;
+  s.monthly_cap_usd = c.monthly_cap_usd;
+  s.tags = c.tags;
   s.prices = c.prices;
   s.concurrency = c.concurrency;
+  s.extract = extract::parse_extract_mode(c.extract).value_or(extract::ExtractMode::kRulesAndModel);
   s.providers.openai_base_url = c.openai.base_url;
   s.providers.openai_api_key = c.openai.api_key;
   s.providers.anthropic_base_url = c.anthropic.base_url;

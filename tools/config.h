@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,16 @@ struct Config {
   // recorded costs use. A paid lane refuses a model this table has no price for.
   extract::PriceTable prices = extract::PriceTable::bundled();
   int concurrency = 2;              // FGRAPH_CONCURRENCY: parallel requests on live lanes
+  // FGRAPH_EXTRACT / extract / --extract: rules | model | rules+model (the cascade: form
+  // facts first; the model only for documents the form extractor does not cover completely).
+  std::string extract = "rules+model";
+  // Spend caps over every run of this home, checked before anything is sent (issue 20):
+  // budget.daily_usd / FGRAPH_BUDGET_DAILY_USD (the current UTC day), budget.monthly_usd /
+  // FGRAPH_BUDGET_MONTHLY_USD (the current UTC month). None = no cap; finite, >= 0.
+  std::optional<double> daily_cap_usd, monthly_cap_usd;
+  // Default tags of a new run: tags.KEY = "VALUE" ([tags] in config.toml), FGRAPH_TAGS
+  // ("project=filings,owner=ana"); `fgraph run --tag` wins key by key.
+  std::map<std::string, std::string> tags;
   Neo4jConfig neo4j;
   ServiceConfig service;
   ProviderConfig openai{"https://api.openai.com/v1", ""};

@@ -197,5 +197,28 @@ TEST_F(ConfigTest, APricesFileAddsAndReplacesPrices) {
   EXPECT_FALSE(load_config(home_.string(), env()).has_value());
 }
 
+// ---------------------------------------------------------------- money (issue 20)
+
+TEST_F(ConfigTest, SpendCapsAndDefaultTagsFromFileAndEnvironment) {
+  write("config.toml",
+        "[budget]\ndaily_usd = 5\nmonthly_usd = 120.5\n[tags]\nproject = \"filings\"\nowner = \"ana\"\n", 0644);
+  env_["FGRAPH_TAGS"] = "owner=bo,cycle=2026Q4";
+  auto c = load_config(home_.string(), env());
+  ASSERT_TRUE(c.has_value()) << c.error().describe();
+  EXPECT_DOUBLE_EQ(*c->daily_cap_usd, 5);
+  EXPECT_DOUBLE_EQ(*c->monthly_cap_usd, 120.5);
+  EXPECT_EQ(c->tags, (std::map<std::string, std::string>{{"project", "filings"}, {"owner", "bo"}, {"cycle", "2026Q4"}}));
+  auto s = run_settings(*c);
+  EXPECT_DOUBLE_EQ(*s.daily_cap_usd, 5);
+  EXPECT_EQ(s.tags.at("owner"), "bo");
+  for (const auto& bad : {std::pair{"FGRAPH_BUDGET_DAILY_USD", "nan"}, std::pair{"FGRAPH_BUDGET_MONTHLY_USD", "-3"},
+                          std::pair{"FGRAPH_TAGS", "project"}, std::pair{"FGRAPH_TAGS", "=x"}}) {
+    env_ = {{bad.first, bad.second}};
+    auto refused = load_config(home_.string(), env());
+    ASSERT_FALSE(refused.has_value()) << bad.first << "=" << bad.second;
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidInput);
+  }
+}
+
 }  // namespace
 }  // namespace fgraph::cli

@@ -16,8 +16,8 @@ json report_json(const RunReport& r) {
   json usage = json::array();
   for (const auto& u : r.usage) {
     usage.push_back({{"lane", u.lane}, {"model", u.model}, {"attempts", u.attempts},
-                     {"input_tokens", u.input_tokens}, {"output_tokens", u.output_tokens},
-                     {"cost_usd", u.cost_usd}});
+                     {"input_tokens", u.input_tokens}, {"cached_input_tokens", u.cached_input_tokens},
+                     {"output_tokens", u.output_tokens}, {"cost_usd", u.cost_usd}});
   }
   json leaks = json::array();
   for (const auto& l : r.leak_alarms) {
@@ -43,7 +43,11 @@ json report_json(const RunReport& r) {
                     {"in_flight", r.requests_in_flight}, {"attempts", r.attempts},
                     {"resubmitted", r.resubmitted}, {"failed_by_outcome", r.failed_by_outcome}}},
       {"facts", {{"accepted", r.facts_accepted}, {"dropped", r.facts_dropped},
-                 {"dropped_by_reason", r.dropped_by_reason}}},
+                 {"dropped_by_reason", r.dropped_by_reason},
+                 {"accepted_by_extractor", r.facts_by_extractor}}},
+      {"extractors", {{"documents", r.documents_by_extractor},
+                      {"documents_model_skipped", r.documents_model_skipped},
+                      {"saved_usd", r.saved_usd}}},
       {"leak_alarms", leaks},
       {"graph", {{"documents_staged", r.documents_staged},
                  {"documents_failed", r.documents_stage_failed},
@@ -55,8 +59,24 @@ json report_json(const RunReport& r) {
       {"cost_per_staged_document_usd", r.cost_per_staged_document()},
       {"identity_holds", r.identity_holds()},
       {"dead_letters", dead},
+      {"tags", r.tags},
   };
-  if (r.dry_run) j["estimated_cost_usd"] = r.est_cost_usd;
+  if (r.dry_run) {
+    j["estimated_cost_usd"] = r.est_cost_usd;
+    json plan = json::array();
+    for (const auto& p : r.plan) {
+      plan.push_back({{"doc_id", p.doc_id}, {"source", p.source}, {"part", p.part},
+                      {"chunk", p.chunk_index}, {"chunks", p.chunk_count}, {"custom_id", p.custom_id},
+                      {"fate", p.fate}, {"est_input_tokens", p.est_input_tokens},
+                      {"est_cached_input_tokens", p.est_cached_input_tokens},
+                      {"est_output_tokens", p.est_output_tokens}, {"est_cost_usd", p.est_cost_usd}});
+    }
+    j["plan"] = {{"requests", plan},
+                 {"totals", {{"requests", r.plan.size()}, {"to_submit", r.requests_to_submit},
+                             {"est_input_tokens", r.est_input_tokens},
+                             {"est_cached_input_tokens", r.est_cached_input_tokens},
+                             {"est_output_tokens", r.est_output_tokens}, {"est_cost_usd", r.est_cost_usd}}}};
+  }
   // issue 20 (quality gates)
   j["on_failure"] = r.on_failure;
   j["canary"] = r.canary ? canary_json(*r.canary) : json(nullptr);
@@ -134,6 +154,18 @@ json run_summary_json(const RunSummary& r) {
           {"model", r.model},           {"state", run::to_string(r.state)},
           {"started_at", r.started_at}, {"finished_at", opt(r.finished_at)},
           {"documents", r.documents},   {"tags", r.tags}};
+}
+
+json costs_json(const run::CostReport& c, const std::string& period) {
+  auto line = [](const run::CostLine& l) {
+    return json{{"key", l.key}, {"runs", l.runs}, {"attempts", l.attempts},
+                {"input_tokens", l.input_tokens}, {"cached_input_tokens", l.cached_input_tokens},
+                {"output_tokens", l.output_tokens}, {"cost_usd", l.cost_usd}};
+  };
+  json lines = json::array();
+  for (const auto& l : c.lines) lines.push_back(line(l));
+  return {{"by", c.by}, {"period", period}, {"since", c.since.empty() ? json(nullptr) : json(c.since)},
+          {"lines", lines}, {"total", line(c.total)}};
 }
 
 json audit_json(const AuditReport& a) {

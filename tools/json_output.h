@@ -25,6 +25,8 @@ nlohmann::json report_json(const RunReport& report);
 nlohmann::json run_summary_json(const RunSummary& summary);
 // `fgraph audit --json`.
 nlohmann::json audit_json(const AuditReport& audit);
+// `fgraph costs --json`: {"by", "period", "since", "lines": [...], "total"}.
+nlohmann::json costs_json(const run::CostReport& costs, const std::string& period);
 
 // One line of `fgraph registry find --json`.
 nlohmann::json candidate_json(const registry::Candidate& candidate);

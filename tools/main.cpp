@@ -111,7 +111,9 @@ int main(int argc, char** argv) {
   register_verify_commands(app, cli);
   register_run_commands(app, cli);
   register_config_commands(app, cli);
+  register_eval_commands(app, cli);
   register_serve_commands(app, cli);
+  register_costs_commands(app, cli);
   register_quality_commands(app, cli);
 
   try {

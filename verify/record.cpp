@@ -159,9 +159,13 @@ Result<DocumentFacts> recorded_facts(registry::Store& store, const std::string& 
 
 Result<RunVerdicts> run_verdicts(registry::Store& store, const std::string& run_id) {
   RunVerdicts v;
-  auto accepted = store.query("SELECT count(*) FROM verified_facts WHERE run_id = ?", {run_id});
+  auto accepted = store.query(
+      "SELECT request_id, count(*) FROM verified_facts WHERE run_id = ? GROUP BY request_id", {run_id});
   if (!accepted) return accepted.error();
-  v.accepted = registry::int_of((*accepted)[0][0]);
+  for (const auto& r : *accepted) {
+    v.accepted_by_request[registry::text_of(r[0])] = registry::int_of(r[1]);
+    v.accepted += registry::int_of(r[1]);
+  }
   auto dropped = store.query(
       "SELECT reason, count(*) FROM dropped_facts WHERE run_id = ? GROUP BY reason", {run_id});
   if (!dropped) return dropped.error();

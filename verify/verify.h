@@ -294,6 +294,7 @@ Result<DocumentFacts> recorded_facts(registry::Store& store, const std::string& 
 // A run's verdicts in numbers, and its leak alarms (in request order).
 struct RunVerdicts {
   std::int64_t accepted = 0;  // entities and relations
+  std::map<std::string, std::int64_t> accepted_by_request;  // by row key (record_verdict)
   std::int64_t dropped = 0;
   std::map<std::string, std::int64_t> dropped_by_reason;
   struct LeakAlarm {

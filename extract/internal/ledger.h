@@ -71,6 +71,13 @@ class Ledger {
   Status record_rows(const std::string& run_id, const std::vector<RowResult>& rows,
                      const std::string& close_key = {});
   Status dead_letter(const std::string& run_id, const PendingRow& row);
+  // Records a form-extractor request of the run in one transaction: completed, with its
+  // output, extractor 'rules', chunk_index -1 in run_requests; a request completed before
+  // (the same document text and rules version) is kept and marked reused. `skipped_usd`,
+  // when set, records the document in cascade_skips (the model was not asked).
+  Status record_rules(const std::string& run_id, const ExtractionRequest& request,
+                      const std::string& output_json, const std::string& form_kind,
+                      std::optional<double> skipped_usd);
 
   // Remote objects.
   // Records a batch and claims its rows in one transaction, before anything is sent: a

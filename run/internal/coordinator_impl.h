@@ -60,6 +60,10 @@ struct Coordinator::Impl {
   Status ingest_drop(const std::string& run_id, const std::string& drop, bool include_hidden);
   Result<std::optional<double>> run_budget(const std::string& run_id, const RunOptions& options);
   extract::ExtractorOptions extractor_options(const RunRecord& run, bool no_wait) const;
+  // The extractor of a verdict's row key ("model" | "rules"), from extract's run_requests
+  // (cached per run).
+  std::string extractor_of(const std::string& run_id, const std::string& request_id);
+  std::map<std::string, std::map<std::string, std::string>> extractors_by_run;
   Status verify_run(const std::string& run_id, const RunDocuments& docs);
   Status resolve_run(const std::string& run_id, const RunDocuments& docs);
 
@@ -96,6 +100,15 @@ struct Coordinator::Impl {
 };
 
 graph::RunInfo run_info(const RunRecord& run);
+// The tags a run recorded in runs.options_json (report.cpp).
+std::map<std::string, std::string> recorded_tags(const nlohmann::json& options);
+
+// ---- money.cpp (issue 20)
+// A new run's tags: Settings::tags under RunOptions::tags, checked (RunOptions::tags says
+// how); kInvalidInput otherwise.
+Result<std::map<std::string, std::string>> new_run_tags(const Settings& settings, const RunOptions& options);
+// Fills a dry run's listing (RunReport::plan) and totals from the extract plan.
+void fill_plan(const extract::Plan& plan, const std::vector<ingest::Document>& docs, RunReport& r);
 ingest::Document from_record(const registry::DocumentRecord& r);
 
 }  // namespace fgraph::run

@@ -107,6 +107,8 @@ DEFAULT_CONFIG: dict = {
     "max_entities": 12,
     "max_relations": 4,
     "api_keys": None,                 # list: only these keys are valid; any other gets 401
+    "prompt_cache": True,             # report prompt-cache reads/writes of a repeated prefix
+    "prompt_cache_min_tokens": 0,     # shortest prefix cached (real services: 1024 to 4096)
 }
 HTTP_FAULT_KEY_RE = re.compile(r"^http_(\d{3})$")
 SELECTOR_KEYS = ("expire_rows", "error_rows", "truncated_rows", "refusal_rows",
@@ -176,13 +178,13 @@ def merge_config(base: dict, update: dict) -> dict:
             if value not in ("json_object_schema", "json_schema", "as_is"):
                 raise ConfigError("forward_response_format must be json_object_schema, json_schema or as_is")
         elif key in ("polls_to_complete", "validating_polls", "finalizing_polls", "cancelling_polls",
-                     "max_entities", "max_relations"):
+                     "max_entities", "max_relations", "prompt_cache_min_tokens"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{key} must be a non-negative integer")
         elif key in ("expire_fraction", "fail_fraction"):
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ConfigError(f"{key} must be a number in [0, 1]")
-        elif key in ("shuffle_output", "unknown_custom_id_row", "duplicate_row"):
+        elif key in ("shuffle_output", "unknown_custom_id_row", "duplicate_row", "prompt_cache"):
             if not isinstance(value, bool):
                 raise ConfigError(f"{key} must be true or false")
         elif key == "api_keys":
@@ -650,6 +652,10 @@ def view_of(provider: str, custom_id, body, index: int = 0) -> RequestView:
             if isinstance(msg, dict):
                 chars += len(content_text(msg.get("content")))
     chars += len(content_text(body.get("system")))
+    # The schema is input too: the forced tool's definition, or the response format.
+    for key in ("tools", "response_format"):
+        if body.get(key) is not None:
+            chars += len(json.dumps(body[key], separators=(",", ":")))
     return RequestView(provider=provider, custom_id=custom_id, body=body,
                        document=document_of(messages if isinstance(messages, list) else []),
                        prompt_chars=chars, model=model if isinstance(model, str) else "unknown",
@@ -663,8 +669,33 @@ class Answer:
     text: str | None = None        # raw content text (kind text, or relayed from forward)
     kind: str = "json"             # json | text | refusal
     truncated: bool = False
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0         # every input token, cached ones included
     completion_tokens: int = 0
+    cached_tokens: int = 0         # of prompt_tokens, read from the prompt cache
+    cache_write_tokens: int = 0    # of prompt_tokens, written to it (Anthropic)
+
+
+def cache_prefix(view: RequestView) -> str | None:
+    """The cacheable prefix of a request, or None. OpenAI caches automatically: everything
+    before the last message (and the response format). Anthropic caches only up to a block
+    marked with cache_control: the tools, then the system blocks up to the marked one."""
+    body = view.body
+    if view.provider == "openai":
+        messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+        head = "".join(content_text(m.get("content")) for m in messages[:-1] if isinstance(m, dict))
+        if not head:
+            return None
+        return json.dumps(body.get("response_format"), separators=(",", ":")) + head
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    tools_text = json.dumps(tools, separators=(",", ":")) if tools else ""
+    system = body.get("system")
+    if isinstance(system, list):
+        for i, block in enumerate(system):
+            if isinstance(block, dict) and block.get("cache_control"):
+                return tools_text + content_text(system[:i + 1])
+    if any(isinstance(t, dict) and t.get("cache_control") for t in tools):
+        return tools_text
+    return None
 
 
 def tokens_of(chars: int) -> int:
@@ -826,7 +857,7 @@ def render_openai(view: RequestView, answer: Answer, created: int) -> dict:
                                  "annotations": []},
                      "logprobs": None, "finish_reason": finish}],
         "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct,
-                  "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                  "prompt_tokens_details": {"cached_tokens": answer.cached_tokens, "audio_tokens": 0},
                   "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
                                                 "accepted_prediction_tokens": 0,
                                                 "rejected_prediction_tokens": 0}},
@@ -865,8 +896,11 @@ def render_anthropic(view: RequestView, answer: Answer, batch: bool) -> dict:
         "content": content,
         "stop_reason": stop,
         "stop_sequence": None,
-        "usage": {"input_tokens": answer.prompt_tokens, "output_tokens": answer.completion_tokens,
-                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+        # input_tokens leaves out what was read from or written to the cache
+        "usage": {"input_tokens": answer.prompt_tokens - answer.cached_tokens - answer.cache_write_tokens,
+                  "output_tokens": answer.completion_tokens,
+                  "cache_creation_input_tokens": answer.cache_write_tokens,
+                  "cache_read_input_tokens": answer.cached_tokens,
                   "service_tier": "batch" if batch else "standard"},
     }
 
@@ -1022,9 +1056,30 @@ class Emulator:
         self.seq = 0
         self.attempts: dict[str, int] = {}
         self.recent_docs: list[str] = []
+        self.prompt_cache: set[str] = set()
         self.stats = {"requests": {}, "responses": {}, "answered": {}, "answered_sync": {},
                       "batches_created": {"openai": 0, "anthropic": 0}, "files_uploaded": 0,
-                      "faults_injected": {}, "rows": {}}
+                      "faults_injected": {}, "rows": {}, "prompt_cache": {"read": 0, "write": 0}}
+
+    def apply_prompt_cache(self, cfg: dict, view: RequestView, answer: Answer) -> Answer:
+        """Marks the request's cacheable prefix as read from the cache when this provider and
+        model saw it before, else as written (Anthropic bills the write; OpenAI does not)."""
+        prefix = cache_prefix(view) if cfg.get("prompt_cache", True) else None
+        if prefix is None:
+            return answer
+        tokens = min(tokens_of(len(prefix)), answer.prompt_tokens)
+        if tokens < cfg.get("prompt_cache_min_tokens", 0):
+            return answer
+        key = view.provider + "|" + view.model + "|" + hashlib.sha256(prefix.encode()).hexdigest()
+        with self.lock:
+            seen = key in self.prompt_cache
+            self.prompt_cache.add(key)
+            self.stats["prompt_cache"]["read" if seen else "write"] += 1
+        if seen:
+            answer.cached_tokens = tokens
+        elif view.provider == "anthropic":
+            answer.cache_write_tokens = tokens
+        return answer
 
     def reset(self):
         with self.lock:
@@ -1151,7 +1206,7 @@ def process_batch(emu: Emulator, batch: Batch):
             v.answer_model = cfg.get("answer_model")
         ok_rows, err_rows, results = [], [], []
         counts = {"succeeded": 0, "errored": 0, "expired": 0, "canceled": 0}
-        usage = {"input_tokens": 0, "output_tokens": 0}
+        usage = {"input_tokens": 0, "cached_tokens": 0, "output_tokens": 0}
         any_expired = False
         now = int(time.time())
         for i, v in enumerate(views):
@@ -1175,6 +1230,7 @@ def process_batch(emu: Emulator, batch: Batch):
                     sibling = views[(i + 1) % n].document if n > 1 else emu.other_document(v.document)
                 try:
                     ans = mutate(make_answer(cfg, v, sibling), mutation_of(cfg, v, attempt), v.max_tokens)
+                    ans = emu.apply_prompt_cache(cfg, v, ans)
                 except ForwardError as exc:
                     failure = (500, "api_error", str(exc))
             if failure is not None:
@@ -1192,6 +1248,7 @@ def process_batch(emu: Emulator, batch: Batch):
             emu.bump("rows", "succeeded")
             counts["succeeded"] += 1
             usage["input_tokens"] += ans.prompt_tokens
+            usage["cached_tokens"] += ans.cached_tokens
             usage["output_tokens"] += ans.completion_tokens
             if batch.provider == "openai":
                 ok_rows.append({"id": line_id, "custom_id": v.custom_id,
@@ -1349,7 +1406,7 @@ def openai_batch_json(b: Batch) -> dict:
         "request_counts": b.request_counts or {"total": len(b.custom_ids), "completed": 0, "failed": 0},
         "metadata": b.metadata, "model": b.model,
         "usage": None if b.usage is None else {
-            "input_tokens": b.usage["input_tokens"], "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens": b.usage["input_tokens"], "input_tokens_details": {"cached_tokens": b.usage["cached_tokens"]},
             "output_tokens": b.usage["output_tokens"], "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": b.usage["input_tokens"] + b.usage["output_tokens"]},
     }
@@ -1982,6 +2039,7 @@ class Handler(BaseHTTPRequestHandler):
         self.emu.note_document(view.document)
         try:
             ans = mutate(make_answer(cfg, view, sibling), mutation_of(cfg, view, attempt), view.max_tokens)
+            ans = self.emu.apply_prompt_cache(cfg, view, ans)
         except ForwardError as exc:
             raise ApiError(502 if self.provider == "openai" else 500, str(exc))
         self.emu.bump("answered_sync", key)

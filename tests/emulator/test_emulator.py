@@ -194,7 +194,10 @@ class EmulatorTest(unittest.TestCase):
         a = self.ok_json("POST", "/v1/chat/completions", chat_body(DOCS["doc-a"]), headers=OPENAI_AUTH)
         b = self.ok_json("POST", "/v1/chat/completions", chat_body(DOCS["doc-a"]), headers=OPENAI_AUTH)
         self.assertEqual(a["choices"][0]["message"]["content"], b["choices"][0]["message"]["content"])
-        self.assertEqual(a["usage"], b["usage"])
+        # The same counts; the second reads the repeated prefix from the prompt cache.
+        self.assertEqual((a["usage"]["prompt_tokens"], a["usage"]["completion_tokens"]),
+                         (b["usage"]["prompt_tokens"], b["usage"]["completion_tokens"]))
+        self.assertEqual(a["usage"]["prompt_tokens_details"]["cached_tokens"], 0)
         self.assert_grounded(json.loads(a["choices"][0]["message"]["content"]), DOCS["doc-a"])
 
     def test_auth_required(self):
@@ -416,6 +419,34 @@ class EmulatorTest(unittest.TestCase):
         self.assertIn(choice["finish_reason"], ("stop", "length"))
         self.assertTrue(choice["message"]["content"].lstrip().startswith("{"))  # constrained by the schema
         self.assertGreater(a["usage"]["prompt_tokens"], 0)
+
+    def test_prompt_cache_reports_a_repeated_prefix(self):
+        # OpenAI caches automatically: the second request with the same instructions and
+        # schema reads them from the cache; prompt_tokens still counts them.
+        first = self.ok_json("POST", "/v1/chat/completions", chat_body(DOCS["doc-a"]), headers=OPENAI_AUTH)
+        second = self.ok_json("POST", "/v1/chat/completions", chat_body(DOCS["doc-b"]), headers=OPENAI_AUTH)
+        self.assertEqual(first["usage"]["prompt_tokens_details"]["cached_tokens"], 0)
+        cached = second["usage"]["prompt_tokens_details"]["cached_tokens"]
+        self.assertGreater(cached, 0)
+        self.assertLess(cached, second["usage"]["prompt_tokens"])
+        # Anthropic caches only up to a block marked cache_control: a write, then reads;
+        # input_tokens leaves both out.
+        plain = self.ok_json("POST", "/v1/messages", messages_params(DOCS["doc-a"]), headers=ANTHROPIC_AUTH)
+        self.assertEqual((plain["usage"]["cache_creation_input_tokens"], plain["usage"]["cache_read_input_tokens"]), (0, 0))
+        marked = lambda doc: dict(messages_params(doc), system=[
+            {"type": "text", "text": "You extract facts from one filing.", "cache_control": {"type": "ephemeral"}}])
+        w = self.ok_json("POST", "/v1/messages", marked(DOCS["doc-a"]), headers=ANTHROPIC_AUTH)["usage"]
+        r = self.ok_json("POST", "/v1/messages", marked(DOCS["doc-a"]), headers=ANTHROPIC_AUTH)["usage"]
+        self.assertGreater(w["cache_creation_input_tokens"], 0)
+        self.assertEqual(w["cache_read_input_tokens"], 0)
+        self.assertEqual(r["cache_read_input_tokens"], w["cache_creation_input_tokens"])
+        self.assertEqual(r["input_tokens"], w["input_tokens"])
+        # The same prompt: the uncached request's input is split, not changed.
+        self.assertEqual(r["input_tokens"] + r["cache_read_input_tokens"], plain["usage"]["input_tokens"])
+        # Below the minimum: nothing cached.
+        self.configure(prompt_cache_min_tokens=100000)
+        r = self.ok_json("POST", "/v1/messages", marked(DOCS["doc-b"]), headers=ANTHROPIC_AUTH)["usage"]
+        self.assertEqual((r["cache_creation_input_tokens"], r["cache_read_input_tokens"]), (0, 0))
 
     def test_large_upload_streams(self):
         big = DOCS["doc-a"] + "lorem ipsum dolor sit amet " * 26000  # ~0.7 MB per line, ~14 MB file

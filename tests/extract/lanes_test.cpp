@@ -688,5 +688,137 @@ TEST_F(ExtractLanesTest, MissingKeysAreAConfigurationError) {
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
 }
 
+// ---------------------------------------------------------------- money (issue 20)
+
+// The instructions and schema are the same in every request: after the first, both
+// providers serve them from the prompt cache, and the ledger prices them at the cached price.
+TEST_F(ExtractLanesTest, CachedPromptTokensAreRecordedAndPricedAtTheCachedPrice) {
+  for (LaneKind lane : {LaneKind::kOpenAiBatch, LaneKind::kAnthropicBatch}) {
+    SCOPED_TRACE(std::string(to_string(lane)));
+    ASSERT_EQ(emu_->reset(), 200);
+    auto o = options(lane);
+    const std::string run_id = "run-cache-" + std::string(to_string(lane));
+    auto r = run(o, run_id, make_docs(4, lane == LaneKind::kOpenAiBatch ? 0 : 10));
+    ASSERT_TRUE(r.has_value()) << r.error().describe();
+    EXPECT_EQ(r->completed, 4);
+    EXPECT_EQ(stats()["prompt_cache"]["write"], 1);  // the first request
+    EXPECT_EQ(stats()["prompt_cache"]["read"], 3);   // every later one
+    ASSERT_EQ(r->usage.size(), 1u);
+    EXPECT_GT(r->usage[0].cached_input_tokens, 0);
+    const TokenPrice price = PriceTable::bundled().find(provider_of(lane), o.plan.model)->batch;
+    ASSERT_LT(price.cached_input_per_mtok, price.input_per_mtok);
+    auto rows = store_->query(
+        "SELECT input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost_usd FROM attempts "
+        "WHERE run_id = ?", {run_id});
+    ASSERT_TRUE(rows.has_value());
+    ASSERT_EQ(rows->size(), 4u);
+    double expected = 0, uncached = 0;
+    std::int64_t written = 0;
+    for (const auto& row : *rows) {
+      const auto in = registry::int_of(row[0]), cached = registry::int_of(row[1]),
+                 write = registry::int_of(row[2]), out = registry::int_of(row[3]);
+      const double cost = (static_cast<double>(in - cached - write) * price.input_per_mtok +
+                           static_cast<double>(cached) * price.cached_input_per_mtok +
+                           static_cast<double>(write) * price.cache_write_per_mtok +
+                           static_cast<double>(out) * price.output_per_mtok) / 1e6;
+      EXPECT_NEAR(std::get<double>(row[4]), cost, 1e-12);
+      expected += cost;
+      uncached += (static_cast<double>(in) * price.input_per_mtok + static_cast<double>(out) * price.output_per_mtok) / 1e6;
+      written += write;
+    }
+    EXPECT_NEAR(r->cost_usd, expected, 1e-12);
+    EXPECT_LT(r->cost_usd, uncached);
+    // Anthropic bills the first request's write to the cache; OpenAI does not.
+    if (lane == LaneKind::kAnthropicBatch) {
+      EXPECT_GT(written, 0);
+    } else {
+      EXPECT_EQ(written, 0);
+    }
+  }
+}
+
+TEST_F(ExtractLanesTest, SpendCapsRefuseBeforeAnythingIsSentAndSayWhatIsLeft) {
+  auto o = options(LaneKind::kOpenAiBatch);
+  auto first = run(o, "run-spent", make_docs(3));
+  ASSERT_TRUE(first.has_value()) << first.error().describe();
+  auto spent = spent_since(*store_, "");
+  ASSERT_TRUE(spent.has_value());
+  EXPECT_NEAR(spent->recorded_usd, first->cost_usd, 1e-12);
+  EXPECT_EQ(spent->in_open_batches_usd, 0);
+  Extractor planner(*store_, *losing_, clock_, o);
+  const double estimate = planner.plan(make_docs(3, 3))->est_cost_usd;
+  ASSERT_GT(estimate, 0);
+  ASSERT_EQ(emu_->reset(), 200);  // from here the emulator must see nothing
+  for (const char* which : {"budget.daily_usd", "budget.monthly_usd"}) {
+    auto capped = o;
+    const double cap = first->cost_usd + estimate / 2;
+    (std::string(which) == "budget.daily_usd" ? capped.daily_cap_usd : capped.monthly_cap_usd) = cap;
+    auto r = run(capped, "run-capped", make_docs(3, 3));
+    ASSERT_FALSE(r.has_value()) << which;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
+    EXPECT_EQ(r.error().detail, "spend_cap");
+    EXPECT_NE(r.error().message.find(which), std::string::npos) << r.error().message;
+    char left[32];
+    std::snprintf(left, sizeof left, "$%.4f left", cap - first->cost_usd);
+    EXPECT_NE(r.error().message.find(left), std::string::npos) << r.error().message;
+  }
+  for (const auto& [route, n] : stats()["requests"].items()) {  // only the test's own control calls
+    EXPECT_NE(route.find("/_emulator/"), std::string::npos) << route;
+  }
+  EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE run_id = 'run-capped'"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM run_requests WHERE run_id = 'run-capped'"), 0);
+  // Yesterday's spend is outside today's cap, not this month's.
+  clock_.advance(std::chrono::hours(48));
+  auto monthly = o;
+  monthly.monthly_cap_usd = first->cost_usd + estimate / 2;
+  EXPECT_EQ(run(monthly, "run-capped", make_docs(3, 3)).error().detail, "spend_cap");
+  auto daily = o;
+  daily.daily_cap_usd = estimate * 1.01;
+  auto r = run(daily, "run-capped", make_docs(3, 3));
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  EXPECT_EQ(r->completed, 3);
+}
+
+TEST_F(ExtractLanesTest, TagsTravelAsOpenAiBatchMetadata) {
+  auto o = options(LaneKind::kOpenAiBatch);
+  o.batch_metadata = {{"project", "filings"}, {"owner", "ana"}, {"fgraph_key", "not-this"}};
+  auto r = run(o, "run-tags", make_docs(2));
+  ASSERT_TRUE(r.has_value()) << r.error().describe();
+  HttpRequest q;
+  q.url = emu_->openai_base_url() + "/batches?limit=10";
+  q.headers = {{"Authorization", "Bearer sk-test"}};
+  auto listed = transport_->send(q);
+  ASSERT_TRUE(listed.has_value());
+  auto batches = json::parse(listed->body)["data"];
+  ASSERT_EQ(batches.size(), 1u);
+  const json& meta = batches[0]["metadata"];
+  EXPECT_EQ(meta["project"], "filings");
+  EXPECT_EQ(meta["owner"], "ana");
+  EXPECT_EQ(meta["fgraph_run"], "run-tags");
+  EXPECT_NE(meta["fgraph_key"], "not-this");  // fgraph's own keys win
+}
+
+TEST_F(ExtractLanesTest, ThePlanListsEveryChunkWithWhatTheRunWouldDoWithIt) {
+  auto o = options(LaneKind::kOpenAiBatch);
+  ASSERT_TRUE(run(o, "run-before", make_docs(2)).has_value());
+  auto docs = make_docs(3);
+  docs.push_back(docs[2]);  // the same text again: one request serves both
+  Extractor ex(*store_, *losing_, clock_, o);
+  auto plan = ex.plan(docs);
+  ASSERT_TRUE(plan.has_value()) << plan.error().describe();
+  ASSERT_EQ(plan->lines.size(), 4u);
+  std::vector<std::string> fates;
+  double submitted = 0;
+  for (const auto& l : plan->lines) {
+    fates.push_back(l.fate);
+    EXPECT_GT(l.request.est_cost_usd, 0);
+    if (l.fate == "submit") submitted += l.request.est_cost_usd;
+  }
+  EXPECT_EQ(fates, (std::vector<std::string>{"reused", "reused", "submit", "duplicate"}));
+  EXPECT_EQ(plan->lines[3].request.custom_id, plan->lines[2].request.custom_id);
+  EXPECT_EQ(plan->requests_to_submit, 1);
+  EXPECT_DOUBLE_EQ(plan->est_cost_usd, submitted);
+}
+
 }  // namespace
 }  // namespace fgraph::extract

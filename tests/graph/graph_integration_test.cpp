@@ -462,13 +462,14 @@ TEST_P(GraphIntegrationTest, HostileValuesAreStoredVerbatimAndHarmNothing) {
                            d.entities[0].entity_id, evidence)};
   d.relations[0].role = nasty;
   d.relations[0].ownership_percent = 12.5;
+  d.relations[0].extractor = "rules";
   auto r = stage(run, d);
   ASSERT_TRUE(r) << r.error().describe();
 
   auto back = client_->run_auto_commit(
       {"MATCH (a:Entity {entity_id: $a})-[r:OFFICER_OF]->(b:Entity {entity_id: $b}) "
        "MATCH (doc:Document {doc_id: $d}) RETURN r.evidence, b.name, b.lei, r.role, doc.filer, "
-       "r.ownership_percent, a.name",
+       "r.ownership_percent, a.name, r.extractor",
        json{{"a", d.entities[1].entity_id}, {"b", d.entities[0].entity_id}, {"d", doc_id}}.dump()});
   ASSERT_TRUE(back) << back.error().describe();
   ASSERT_EQ(back->rows_json.size(), 1u);
@@ -480,6 +481,7 @@ TEST_P(GraphIntegrationTest, HostileValuesAreStoredVerbatimAndHarmNothing) {
   EXPECT_EQ(row[4].get<std::string>(), nasty);
   EXPECT_DOUBLE_EQ(row[5].get<double>(), 12.5);
   EXPECT_EQ(row[6].get<std::string>(), "ʿAbd al-Raḥmān ‏");
+  EXPECT_EQ(row[7].get<std::string>(), "rules");  // who proposed the fact (issue 18)
   // The bystander survived, and nothing but the new document's nodes appeared.
   EXPECT_EQ(count("MATCH (d:Document) WHERE d.doc_id STARTS WITH $p RETURN count(d)"), 2);
   EXPECT_EQ(count("MATCH (e:Entity) WHERE e.entity_id STARTS WITH $p RETURN count(e)"), 4);

@@ -108,6 +108,9 @@ class E2EBase(unittest.TestCase):
             "OPENAI_API_KEY": "sk-test-emulator-key",
             "ANTHROPIC_BASE_URL": self.emu.base,
             "ANTHROPIC_API_KEY": "sk-ant-test-emulator-key",
+            # These suites test the model's pipeline on every document; the form
+            # extractor's cascade is tested by name (--extract beats this setting).
+            "FGRAPH_EXTRACT": "model",
         })
         env.update(extra)
         return env
@@ -236,6 +239,43 @@ class BatchLaneE2ETest(E2EBase):
         self.assertEqual(self.emu.stats()["answered"], answered)
         self.assertEqual(second["graph"]["documents_staged"], len(DROP_A))
         self.assertEqual(self.export(), before)  # the second run changed nothing
+
+    def test_form_extractor_cascade_keeps_forms_from_the_model(self):
+        """Issue 18: the Form 4 and the EX-21 of DROP_A are read by the form extractor and
+        never reach the provider; their facts are staged with extractor 'rules'."""
+        drop = self.make_drop("a", DROP_A)
+        report = self.run_json("run", drop, "--lane", "openai-batch", "--extract", "rules+model")
+        self.assert_reconciled(report)
+        self.assertEqual(report["extractors"]["documents"], {"rules": 2, "model": 1})
+        self.assertEqual(report["extractors"]["documents_model_skipped"], 2)
+        self.assertGreater(report["extractors"]["saved_usd"], 0)
+        self.assertEqual(report["requests"]["planned"], 1)  # the 8-K alone goes to the model
+        self.assertEqual(len(self.emu.stats()["answered"]), 1)
+        self.assertGreater(report["facts"]["accepted_by_extractor"]["rules"], 0)
+        run_id = report["run_id"]
+        rules = self.cypher("MATCH (a)-[r]->(b) WHERE r.run_id = $run AND r.extractor = 'rules' "
+                            "RETURN count(r)", {"run": run_id})[0][0]
+        self.assertGreater(rules, 19)  # 19 subsidiaries of Apple, and the Form 4's owner
+        unmarked = self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.fact_id IS NOT NULL "
+                               "AND r.extractor IS NULL RETURN count(r)", {"run": run_id})[0][0]
+        self.assertEqual(unmarked, 0)
+        owner = self.cypher("MATCH (p:Entity)-[r]->(c:Entity {cik: '0000933972'}) WHERE r.extractor = 'rules' "
+                            "RETURN DISTINCT p.cik")
+        self.assertTrue(owner and all(row[0] for row in owner), owner)
+        # Scored against the committed gold: every ownership fact of the Form 4 is there.
+        gold = os.path.join(self.tmp, "gold.jsonl")
+        with open(os.path.join(SOURCE, "tests/golden/eval/ownership.gold.jsonl")) as f, open(gold, "w") as g:
+            # The drop holds the file under its own name, not under the corpus's sec/.
+            g.writelines(l.replace('"sec/374WaterForm4.xml"', '"374WaterForm4.xml"')
+                         for l in f if "374WaterForm4" in l)
+        rc, out, err = self.fgraph("eval", gold, "--run", run_id, "--json")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(json.loads(out)["overall"]["recall"], 1.0, out)
+        # A rules-only run of the same drop sends nothing at all.
+        answered = self.emu.stats()["answered"]
+        only = self.run_json("run", drop, "--lane", "openai-batch", "--extract", "rules")
+        self.assertEqual(only["requests"]["planned"], 0)
+        self.assertEqual(self.emu.stats()["answered"], answered)
 
     def test_anthropic_batch_end_to_end(self):
         drop = self.make_drop("a", DROP_A[:2])
