@@ -6,5 +6,4 @@ ALTER TABLE attempts ADD COLUMN answered_model TEXT;
 CREATE INDEX attempts_run_custom ON attempts(run_id, custom_id, attempt_id);
 -- A run's batches (the tracks, `fgraph report` and reconcile look a run's batch rows up).
 CREATE INDEX remote_objects_run ON remote_objects(run_id);
--- Attempts by time (`fgraph report --since`).
-CREATE INDEX attempts_created ON attempts(created_at);
+-- Attempts by time (`fgraph report --since`): attempts_created, migration 0203.
