@@ -221,7 +221,8 @@ Result<std::optional<CanaryScores>> Coordinator::Impl::run_canary(const RunRecor
   }
   c.schema_valid_rate = c.answered > 0 ? static_cast<double>(c.schema_valid) / c.answered : 0;
   c.grounded_rate = c.facts_proposed > 0 ? static_cast<double>(c.facts_accepted) / c.facts_proposed : 0;
-  if (c.answered == 0) c.failures.push_back("no canary row was answered");
+  // A sample the model has nothing to do for (forms read by rules alone) is not a failure.
+  if (c.rows > 0 && c.answered == 0) c.failures.push_back("no canary row was answered");
   if (c.answered > 0 && c.schema_valid_rate < gate.min_schema_valid) {
     c.failures.push_back(shortfall("schema-valid", c.schema_valid_rate, gate.min_schema_valid));
   }
