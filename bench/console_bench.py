@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""console_bench: what rendering the web console costs, against the JSON API call that
+returns the same data, measured in the same run.
+
+    python3 bench/console_bench.py [N] [--requests R]   (default N=2000, R=200; needs build/tools/fgraph)
+
+Makes a run of N documents (the run_bench drop: real corpus filings as text, each varied
+by one line) plus Apple's 10-K (1.6 MB of text, the largest filing of the corpus) through
+`fgraph run --lane openai-batch` against the provider emulator and its own Neo4j
+(tools/neo4j, free port), then starts `fgraph serve`, logs in to the console and asks, R
+times each, one after the other on one keep-alive connection:
+
+    runs page      /ui/                             vs  GET /v1/runs
+    run page       /ui/runs/{id}                    vs  GET /v1/runs/{id}
+    document page  /ui/runs/{id}/documents/{10-K}   vs  GET /v1/runs/{id}/documents/{10-K}
+
+and prints, for each, time to first byte (request sent -> status line and headers read)
+and total time, p50 and p99, the bytes of the body, and the ratio page / JSON.
+Targets (issue 19): every page p99 under 100 ms and within 3x of its JSON call.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_bench import BIN, CORPUS, ROOT, SOURCES, run_drop  # noqa: E402
+
+TOKEN = "console-bench-token-0123456789abcdef"
+TEN_K = "sec/aapl-10-k-2024-11-01.html"
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+class Client:
+    def __init__(self, port, headers):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.headers = headers
+
+    def get(self, path):
+        """(ttfb seconds, total seconds, status, body bytes)."""
+        t0 = time.perf_counter()
+        self.conn.request("GET", path, headers=self.headers)
+        r = self.conn.getresponse()
+        ttfb = time.perf_counter() - t0
+        body = r.read()
+        return ttfb, time.perf_counter() - t0, r.status, len(body)
+
+
+def measure(client, path, n):
+    ttfb, total, size = [], [], 0
+    for _ in range(n):
+        a, b, status, size = client.get(path)
+        if status != 200:
+            raise SystemExit(f"{path}: HTTP {status}")
+        ttfb.append(a)
+        total.append(b)
+    return {"ttfb50": percentile(ttfb, 50), "ttfb99": percentile(ttfb, 99),
+            "total50": percentile(total, 50), "total99": percentile(total, 99), "bytes": size}
+
+
+def login(port):
+    """The console's session cookie, through its login form."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/ui/login")
+    r = conn.getresponse()
+    form = r.read().decode()
+    nonce_cookie = r.getheader("Set-Cookie").split(";")[0]
+    nonce = re.search(r'name="csrf" value="([0-9a-f]+)"', form).group(1)
+    body = urllib.parse.urlencode({"token": TOKEN, "csrf": nonce, "next": "/ui/"})
+    conn.request("POST", "/ui/login", body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": nonce_cookie})
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 303, r.status
+    for k, v in r.getheaders():
+        if k.lower() == "set-cookie" and v.startswith("fgraph_session="):
+            return v.split(";")[0]
+    raise SystemExit("no session cookie")
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    requests = 200
+    if "--requests" in sys.argv:
+        requests = int(sys.argv[sys.argv.index("--requests") + 1])
+        args.remove(str(requests))
+    n = int(args[0]) if args else 2000
+    tmp = tempfile.mkdtemp(prefix="fgraph_console_bench_")
+    home = os.path.join(tmp, "home")
+    drop = os.path.join(tmp, "drop")
+    os.makedirs(home)
+    os.makedirs(drop)
+    texts = []
+    for s in SOURCES:
+        out = subprocess.run([BIN, "parse", "--json", "--text", os.path.join(CORPUS, s)],
+                             capture_output=True, text=True, check=True).stdout
+        texts.append(json.loads(out.splitlines()[0])["text"])
+    for i in range(n):
+        with open(os.path.join(drop, f"doc{i:05d}.txt"), "w") as f:
+            f.write(texts[i % len(texts)] + f"\n\nBench copy {i}.\n")
+    shutil.copy(os.path.join(CORPUS, TEN_K), drop)
+
+    env = dict(os.environ, FGRAPH_HOME=home, FGRAPH_NEO4J_PORT="0", FGRAPH_NEO4J_BOLT_PORT="0",
+               FGRAPH_SERVICE_TOKEN=TOKEN)
+    subprocess.run([os.path.join(ROOT, "tools/neo4j"), "start"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    neo = dict(l.split("=", 1) for l in subprocess.run(
+        [os.path.join(ROOT, "tools/neo4j"), "env"], env=env, capture_output=True, text=True,
+        check=True).stdout.split())
+    emu = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/emulator.py"), "--port", "0"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    port = int(emu.stdout.readline().split()[1])
+    env.update(neo)
+    env.update({"OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "OPENAI_API_KEY": "sk-bench"})
+    serve = None
+    try:
+        wall, _, report, code = run_drop(BIN, env, drop)
+        run_id = report["run_id"]
+        print(f"run of {n} documents + the 10-K: exit {code}, {wall:.0f} s, staged "
+              f"{report['graph']['documents_staged']}, facts accepted {report['facts']['accepted']}, "
+              f"dropped {report['facts']['dropped']}", flush=True)
+        serve = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        sport = None
+        for line in serve.stderr:
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                sport = int(m.group(1))
+                break
+        if sport is None:
+            raise SystemExit("fgraph serve did not start")
+        # The 10-K's doc id: its document in the run.
+        api = Client(sport, {"Authorization": "Bearer " + TOKEN})
+        page, doc_id = 1, None
+        while doc_id is None:
+            conn = http.client.HTTPConnection("127.0.0.1", sport, timeout=60)
+            conn.request("GET", f"/v1/runs/{run_id}/documents?page={page}&per_page=1000",
+                         headers=api.headers)
+            listing = json.loads(conn.getresponse().read())
+            for d in listing["documents"]:
+                if d["source"].endswith(os.path.basename(TEN_K)):
+                    doc_id = d["doc_id"]
+                    facts = d["facts_accepted"]
+            if not listing["documents"]:
+                raise SystemExit("the 10-K is not in the run")
+            page += 1
+        print(f"document page: the 10-K, {facts} accepted facts", flush=True)
+        ui = Client(sport, {"Cookie": login(sport)})
+        doc = urllib.parse.quote(doc_id, safe="")
+        cases = [("runs page", "/ui/", "/v1/runs"),
+                 ("run page", f"/ui/runs/{run_id}", f"/v1/runs/{run_id}"),
+                 ("document page", f"/ui/runs/{run_id}/documents/{doc}", f"/v1/runs/{run_id}/documents/{doc}")]
+        print(f"{requests} requests each, sequential, one keep-alive connection; ms; load {os.getloadavg()[0]:.1f}")
+        for name, page_path, json_path in cases:
+            ui.get(page_path)  # warm the connection pool and the page cache
+            api.get(json_path)
+            p = measure(ui, page_path, requests)
+            j = measure(api, json_path, requests)
+            print(f"{name:14s} page: TTFB p50 {p['ttfb50'] * 1e3:7.1f} p99 {p['ttfb99'] * 1e3:7.1f}, "
+                  f"total p50 {p['total50'] * 1e3:7.1f} p99 {p['total99'] * 1e3:7.1f}, {p['bytes']:9d} bytes")
+            print(f"{'':14s} JSON: TTFB p50 {j['ttfb50'] * 1e3:7.1f} p99 {j['ttfb99'] * 1e3:7.1f}, "
+                  f"total p50 {j['total50'] * 1e3:7.1f} p99 {j['total99'] * 1e3:7.1f}, {j['bytes']:9d} bytes")
+            print(f"{'':14s} page / JSON: TTFB p50 {p['ttfb50'] / j['ttfb50']:.2f}x, p99 "
+                  f"{p['ttfb99'] / j['ttfb99']:.2f}x; bytes {p['bytes'] / max(j['bytes'], 1):.2f}x", flush=True)
+    finally:
+        if serve:
+            serve.terminate()
+            serve.wait(timeout=30)
+        emu.terminate()
+        subprocess.run([os.path.join(ROOT, "tools/neo4j"), "stop"], env=env, stdout=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
