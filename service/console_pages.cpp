@@ -63,11 +63,20 @@ std::string age_of(const std::string& rfc3339, std::chrono::system_clock::time_p
   return std::to_string(s) + " s";
 }
 
-std::string document_label(const registry::DocumentRecord& d) {
+// "10-K · Apple Inc. · 0000320193-24-000123", the filer's name clipped unless `whole`.
+std::string document_label(const registry::DocumentRecord& d, bool whole = false) {
   std::string label = d.form_type.value_or(d.format);
-  if (d.company) label += " · " + *d.company;
+  if (d.company) label += " · " + (whole ? *d.company : html::clipped(*d.company));
   if (d.accession) label += " · " + *d.accession;
   return label;
+}
+
+// <h1 title="WHOLE">CLIPPED</h1>: a 10 KB name stays readable.
+std::string heading(std::string_view text, std::string_view after = "") {
+  std::string out = "<h1 title=\"" + escape(text) + "\">" + escape(html::clipped(text));
+  out += after;
+  out += "</h1>";
+  return out;
 }
 
 // The dropped facts of a page as a table.
@@ -362,7 +371,7 @@ Result<Rendered> document(const Request& r) {
     }
   }
 
-  std::string b = "<h1>" + escape(document_label(*doc)) + "</h1>";
+  std::string b = heading(document_label(*doc, true));
   b += "<p>" + link(run_href(run_id), "Run " + run_id) + " · <a href=\"" +
        escape(run_href(run_id) + "/rollback?doc_id=" + url_encode(doc_id)) +
        "\">Roll back this document…</a></p>";
@@ -383,10 +392,11 @@ Result<Rendered> document(const Request& r) {
   for (const auto& f : *facts) {
     b += "<li data-fact-id=\"" + escape(f.fact_id) + "\"><span class=\"type\">" + escape(f.type) +
          "</span> ";
-    b += f.entity_id.empty() ? escape(f.name) : link(entity_href(f.entity_id), f.name);
+    b += f.entity_id.empty() ? escape(html::clipped(f.name)) : link(entity_href(f.entity_id), html::clipped(f.name));
     if (f.kind == verify::FactKind::kRelation) {
       b += " → ";
-      b += f.target_entity_id.empty() ? escape(f.target_name) : link(entity_href(f.target_entity_id), f.target_name);
+      b += f.target_entity_id.empty() ? escape(html::clipped(f.target_name))
+                                      : link(entity_href(f.target_entity_id), html::clipped(f.target_name));
     }
     b += "<q>" + escape(f.evidence) + "</q></li>";
   }
@@ -420,14 +430,14 @@ Result<Rendered> document(const Request& r) {
   }
   if (!leaks.empty()) b += "<h2>Leak alarms</h2><ul class=\"leaks\">" + leaks + "</ul>";
   b += "</aside></div>";
-  return Rendered{document_label(*doc), b, ""};
+  return Rendered{html::clipped(document_label(*doc), 80), b, ""};
 }
 
 Result<Rendered> entity(const Request& r) {
   const std::string& id = r.params.at(0);
   auto e = r.ledger.registry->show(id);
   if (!e) return e.error();
-  std::string b = "<h1>" + escape(e->name) + " <span class=\"type\">" + escape(e->type) + "</span></h1>";
+  std::string b = heading(e->name, " <span class=\"type\">" + escape(e->type) + "</span>");
   if (e->merged_into) {
     b += "<p class=\"notice\">Merged into " + link(entity_href(*e->merged_into), *e->merged_into) + ".</p>";
   }
@@ -498,9 +508,9 @@ Result<Rendered> entity(const Request& r) {
     for (const auto& n : hood->nodes) names[n.entity_id] = n.name;
     for (const auto& ed : hood->edges) {
       g["edges"].push_back({{"s", ed.source_entity_id}, {"t", ed.target_entity_id}, {"type", ed.type}});
-      list += "<li>" + link(entity_href(ed.source_entity_id), names[ed.source_entity_id]) +
+      list += "<li>" + link(entity_href(ed.source_entity_id), html::clipped(names[ed.source_entity_id])) +
               " <span class=\"type\">" + escape(ed.type) + "</span> " +
-              link(entity_href(ed.target_entity_id), names[ed.target_entity_id]) + "</li>";
+              link(entity_href(ed.target_entity_id), html::clipped(names[ed.target_entity_id])) + "</li>";
     }
     const std::string data = g.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     b += "<figure class=\"graph\"><svg id=\"graph\" viewBox=\"0 0 800 560\" role=\"img\" "
@@ -511,7 +521,7 @@ Result<Rendered> entity(const Request& r) {
          "</ul></details>";
   }
   b += "</section>";
-  return Rendered{e->name, b, ""};
+  return Rendered{html::clipped(e->name, 80), b, ""};
 }
 
 Result<Rendered> search(const Request& r) {
@@ -528,7 +538,8 @@ Result<Rendered> search(const Request& r) {
     for (const auto& c : *candidates) {
       char score[16];
       std::snprintf(score, sizeof score, "%.2f", c.score);
-      b += "<tr><td>" + link(entity_href(c.entity_id), c.name) + "</td>" + cell(c.type) + cell(c.matched) +
+      b += "<tr><td>" + link(entity_href(c.entity_id), html::clipped(c.name)) + "</td>" + cell(c.type) +
+           cell(html::clipped(c.matched)) +
            cell(c.method) + "<td class=\"num\">" + score + "</td></tr>";
     }
     b += "</tbody></table>";

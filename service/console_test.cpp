@@ -40,6 +40,13 @@ TEST(HtmlUrlTest, EncodesEverythingButUnreserved) {
   EXPECT_EQ(html::url_encode("run-1_a.b~"), "run-1_a.b~");
 }
 
+TEST(HtmlClipTest, CutsAtCodePointsAndMarksTheCut) {
+  EXPECT_EQ(html::clipped("Société", 4), "Soci\u2026");
+  EXPECT_EQ(html::clipped("株式会社", 2), "株式\u2026");
+  EXPECT_EQ(html::clipped("short", 5), "short");
+  EXPECT_EQ(html::clipped(std::string(10240, 'Q')).size(), 160u + 3u);
+}
+
 TEST(HtmlPageTest, FrameEscapesTitleAndSearchAndLoadsOnlyOwnAssets) {
   const std::string page = html::page({"<script>t</script>", "tok", "\"><script>x</script>"}, "<p>b</p>");
   EXPECT_EQ(page.find("<script>t"), std::string::npos);

@@ -48,6 +48,15 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
+std::string clipped(std::string_view text, std::size_t max_chars) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;
+    if (chars++ == max_chars) return std::string(text.substr(0, i)) + "\u2026";
+  }
+  return std::string(text);
+}
+
 std::string dollars(double usd) {
   char buf[64];
   std::snprintf(buf, sizeof buf, usd < 1 ? "$%.4f" : "$%.2f", usd);

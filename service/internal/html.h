@@ -22,6 +22,10 @@ std::string escape(std::string_view text);
 // so no value can change its scheme or origin.
 std::string url_encode(std::string_view text);
 
+// At most `max_chars` code points of `text`, with "…" when cut (for a heading or a link;
+// the whole text goes in a title attribute beside it). Not escaped.
+std::string clipped(std::string_view text, std::size_t max_chars = 160);
+
 // Dollars as "$1.2345" (four decimals below a dollar, two above).
 std::string dollars(double usd);
 

@@ -408,7 +408,9 @@ class ConsoleE2ETest(unittest.TestCase):
 
         # An entity with relations: its neighbourhood is drawn from Neo4j.
         source = self.ledger("SELECT source_entity_id FROM staged_facts WHERE run_id = ? LIMIT 1", self.run_a)[0][0]
-        self.open(f"/ui/entities/{source}", "entity_graph")
+        self.open(f"/ui/entities/{source}")
+        self.browser.js("document.getElementById('graph').scrollIntoView()")
+        self.browser.screenshot("entity_graph")
         neighbours = self.cypher("MATCH (c:Entity {entity_id: $id})--(n:Entity) RETURN count(DISTINCT n)",
                                  {"id": source})[0][0]
         drawn = self.browser.js("return document.querySelectorAll('#graph circle.hop1').length")
@@ -435,16 +437,21 @@ class ConsoleE2ETest(unittest.TestCase):
         text = self.browser.js("return document.getElementById('text').textContent")
         for line in HOSTILE_LINES:
             self.assertIn(line, text)
-        title = self.browser.js("return document.querySelector('h1').textContent")
-        self.assertIn(HOSTILE_NAME, title)
+        # The heading shows the name's first 160 characters, the title attribute all of it.
+        heading = self.browser.js("const h = document.querySelector('h1');"
+                                  " return [h.textContent, h.title, h.children.length]")
+        self.assertIn(HOSTILE_NAME[:100], heading[0])
+        self.assertIn(HOSTILE_NAME, heading[1])
+        self.assertEqual(heading[2], 0)
         # Nothing the filing holds became an element: only the console's own script ran.
         self.assertEqual(self.browser.js("return document.querySelectorAll('main script, main img, main a[href^=javascript]').length"), 0)
         self.assertEqual(self.browser.js("return document.scripts.length"), 1)
         # The filer entity carries the hostile name.
         filer = self.ledger("SELECT entity_id FROM entities WHERE name LIKE '<script>%'")[0][0]
         self.open(f"/ui/entities/{filer}", "hostile_entity")
-        self.assertEqual(self.browser.js("return document.querySelector('h1').firstChild.textContent.trim()"),
-                         HOSTILE_NAME.strip())
+        self.assertEqual(self.browser.js("return document.querySelector('h1').title"), HOSTILE_NAME.strip())
+        self.assertTrue(self.browser.js("return document.querySelector('h1').firstChild.textContent")
+                        .startswith(HOSTILE_NAME[:100]))
         self.open(f"/ui/search?q={urllib.parse.quote('<script>')}", "hostile_search")
         self.open(f"/ui/runs/{self.run_a}")
 
