@@ -20,11 +20,11 @@ Result<Coordinator::DocumentList> Coordinator::documents(const std::string& run_
   auto total = store.query("SELECT count(*) FROM run_documents WHERE run_id = ?", {run_id});
   if (!total) return total.error();
   out.total = int_of((*total)[0][0]);
-  // The order of run_documents (Impl::run_documents), a page of it.
+  // In the order they were recorded, which is the order they were parsed (a page does not
+  // join run_inputs as Impl::run_documents does: it has no index by document).
   auto rows = store.query(
-      "SELECT rd.doc_id, rd.state, coalesce(rd.error, '') FROM run_documents rd"
-      " LEFT JOIN run_inputs ri ON ri.run_id = rd.run_id AND ri.doc_id = rd.doc_id"
-      " WHERE rd.run_id = ? GROUP BY rd.doc_id ORDER BY min(ri.rowid), rd.doc_id LIMIT ? OFFSET ?",
+      "SELECT doc_id, state, coalesce(error, '') FROM run_documents WHERE run_id = ?"
+      " ORDER BY rowid LIMIT ? OFFSET ?",
       {run_id, std::max<std::int64_t>(limit, 0), std::max<std::int64_t>(offset, 0)});
   if (!rows) return rows.error();
   for (const auto& r : *rows) {

@@ -173,9 +173,8 @@ std::optional<Console::Session> Console::session_of(const HttpRequest& request) 
   return it->second;
 }
 
-std::pair<std::string, Console::Session> Console::new_session() {
+std::string Console::new_session() {
   const auto now = std::chrono::steady_clock::now();
-  Session s{random_hex(32), now + options_.session_lifetime};
   std::string id = random_hex(32);
   std::lock_guard l(mu_);
   std::erase_if(sessions_, [&](const auto& kv) { return kv.second.expires < now; });
@@ -185,8 +184,8 @@ std::pair<std::string, Console::Session> Console::new_session() {
     });
     sessions_.erase(oldest);
   }
-  sessions_[id] = s;
-  return {id, s};
+  sessions_[id] = Session{random_hex(32), now + options_.session_lifetime};
+  return id;
 }
 
 void Console::end_session(const HttpRequest& request) {
@@ -201,7 +200,9 @@ BodyPlan Console::plan(HttpRequest& request) {
   if (m.route < 0) {
     HttpResponse r = html_page(m.allow.empty() ? 404 : 405,
                                html::page({"Not found", "", ""}, "<h1>Not found</h1>"));
-    if (!m.allow.empty()) r.headers.emplace_back("Allow", m.allow.front());
+    std::string allow;
+    for (const auto& a : m.allow) allow += (allow.empty() ? "" : ", ") + a;
+    if (!allow.empty()) r.headers.emplace_back("Allow", allow);
     p.reject = secured(std::move(r));
     return p;
   }
@@ -298,7 +299,7 @@ HttpResponse Console::login(const HttpRequest& request) {
     logger("service")->warn("console: a login with a wrong token");
     return login_form(request, 401, "That is not the service token.");
   }
-  auto [id, session] = new_session();
+  const std::string id = new_session();
   HttpResponse r = redirect(safe_next(field(*form, "next")));
   r.headers.emplace_back("Set-Cookie", cookie(kSessionCookie, id, "/ui",
                                               static_cast<long>(options_.session_lifetime.count())));

@@ -49,10 +49,10 @@ class Console {
 
   // True for "/ui" and everything under "/ui/".
   static bool owns(std::string_view path);
-  // Routes the request (sets route = kRoute and params), checks its session, and says how
-  // to read its body (a form of at most 64 KiB). A page without a session redirects to
-  // the login; a POST without a session or without the session's CSRF token is refused
-  // with 403 before its body is read.
+  // Routes the request (sets route = kRoute and params; params[0] is the page's name),
+  // checks its session, and says how to read its body (a form of at most 64 KiB). A page
+  // without a session redirects to the login; a POST without a session is refused with
+  // 403 before its body is read (handle() refuses one without the session's CSRF token).
   BodyPlan plan(HttpRequest& request);
   void handle(HttpRequest request, Reply reply);
 
@@ -64,7 +64,7 @@ class Console {
     std::chrono::steady_clock::time_point expires;
   };
   std::optional<Session> session_of(const HttpRequest& request);
-  std::pair<std::string, Session> new_session();
+  std::string new_session();  // its id
   void end_session(const HttpRequest& request);
 
   HttpResponse login_form(const HttpRequest& request, int status, std::string_view message);
