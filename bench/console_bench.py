@@ -14,6 +14,7 @@ times each, one after the other on one keep-alive connection:
     runs page      /ui/                             vs  GET /v1/runs + GET /v1/runs/{id}
     run page       /ui/runs/{id}                    vs  GET /v1/runs/{id} + /v1/runs/{id}/documents
     document page  /ui/runs/{id}/documents/{10-K}   vs  GET /v1/runs/{id}/documents/{10-K}
+    (and a 1.5 MB text of that 10-K seven times with 420 subsidiaries, some 500 facts)
 
 (page and JSON in turn) and prints, for each, time to first byte (request sent -> status line and headers read)
 and total time, p50 and p99, the bytes of the body, and the ratio page / JSON.
@@ -35,6 +36,7 @@ from run_bench import BIN, CORPUS, ROOT, SOURCES, run_drop  # noqa: E402
 
 TOKEN = "console-bench-token-0123456789abcdef"
 TEN_K = "sec/aapl-10-k-2024-11-01.html"
+MANY_FACTS = "aapl-10-k-seven-times-with-420-subsidiaries.txt"
 
 
 def percentile(values, p):
@@ -119,6 +121,15 @@ def main():
         with open(os.path.join(drop, f"doc{i:05d}.txt"), "w") as f:
             f.write(texts[i % len(texts)] + f"\n\nBench copy {i}.\n")
     shutil.copy(os.path.join(CORPUS, TEN_K), drop)
+    # A 1.5 MB text with some 500 facts: the 10-K's text seven times, each copy followed by
+    # 60 company names (the 10-K alone gives the emulator a few dozen facts; a request's
+    # 8,192 output tokens hold some 180, and the text is cut into 400 KB requests).
+    ten_k_text = json.loads(subprocess.run([BIN, "parse", "--json", "--text", os.path.join(CORPUS, TEN_K)],
+                                           capture_output=True, text=True, check=True).stdout.splitlines()[0])["text"]
+    with open(os.path.join(drop, MANY_FACTS), "w") as f:
+        for copy in range(7):
+            f.write(ten_k_text + f"\n\nCopy {copy}: subsidiaries\n" +
+                    "".join(f"Bench Holding {copy * 60 + i} Inc. | Delaware, U.S.\n" for i in range(60)))
 
     env = dict(os.environ, FGRAPH_HOME=home, FGRAPH_NEO4J_PORT="0", FGRAPH_NEO4J_BOLT_PORT="0",
                FGRAPH_SERVICE_TOKEN=TOKEN)
@@ -127,10 +138,10 @@ def main():
     neo = dict(l.split("=", 1) for l in subprocess.run(
         [os.path.join(ROOT, "tools/neo4j"), "env"], env=env, capture_output=True, text=True,
         check=True).stdout.split())
-    # Up to 400 entities and 200 relations a request: the 10-K's page then carries hundreds
+    # Up to 600 entities and 200 relations a request: the 10-K's page then carries hundreds
     # of facts (the emulator's default, 12 and 4, gives it a dozen).
     emu = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/emulator/emulator.py"), "--port", "0",
-                            "--config", json.dumps({"max_entities": 400, "max_relations": 200})],
+                            "--config", json.dumps({"max_entities": 600, "max_relations": 200})],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     port = int(emu.stdout.readline().split()[1])
     env.update(neo)
@@ -154,28 +165,27 @@ def main():
             raise SystemExit("fgraph serve did not start")
         # The 10-K's doc id: its document in the run.
         api = Client(sport, {"Authorization": "Bearer " + TOKEN})
-        page, doc_id = 1, None
-        while doc_id is None:
+        wanted = {os.path.basename(TEN_K): None, MANY_FACTS: None}
+        for page in range(1, 4):
             conn = http.client.HTTPConnection("127.0.0.1", sport, timeout=60)
             conn.request("GET", f"/v1/runs/{run_id}/documents?page={page}&per_page=1000",
                          headers=api.headers)
-            listing = json.loads(conn.getresponse().read())
-            for d in listing["documents"]:
-                if d["source"].endswith(os.path.basename(TEN_K)):
-                    doc_id = d["doc_id"]
-                    facts = d["facts_accepted"]
-            if not listing["documents"]:
-                raise SystemExit("the 10-K is not in the run")
-            page += 1
-        print(f"document page: the 10-K, {facts} accepted facts", flush=True)
+            for d in json.loads(conn.getresponse().read())["documents"]:
+                name = os.path.basename(d["source"])
+                if name in wanted:
+                    wanted[name] = d
+        for name, d in wanted.items():
+            print(f"document {name}: {d['facts_accepted']} accepted facts", flush=True)
         ui = Client(sport, {"Cookie": login(sport)})
-        doc = urllib.parse.quote(doc_id, safe="")
+        doc = urllib.parse.quote(wanted[os.path.basename(TEN_K)]["doc_id"], safe="")
+        many = urllib.parse.quote(wanted[MANY_FACTS]["doc_id"], safe="")
         # The runs page shows each run's reconciliation: its JSON is the list and one
         # report per run (one run here). The run page lists its first 50 documents.
         cases = [("runs page", "/ui/", ["/v1/runs", f"/v1/runs/{run_id}"]),
                  ("run page", f"/ui/runs/{run_id}",
                   [f"/v1/runs/{run_id}", f"/v1/runs/{run_id}/documents?per_page=50"]),
-                 ("document page", f"/ui/runs/{run_id}/documents/{doc}", [f"/v1/runs/{run_id}/documents/{doc}"])]
+                 ("document page", f"/ui/runs/{run_id}/documents/{doc}", [f"/v1/runs/{run_id}/documents/{doc}"]),
+                 ("doc, ~500 facts", f"/ui/runs/{run_id}/documents/{many}", [f"/v1/runs/{run_id}/documents/{many}"])]
         print(f"{requests} requests each, page and JSON in turn, one keep-alive connection each; ms; "
               f"load {os.getloadavg()[0]:.1f}")
         for name, page_path, json_paths in cases:

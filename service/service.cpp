@@ -1,5 +1,6 @@
-// The service: the route handlers behind the route table (internal/router.h), the pool
-// of ledger connections they read through, and the writes they hand to the JobExecutor.
+// The service: the route handlers behind the route table (internal/router.h), reading
+// through the ledger pool (internal/ledger.h), and the writes they hand to the
+// JobExecutor; everything under /ui/ goes to the web console (internal/console.h).
 #include "service/service.h"
 
 #include <arpa/inet.h>
