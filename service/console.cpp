@@ -5,7 +5,6 @@
 
 #include <algorithm>
 
-#include "registry/registry.h"
 #include "service/internal/auth.h"
 #include "service/internal/console_pages.h"
 #include "service/internal/html.h"

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <set>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
