@@ -170,6 +170,15 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 class ConsoleE2ETest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        try:
+            cls.set_up()
+        except BaseException:
+            cls.tearDownClass()  # unittest does not when setUpClass fails
+            raise
+
+    @classmethod
+    def set_up(cls):
+        cls.service = cls.browser = cls.emu = None
         os.makedirs(ARTIFACTS, exist_ok=True)
         cls.neo4j = read_env_file(os.environ["FGRAPH_TEST_NEO4J_ENV"])
         E2EBase.cypher(cls, "MATCH (n) DETACH DELETE n")
@@ -196,12 +205,13 @@ class ConsoleE2ETest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for stop in (lambda: cls.browser.quit(), lambda: cls.service.stop(), lambda: cls.emu.stop()):
+        for part, stop in ((cls.browser, "quit"), (cls.service, "stop"), (cls.emu, "stop")):
             try:
-                stop()
+                if part is not None:
+                    getattr(part, stop)()
             except Exception:  # noqa: BLE001 - best effort
                 pass
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        shutil.rmtree(getattr(cls, "tmp", ""), ignore_errors=True)
 
     @classmethod
     def make_drop(cls, name, files):
