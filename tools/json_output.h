@@ -39,6 +39,13 @@ nlohmann::json unmerge_json(const std::string& merge_id);
 // One line of `fgraph registry history --json`.
 nlohmann::json journal_json(const registry::JournalEntry& entry);
 
+// GET /v1/runs/{id}/documents (one line per document) and the web console's lists.
+nlohmann::json run_document_json(const run::Coordinator::RunDocument& document);
+// One accepted fact of GET /v1/runs/{id}/documents/{doc_id}.
+nlohmann::json document_fact_json(const run::Coordinator::DocumentFact& fact);
+// One dropped fact of GET /v1/runs/{id}/dropped and of a document.
+nlohmann::json drop_json(const verify::RecordedDrop& drop);
+
 // Compact JSON text; invalid UTF-8 from a filing is replaced, never an exception.
 std::string to_json_text(const nlohmann::json& j);
 
