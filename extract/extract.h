@@ -509,6 +509,16 @@ struct OpenBatch {
 };
 // Every open batch, oldest first: what the service watches and the metrics count.
 Result<std::vector<OpenBatch>> open_batches(registry::Store& store);
+// Dollars spent per UTC day, lane and model (every attempt of every run), for the web
+// console's cost page.
+struct DailyCost {
+  std::string day;  // "YYYY-MM-DD" (UTC) of the attempts
+  std::string lane, model;
+  std::int64_t attempts = 0;
+  double cost_usd = 0;
+};
+// Attempts recorded at or after `since` (RFC 3339 UTC), by day, lane and model.
+Result<std::vector<DailyCost>> daily_costs(registry::Store& store, const std::string& since);
 // The stored extraction JSON of a completed request; kNotFound otherwise.
 Result<std::string> stored_result(registry::Store& store, std::string_view custom_id);
 

@@ -781,4 +781,18 @@ Result<std::vector<RowResult>> resend_live(registry::Store& store, HttpTransport
   return answers;
 }
 
+Result<std::vector<DailyCost>> daily_costs(registry::Store& store, const std::string& since) {
+  auto rows = store.query(
+      "SELECT substr(created_at, 1, 10) AS day, lane, model, count(*), total(cost_usd)"
+      " FROM attempts WHERE created_at >= ? GROUP BY day, lane, model ORDER BY day, lane, model",
+      {since});
+  if (!rows) return rows.error();
+  std::vector<DailyCost> out;
+  for (const auto& row : *rows) {
+    out.push_back(DailyCost{text_of(row[0]), text_of(row[1]), text_of(row[2]), int_of(row[3]),
+                            std::get<double>(row[4])});
+  }
+  return out;
+}
+
 }  // namespace fgraph::extract

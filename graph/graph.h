@@ -320,6 +320,23 @@ class GraphClient {
   // Runs one statement in an auto-commit request (no retry).
   Result<StatementResult> run_auto_commit(const Statement& statement);
 
+  // ---- For the web console: an entity's neighbourhood, read-only (Neo4j's READ mode).
+  struct Neighbourhood {
+    struct Node {
+      std::string entity_id, label, name;
+      int hops = 0;  // 0: the entity itself, 1 or 2
+    };
+    struct Edge {
+      std::string source_entity_id, target_entity_id, type;  // one per (source, target, type)
+    };
+    std::vector<Node> nodes;  // the entity first; empty when Neo4j does not hold it
+    std::vector<Edge> edges;
+    bool truncated = false;   // the cap cut some edges off
+  };
+  // The fact relationships of `entity_id` (one hop) and of its neighbours (two hops), at
+  // most `max_edges` per hop. Errors: kUnavailable, or the Neo4j code.
+  Result<Neighbourhood> neighbourhood(const std::string& entity_id, std::size_t max_edges = 60);
+
   // Runs one statement read-only, for `fgraph query`: in one auto-commit request in
   // Neo4j's READ access mode (Query API `"accessMode": "Read"`, legacy `access-mode: READ`
   // header), so that Neo4j itself refuses any write to the graph, its schema or the system

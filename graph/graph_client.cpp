@@ -804,4 +804,57 @@ Result<StatementResult> GraphClient::run_read_query(const Statement& statement) 
   return s;
 }
 
+Result<GraphClient::Neighbourhood> GraphClient::neighbourhood(const std::string& entity_id,
+                                                              std::size_t max_edges) {
+  // Entities are linked to each other only by fact relationships (MENTIONED_IN ends at a
+  // Document), so (:Entity)-[r]-(:Entity) is exactly the facts.
+  static const std::string kCypher =
+      "MATCH (c:Entity {entity_id: $id}) "
+      "RETURN 0 AS hops, c.entity_id AS a, '' AS b, '' AS t, c.entity_id AS n, c.name AS name,"
+      " labels(c) AS labels "
+      "UNION ALL "
+      "MATCH (c:Entity {entity_id: $id})-[r]-(n:Entity) WITH r, n LIMIT $cap "
+      "RETURN 1 AS hops, startNode(r).entity_id AS a, endNode(r).entity_id AS b, type(r) AS t,"
+      " n.entity_id AS n, n.name AS name, labels(n) AS labels "
+      "UNION ALL "
+      "MATCH (c:Entity {entity_id: $id})--(m:Entity)-[r]-(n:Entity) WHERE n <> c "
+      "WITH DISTINCT r, n LIMIT $cap "
+      "RETURN 2 AS hops, startNode(r).entity_id AS a, endNode(r).entity_id AS b, type(r) AS t,"
+      " n.entity_id AS n, n.name AS name, labels(n) AS labels";
+  json params = {{"id", entity_id}, {"cap", static_cast<std::int64_t>(max_edges) + 1}};
+  auto r = impl_->http.auto_commit({kCypher, params}, internal::AccessMode::kRead);
+  if (!r) return r.error();
+  Neighbourhood out;
+  std::map<std::string, std::size_t> node_at;
+  std::set<std::tuple<std::string, std::string, std::string>> seen;
+  std::size_t per_hop[3] = {0, 0, 0};
+  for (const auto& row : r->rows) {
+    if (!row.is_array() || row.size() != 7) continue;
+    const int hops = row[0].get<int>();
+    auto text = [&](int i) { return row[i].is_string() ? row[i].get<std::string>() : std::string(); };
+    if (hops > 0 && ++per_hop[hops] > max_edges) {
+      out.truncated = true;
+      continue;
+    }
+    const std::string node = text(4);
+    if (!node_at.count(node)) {
+      std::string label;
+      for (const auto& l : row[6]) {
+        if (l.is_string() && l.get<std::string>() != "Entity") label = l.get<std::string>();
+      }
+      node_at[node] = out.nodes.size();
+      out.nodes.push_back({node, label, text(5), hops});
+    }
+    if (hops > 0 && seen.emplace(text(1), text(2), text(3)).second) {
+      out.edges.push_back({text(1), text(2), text(3)});
+    }
+  }
+  // A two-hop row names only its far end: its near end is a one-hop node, or the cap cut
+  // that node off, and then the edge has nothing to hang on.
+  std::erase_if(out.edges, [&](const Neighbourhood::Edge& e) {
+    return !node_at.count(e.source_entity_id) || !node_at.count(e.target_entity_id);
+  });
+  return out;
+}
+
 }  // namespace fgraph::graph

@@ -45,4 +45,64 @@ Result<DocumentRecord> get_document(Store& store, std::string_view doc_id) {
   return d;
 }
 
+namespace {
+constexpr std::string_view kMetaColumns =
+    "doc_id, source, part, format, form_type, cik, company, accession, filed_at,"
+    " metadata_json, warnings_json";
+
+DocumentRecord meta_of(const std::vector<SqlValue>& r) {
+  auto opt = [](const SqlValue& v) -> std::optional<std::string> {
+    if (std::holds_alternative<std::monostate>(v)) return std::nullopt;
+    return text_of(v);
+  };
+  DocumentRecord d;
+  d.doc_id = text_of(r[0]);
+  d.source = text_of(r[1]);
+  d.part = static_cast<int>(int_of(r[2]));
+  d.format = text_of(r[3]);
+  d.form_type = opt(r[4]);
+  d.cik = opt(r[5]);
+  d.company = opt(r[6]);
+  d.accession = opt(r[7]);
+  d.filed_at = opt(r[8]);
+  d.metadata_json = text_of(r[9]);
+  d.warnings_json = text_of(r[10]);
+  return d;
+}
+}  // namespace
+
+Result<DocumentRecord> get_document_meta(Store& store, std::string_view doc_id) {
+  auto rows = store.query("SELECT " + std::string(kMetaColumns) + " FROM documents WHERE doc_id = ?",
+                          {std::string(doc_id)});
+  if (!rows) return rows.error();
+  if (rows->empty()) return make_error(ErrorCode::kNotFound, "no document " + std::string(doc_id));
+  return meta_of(rows->front());
+}
+
+Result<std::vector<DocumentRecord>> find_documents(Store& store, std::string_view text,
+                                                   std::size_t limit) {
+  if (text.empty()) return make_error(ErrorCode::kInvalidInput, "the search text is empty");
+  std::string like = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') like += '\\';
+    like += c;
+  }
+  like += '%';
+  const std::string t(text);
+  // A CIK is matched with or without its leading zeros.
+  std::string cik = t.find_first_not_of("0123456789") == std::string::npos && t.size() <= 10
+                        ? std::string(10 - t.size(), '0') + t
+                        : t;
+  auto rows = store.query(
+      "SELECT " + std::string(kMetaColumns) + " FROM documents"
+      " WHERE accession = ?1 OR cik = ?2 OR cik = ?1 OR upper(form_type) = upper(?1)"
+      " OR company LIKE ?3 ESCAPE '\\'"
+      " ORDER BY company, accession, doc_id LIMIT ?4",
+      {t, cik, like, static_cast<std::int64_t>(limit)});
+  if (!rows) return rows.error();
+  std::vector<DocumentRecord> out;
+  for (const auto& r : *rows) out.push_back(meta_of(r));
+  return out;
+}
+
 }  // namespace fgraph::registry

@@ -206,6 +206,14 @@ struct DocumentRecord {
 Result<bool> put_document(Store& store, const DocumentRecord& doc);
 // kNotFound when absent.
 Result<DocumentRecord> get_document(Store& store, std::string_view doc_id);
+// The record without its text (`text` left empty): lists of documents (the web console).
+// kNotFound when absent.
+Result<DocumentRecord> get_document_meta(Store& store, std::string_view doc_id);
+// Documents whose accession number, CIK or form type equals `text`, or whose filer name
+// contains it (case-insensitive), without their text; at most `limit`, by filer and
+// accession. kInvalidInput for an empty text.
+Result<std::vector<DocumentRecord>> find_documents(Store& store, std::string_view text,
+                                                   std::size_t limit = 20);
 
 // ---------------------------------------------------------------------------------
 // Entity registry: the canonical identity of every entity in the graph.

@@ -392,6 +392,42 @@ class Coordinator {
   // Spend grouped as asked (CostQuery). kInvalidInput for an unknown grouping.
   Result<CostReport> costs(const CostQuery& query);
 
+  // ---- What the web console reads (service/console*.cpp), beside report() and runs()
+  // (run/view.cpp).
+  struct RunDocument {
+    registry::DocumentRecord document;  // its metadata, without the text
+    DocState state = DocState::kParsed;
+    std::string error;                  // why staging failed ("" otherwise)
+    verify::FactCounts facts;
+  };
+  struct DocumentList {
+    std::int64_t total = 0;  // documents of the run, all pages
+    std::vector<RunDocument> documents;  // in the order they were parsed
+  };
+  // One page of the run's documents. kNotFound for an unknown run.
+  Result<DocumentList> documents(const std::string& run_id, std::int64_t offset, std::int64_t limit);
+  // One accepted fact of a document, with the registry entities it resolved to.
+  struct DocumentFact {
+    // A relation: its graph fact id (graph::make_fact_id, as staged); an entity:
+    // "entity:<request_id>:<position>" (entities have no fact id of their own).
+    std::string fact_id;
+    verify::FactKind kind = verify::FactKind::kEntity;
+    std::string type, evidence;
+    std::uint32_t char_start = 0, char_end = 0;  // code points in the document's text
+    std::string name;              // an entity's name as written; a relation's source's
+    std::string entity_id;         // an entity's registry id; a relation's source's
+    std::string target_name, target_entity_id;  // a relation's target ("" for entities)
+  };
+  // The accepted facts of a document in a run, by offset. kNotFound for a document the
+  // run does not hold.
+  Result<std::vector<DocumentFact>> document_facts(const std::string& run_id,
+                                                   const std::string& doc_id);
+  // The runs that hold a document, oldest first (empty for an unknown document).
+  Result<std::vector<std::string>> document_runs(const std::string& doc_id);
+  // The entity's neighbourhood in Neo4j (graph::GraphClient::neighbourhood).
+  Result<graph::GraphClient::Neighbourhood> neighbourhood(const std::string& entity_id,
+                                                          std::size_t max_edges);
+  // ---- end of the web console's part
   // ---- Quality gates (issue 20, run/quality.cpp)
   // Sends the run's dead-lettered rows again through the retry ladder and carries the run
   // on (a halted run, or a finished one whose documents are then verified and staged

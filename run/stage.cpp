@@ -21,20 +21,26 @@ graph::GraphClient& Coordinator::Impl::graph() {
   return *graph_client;
 }
 
+Result<std::map<std::pair<std::string, std::string>, std::string>>
+Coordinator::Impl::resolved_entities(const std::string& run_id, const std::string& doc_id) {
+  auto rows = store.query(
+      "SELECT request_id, local_id, entity_id FROM run_entities WHERE run_id = ? AND doc_id = ?",
+      {run_id, doc_id});
+  if (!rows) return rows.error();
+  std::map<std::pair<std::string, std::string>, std::string> mapping;
+  for (const auto& r : *rows) mapping[{text_of(r[0]), text_of(r[1])}] = text_of(r[2]);
+  return mapping;
+}
+
 // The staging input of one resolved document, from the ledger: its entities (by registry
 // id) and its accepted relations, each fact once.
 Result<graph::GraphClient::StageInput> Coordinator::Impl::stage_input(const RunRecord& run,
                                                                       const ingest::Document& doc) {
-  auto mapping_rows = store.query(
-      "SELECT request_id, local_id, entity_id FROM run_entities WHERE run_id = ? AND doc_id = ?",
-      {run.run_id, doc.doc_id});
-  if (!mapping_rows) return mapping_rows.error();
-  std::map<std::pair<std::string, std::string>, std::string> mapping;
+  auto resolved = resolved_entities(run.run_id, doc.doc_id);
+  if (!resolved) return resolved.error();
+  const auto& mapping = *resolved;
   std::set<std::string> entity_ids;
-  for (const auto& r : *mapping_rows) {
-    mapping[{text_of(r[0]), text_of(r[1])}] = text_of(r[2]);
-    entity_ids.insert(text_of(r[2]));
-  }
+  for (const auto& [key, id] : mapping) entity_ids.insert(id);
   graph::GraphClient::StageInput in;
   for (const auto& id : entity_ids) {
     graph::EntityNode n;

@@ -130,6 +130,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request_.path = request_.target.substr(0, q);
     if (q != std::string::npos) request_.query = request_.target.substr(q + 1);
     request_.authorization = std::string(h[http::field::authorization]);
+    request_.cookie = std::string(h[http::field::cookie]);
     request_.content_type = std::string(h[http::field::content_type]);
     if (auto n = head_->content_length()) request_.content_length = *n;
     request_.has_body = head_->chunked() || (request_.content_length && *request_.content_length > 0);
@@ -225,7 +226,7 @@ class Session : public std::enable_shared_from_this<Session> {
         static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "fgraph");
     res->set(http::field::content_type, r.content_type);
-    for (const auto& [k, v] : r.headers) res->set(k, v);
+    for (const auto& [k, v] : r.headers) res->insert(k, v);  // Set-Cookie may repeat
     res->body() = std::move(r.body);
     const bool keep = keep_alive_ && !r.close;
     res->keep_alive(keep);

@@ -18,6 +18,16 @@ const std::vector<Route>& routes() {
        true, BodyKind::kJson, 202},
       {"GET", "/v1/runs/{id}", "get_run",
        "A run's reconciliation (as `fgraph status RUN_ID --json`)"},
+      {"GET", "/v1/runs/{id}/documents", "list_documents",
+       "A page of a run's documents with their state and fact counts", true, BodyKind::kNone,
+       200, "application/json", "page,per_page"},
+      {"GET", "/v1/runs/{id}/documents/{doc_id}", "get_document",
+       "A document of a run: its text, accepted facts (with offsets and registry entities) and "
+       "a page of its dropped facts",
+       true, BodyKind::kNone, 200, "application/json", "page,per_page"},
+      {"GET", "/v1/runs/{id}/dropped", "list_dropped",
+       "A page of a run's dropped facts, by reason or document", true, BodyKind::kNone, 200,
+       "application/json", "reason,doc_id,page,per_page"},
       {"POST", "/v1/runs/{id}/rollback", "rollback_run",
        "Roll back a run, or one document of it (body {\"doc_id\"}, optional)", true,
        BodyKind::kOptionalJson, 200},
@@ -127,7 +137,7 @@ json openapi_document(const std::vector<Route>& table, std::string_view version)
       const bool required = name.ends_with('!');
       if (required) name.remove_suffix(1);
       params.push_back({{"name", name}, {"in", "query"}, {"required", required},
-                        {"schema", {{"type", name == "limit" ? "integer" : "string"}}}});
+                        {"schema", {{"type", name == "limit" || name == "page" || name == "per_page" ? "integer" : "string"}}}});
     }
     if (!params.empty()) op["parameters"] = params;
     if (r.body == BodyKind::kJson || r.body == BodyKind::kOptionalJson) {

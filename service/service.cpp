@@ -1,5 +1,6 @@
-// The service: the route handlers behind the route table (internal/router.h), the pool
-// of ledger connections they read through, and the writes they hand to the JobExecutor.
+// The service: the route handlers behind the route table (internal/router.h), reading
+// through the ledger pool (internal/ledger.h), and the writes they hand to the
+// JobExecutor; everything under /ui/ goes to the web console (internal/console.h).
 #include "service/service.h"
 
 #include <arpa/inet.h>
@@ -15,7 +16,10 @@
 
 #include "registry/registry.h"
 #include "service/internal/auth.h"
+#include "service/internal/console.h"
+#include "service/internal/documents_api.h"
 #include "service/internal/http.h"
+#include "service/internal/ledger.h"
 #include "service/internal/metrics.h"
 #include "service/internal/paths.h"
 #include "service/internal/router.h"
@@ -33,48 +37,7 @@ namespace {
 
 std::shared_ptr<spdlog::logger> log() { return logger("service"); }
 
-// Everything a handler reads the ledger through: one SQLite connection and what sits on
-// it. Used by one thread at a time (a pool for the HTTP threads, one for the writer).
-struct LedgerContext {
-  std::unique_ptr<registry::Store> store;
-  std::unique_ptr<registry::EntityRegistry> registry;
-  std::unique_ptr<HttpTransport> transport;
-  SystemClock clock;
-  run::NoProgress progress;  // the service logs, it draws no progress
-};
-
-Result<std::unique_ptr<LedgerContext>> open_ledger(const std::string& path) {
-  auto c = std::make_unique<LedgerContext>();
-  auto store = registry::Store::open({path});
-  if (!store) return store.error();
-  c->store = std::move(*store);
-  c->registry = std::make_unique<registry::EntityRegistry>(*c->store);
-  c->transport = make_curl_transport();
-  return c;
-}
-
 HttpResponse json_ok(int status, const json& j) { return json_response(status, cli::to_json_text(j)); }
-
-// An error of a stage as an HTTP answer.
-HttpResponse from_error(const Error& e) {
-  const std::string message = redact_urls(e.message);
-  if (e.detail == "conflict") return error_response(409, "conflict", message);
-  if (registry::is_locked(e)) return error_response(503, "ledger_locked", message);
-  int status = 500;
-  switch (e.code) {
-    case ErrorCode::kInvalidInput: status = 400; break;
-    case ErrorCode::kNotFound: status = 404; break;
-    case ErrorCode::kTransient:
-    case ErrorCode::kRateLimited:
-    case ErrorCode::kUnavailable: status = 503; break;
-    case ErrorCode::kUnauthorized:
-    case ErrorCode::kPermanent: status = 502; break;
-    case ErrorCode::kInternal: status = 500; break;
-  }
-  HttpResponse r = error_response(status, to_string(e.code), message);
-  if (status == 503) r.headers.emplace_back("Retry-After", "5");
-  return r;
-}
 
 Error bad_request(std::string message) { return make_error(ErrorCode::kInvalidInput, std::move(message)); }
 
@@ -172,8 +135,8 @@ struct Service::Impl : HttpHandler {
   std::string url;
   AlertList alerts;
   RequestCounter requests;
-  std::mutex pool_mu;
-  std::vector<std::unique_ptr<LedgerContext>> pool;
+  std::unique_ptr<LedgerPool> pool;  // for the HTTP threads
+  std::unique_ptr<Console> console;  // the web console under /ui/
   std::unique_ptr<LedgerContext> writer;  // touched only by jobs, on the executor's thread
   JobExecutor jobs;
   std::unique_ptr<HttpServer> server;
@@ -214,25 +177,7 @@ struct Service::Impl : HttpHandler {
 
 template <typename F>
 HttpResponse Service::Impl::read(F&& body, int status) {
-  std::unique_ptr<LedgerContext> c;
-  {
-    std::lock_guard l(pool_mu);
-    if (!pool.empty()) {
-      c = std::move(pool.back());
-      pool.pop_back();
-    }
-  }
-  if (!c) {
-    auto opened = open_ledger(ledger_path);
-    if (!opened) return from_error(opened.error());
-    c = std::move(*opened);
-  }
-  Result<json> r = body(*c);
-  c->store->release_cached();  // the next request reads the ledger as it is then
-  {
-    std::lock_guard l(pool_mu);
-    pool.push_back(std::move(c));
-  }
+  Result<json> r = pool->with(std::forward<F>(body));
   if (!r) return from_error(r.error());
   return json_ok(status, *r);
 }
@@ -267,6 +212,11 @@ void Service::Impl::write(const std::vector<std::string>& keys, const Reply& rep
 }
 
 BodyPlan Service::Impl::plan(HttpRequest& request) {
+  if (Console::owns(request.path)) {
+    BodyPlan p = console->plan(request);
+    if (p.reject) count("console", p.reject->status);
+    return p;
+  }
   BodyPlan p;
   const auto& table = routes();
   RouteMatch m = match_route(table, request.method, request.path);
@@ -330,6 +280,12 @@ BodyPlan Service::Impl::plan(HttpRequest& request) {
 }
 
 void Service::Impl::handle(HttpRequest request, Reply reply) {
+  if (request.route == Console::kRoute) {
+    return console->handle(std::move(request), [this, reply](HttpResponse r) {
+      count("console", r.status);
+      reply(std::move(r));
+    });
+  }
   const Route& route = routes()[request.route];
   Reply counted = [this, name = route.operation_id, reply](HttpResponse r) {
     count(name, r.status);
@@ -387,6 +343,11 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
       for (const auto& r : *all) list.push_back(cli::run_summary_json(r));
       return json{{"runs", list}};
     });
+  }
+  if (op == "list_documents" || op == "get_document" || op == "list_dropped") {
+    auto q = parse_query(request.query);
+    if (!q) return error_response(400, "invalid_input", "malformed query string");
+    return read([&](LedgerContext& c) { return documents_api(op, c, options.run, p, *q); });
   }
   if (op == "find_entities") {
     auto q = parse_query(request.query);
@@ -747,9 +708,15 @@ Result<std::unique_ptr<Service>> Service::start(const ServiceOptions& options, W
   if (!token) return token.error();
   impl->token = token->token;
   impl->ledger_path = (fs::path(options.home) / "fgraph.db").string();
-  auto first = open_ledger(impl->ledger_path);  // applies migrations before anyone reads
-  if (!first) return first.error();
-  impl->pool.push_back(std::move(*first));
+  impl->pool = std::make_unique<LedgerPool>(impl->ledger_path);
+  if (auto s = impl->pool->open(); !s) return s.error();  // migrations before anyone reads
+  Impl* self = impl.get();
+  impl->console = std::make_unique<Console>(
+      Console::Options{impl->token, options.run}, *impl->pool, impl->alerts,
+      [self](const std::vector<std::string>& keys, Reply reply, Console::WriteBody body) {
+        self->write(keys, reply, [body = std::move(body)](JobExecutor::Context&, LedgerContext& w,
+                                                           const Reply& done) { done(body(w)); });
+      });
 
   HttpServerOptions http;
   http.address = address->host;

@@ -2,8 +2,10 @@
 //
 // Owns: the HTTP API (Boost.Beast over Boost.Asio; every Boost type stays in
 // http_server.cpp), its authentication (a bearer token), limits and error answers, the
-// route table and the OpenAPI document written from it, /metrics, the open alerts, and
-// the job executor that runs every write.
+// route table and the OpenAPI document written from it, /metrics, the open alerts, the
+// job executor that runs every write, and the web console under /ui/ (issue 19,
+// service/console*.cpp: server-rendered pages over the same typed calls, with a session
+// cookie from a login form that takes the token).
 //
 // Threading:
 //  - HTTP: one io_context served by ServiceOptions::http_threads threads (default 2);

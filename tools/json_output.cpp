@@ -218,4 +218,34 @@ json journal_json(const registry::JournalEntry& e) {
           {"undone", e.undone}};
 }
 
+json run_document_json(const run::Coordinator::RunDocument& d) {
+  const auto& m = d.document;
+  return {{"doc_id", m.doc_id},         {"source", m.source},
+          {"part", m.part},             {"format", m.format},
+          {"form_type", opt(m.form_type)}, {"cik", opt(m.cik)},
+          {"company", opt(m.company)},  {"accession", opt(m.accession)},
+          {"filed_at", opt(m.filed_at)}, {"state", run::to_string(d.state)},
+          {"error", d.error.empty() ? json(nullptr) : json(d.error)},
+          {"facts_accepted", d.facts.accepted}, {"facts_dropped", d.facts.dropped}};
+}
+
+json document_fact_json(const run::Coordinator::DocumentFact& f) {
+  json j = {{"fact_id", f.fact_id},       {"kind", verify::to_string(f.kind)},
+            {"type", f.type},             {"evidence", f.evidence},
+            {"char_start", f.char_start}, {"char_end", f.char_end},
+            {"name", f.name},             {"entity_id", f.entity_id}};
+  if (f.kind == verify::FactKind::kRelation) {
+    j["target_name"] = f.target_name;
+    j["target_entity_id"] = f.target_entity_id;
+  }
+  return j;
+}
+
+json drop_json(const verify::RecordedDrop& d) {
+  return {{"doc_id", d.doc_id},     {"request_id", d.request_id},
+          {"kind", verify::to_string(d.kind)}, {"index", d.index},
+          {"local_id", d.local_id}, {"reason", d.reason},
+          {"detail", d.detail},     {"quote", d.quote}};
+}
+
 }  // namespace fgraph::cli

@@ -39,6 +39,12 @@ nlohmann::json unmerge_json(const std::string& merge_id);
 // One line of `fgraph registry history --json`.
 nlohmann::json journal_json(const registry::JournalEntry& entry);
 
+// GET /v1/runs/{id}/documents (one line per document) and the web console's lists.
+nlohmann::json run_document_json(const run::Coordinator::RunDocument& document);
+// One accepted fact of GET /v1/runs/{id}/documents/{doc_id}.
+nlohmann::json document_fact_json(const run::Coordinator::DocumentFact& fact);
+// One dropped fact of GET /v1/runs/{id}/dropped and of a document.
+nlohmann::json drop_json(const verify::RecordedDrop& drop);
 // ---- issue 20 (quality gates)
 // The canary's scores (inside report_json as "canary").
 nlohmann::json canary_json(const run::CanaryScores& canary);

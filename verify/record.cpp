@@ -1,4 +1,6 @@
 // The verify stage's SQL: recording verdicts in the tables of migration 0300.
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "registry/registry.h"
@@ -183,6 +185,59 @@ Result<RunVerdicts> run_verdicts(registry::Store& store, const std::string& run_
                        registry::text_of(r[3])});
   }
   return v;
+}
+
+Result<DropPage> recorded_drops(registry::Store& store, const DropQuery& q) {
+  std::string where = " WHERE run_id = ?";
+  std::vector<registry::SqlValue> params = {q.run_id};
+  if (q.doc_id) {
+    where += " AND doc_id = ?";
+    params.push_back(*q.doc_id);
+  }
+  if (q.reason) {
+    where += " AND reason = ?";
+    params.push_back(*q.reason);
+  }
+  DropPage page;
+  auto total = store.query("SELECT count(*) FROM dropped_facts" + where, params);
+  if (!total) return total.error();
+  page.total = registry::int_of((*total)[0][0]);
+  params.push_back(std::max<std::int64_t>(q.limit, 0));
+  params.push_back(std::max<std::int64_t>(q.offset, 0));
+  auto rows = store.query(
+      "SELECT doc_id, request_id, kind, fact_index, local_id, reason, detail, raw_json"
+      " FROM dropped_facts" + where + " ORDER BY doc_id, request_id, kind, fact_index LIMIT ? OFFSET ?",
+      params);
+  if (!rows) return rows.error();
+  for (const auto& r : *rows) {
+    RecordedDrop d;
+    d.doc_id = registry::text_of(r[0]);
+    d.request_id = registry::text_of(r[1]);
+    const std::string kind = registry::text_of(r[2]);
+    d.kind = kind == "output" ? FactKind::kOutput
+             : kind == "relation" ? FactKind::kRelation : FactKind::kEntity;
+    d.index = static_cast<int>(registry::int_of(r[3]));
+    d.local_id = registry::text_of(r[4]);
+    d.reason = registry::text_of(r[5]);
+    d.detail = registry::text_of(r[6]);
+    d.raw_json = registry::text_of(r[7]);
+    json fact = json::parse(d.raw_json, nullptr, false);
+    if (fact.is_object()) {
+      if (auto e = fact.find("evidence"); e != fact.end() && e->is_string()) d.quote = e->get<std::string>();
+    }
+    page.drops.push_back(std::move(d));
+  }
+  return page;
+}
+
+Result<FactCounts> document_fact_counts(registry::Store& store, const std::string& run_id,
+                                        const std::string& doc_id) {
+  auto rows = store.query(
+      "SELECT (SELECT count(*) FROM verified_facts WHERE doc_id = ?1 AND run_id = ?2),"
+      " (SELECT count(*) FROM dropped_facts WHERE doc_id = ?1 AND run_id = ?2)",
+      {doc_id, run_id});
+  if (!rows) return rows.error();
+  return FactCounts{registry::int_of((*rows)[0][0]), registry::int_of((*rows)[0][1])};
 }
 
 Result<std::set<std::pair<std::string, std::string>>> accepted_relation_evidence(

@@ -321,6 +321,35 @@ struct RunTally {
 };
 Result<std::map<std::string, RunTally>> run_tallies(registry::Store& store);
 
+// ---- For the web console (service/console*.cpp): dropped facts as records, a page at a time.
+struct RecordedDrop {
+  std::string doc_id, request_id;
+  FactKind kind = FactKind::kEntity;
+  int index = -1;         // position in its array; -1 for the whole output
+  std::string local_id;
+  std::string reason;     // to_string(DropReason)
+  std::string detail;
+  std::string quote;      // the fact's "evidence" as the model wrote it ("" when it had none)
+  std::string raw_json;   // the fact (or whole output) exactly as produced
+};
+struct DropQuery {
+  std::string run_id;
+  std::optional<std::string> doc_id;  // one document's drops only
+  std::optional<std::string> reason;  // one reason's only
+  std::int64_t offset = 0, limit = 100;
+};
+struct DropPage {
+  std::int64_t total = 0;  // drops matching the query, all pages
+  std::vector<RecordedDrop> drops;  // in (doc, request, kind, position) order
+};
+Result<DropPage> recorded_drops(registry::Store& store, const DropQuery& query);
+// Accepted and dropped facts of one document in a run.
+struct FactCounts {
+  std::int64_t accepted = 0, dropped = 0;
+};
+Result<FactCounts> document_fact_counts(registry::Store& store, const std::string& run_id,
+                                        const std::string& doc_id);
+
 // (doc_id, evidence) of every relation verify accepted in `run_id`: what the audit checks
 // staged facts against.
 Result<std::set<std::pair<std::string, std::string>>> accepted_relation_evidence(

@@ -69,6 +69,9 @@ struct Coordinator::Impl {
 
   // ---- staging (stage.cpp)
   graph::GraphClient& graph();
+  // (request_id, local_id) -> registry entity id of a document's resolved entities.
+  Result<std::map<std::pair<std::string, std::string>, std::string>> resolved_entities(
+      const std::string& run_id, const std::string& doc_id);
   Result<graph::GraphClient::StageInput> stage_input(const RunRecord& run,
                                                      const ingest::Document& doc);
   // Records one staging outcome: the staged facts and the document's state. `via`: the

@@ -27,6 +27,7 @@ struct HttpRequest {
   std::string path;     // the target before '?', still percent-encoded
   std::string query;    // after '?', "" if none
   std::string authorization;  // the Authorization header, "" if none
+  std::string cookie;         // the Cookie header, "" if none (the web console's session)
   std::string content_type;
   bool has_body = false;      // a Content-Length > 0 or a chunked body
   std::optional<std::uint64_t> content_length;

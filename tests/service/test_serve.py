@@ -180,7 +180,7 @@ class ServeE2ETest(unittest.TestCase):
         documented = {}
         for path, method, op in self.operations():
             documented.setdefault(path, set()).add(method)
-        self.assertEqual(len(documented), 15)
+        self.assertEqual(len(documented), 18)
         for path, methods in documented.items():
             concrete = re.sub(r"\{[^}]+\}", "x", path)
             for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
