@@ -153,12 +153,9 @@ void register_quality_commands(CLI::App& app, Cli& cli) {
   drift->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
       if (auto st = cli.lock_for_writing(); !st) return report_error(cli, st.error());
-      std::optional<double> budget;
-      if (!f->budget.empty()) {
-        auto b = parse_usd(f->budget, "--budget-usd");
-        if (!b) return report_error(cli, b.error());
-        budget = *b;
-      }
+      auto parsed_budget = parse_optional_usd(f->budget, "--budget-usd");
+      if (!parsed_budget) return report_error(cli, parsed_budget.error());
+      const std::optional<double> budget = *parsed_budget;
       auto s = open_session(cli);
       if (!s) return report_error(cli, s.error());
       auto d = (*s)->coordinator->drift(f->run_id, f->sample, budget);

@@ -306,12 +306,9 @@ void register_run_commands(CLI::App& app, Cli& cli) {
       if (!f->dry_run) {
         if (auto st = cli.lock_for_writing(); !st) return report_error(cli, st.error());
       }
-      std::optional<double> budget;
-      if (!f->budget.empty()) {
-        auto b = parse_usd(f->budget, "--budget-usd");
-        if (!b) return report_error(cli, b.error());
-        budget = *b;
-      }
+      auto parsed_budget = parse_optional_usd(f->budget, "--budget-usd");
+      if (!parsed_budget) return report_error(cli, parsed_budget.error());
+      const std::optional<double> budget = *parsed_budget;
       RunOptions o;
       for (const auto& t : f->tags) {
         const auto eq = t.find('=');
@@ -361,12 +358,9 @@ void register_run_commands(CLI::App& app, Cli& cli) {
   retry->callback([&cli, f] {
     cli.action = [&cli, f]() -> int {
       if (auto st = cli.lock_for_writing(); !st) return report_error(cli, st.error());
-      std::optional<double> budget;
-      if (!f->budget.empty()) {
-        auto b = parse_usd(f->budget, "--budget-usd");
-        if (!b) return report_error(cli, b.error());
-        budget = *b;
-      }
+      auto parsed_budget = parse_optional_usd(f->budget, "--budget-usd");
+      if (!parsed_budget) return report_error(cli, parsed_budget.error());
+      const std::optional<double> budget = *parsed_budget;
       auto s = open_session(cli, "", "", budget);
       if (!s) return report_error(cli, s.error());
       RunOptions o;

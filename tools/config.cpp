@@ -397,6 +397,13 @@ std::string mask_secret(const std::string& secret) {
   return secret.empty() ? "(unset)" : "****";
 }
 
+Result<std::optional<double>> parse_optional_usd(const std::string& text, const std::string& what) {
+  if (text.empty()) return std::optional<double>();
+  auto d = parse_usd(text, what);
+  if (!d) return d.error();
+  return std::optional<double>(*d);
+}
+
 Result<double> parse_usd(const std::string& text, const std::string& what) {
   const std::string shown = text.size() > 40 ? text.substr(0, 40) + "..." : text;
   auto bad = [&](const std::string& why) -> Result<double> {

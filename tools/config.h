@@ -107,6 +107,8 @@ std::string mask_secret(const std::string& secret);
 // A dollar amount of a setting named `what` (flag, environment or file): a finite number
 // >= 0 with nothing after it. kInvalidInput otherwise ("nan", "inf", "-1", "1e999", "5x").
 Result<double> parse_usd(const std::string& text, const std::string& what);
+// parse_usd of a flag that may be absent: "" is no amount (nullopt).
+Result<std::optional<double>> parse_optional_usd(const std::string& text, const std::string& what);
 // A share of a setting or flag named `what`: "2%", "0.02", or "off" (0). kInvalidInput
 // unless it is a finite number in 0..1 (0..100%).
 Result<double> parse_share(const std::string& text, const std::string& what);
