@@ -237,8 +237,10 @@ Status check_isolation(std::string_view body_json, const ExtractionRequest& requ
 // of rules is a new extraction, as a new prompt version is.
 inline constexpr std::string_view kFormsVersion = "forms.v1";
 
-enum class FormKind { kNone, kOwnership, kThirteenFCover, kThirteenFTable, kSchedule13, kEx21 };
-// "none" | "ownership" | "13f-cover" | "13f-table" | "schedule-13" | "ex-21"
+enum class FormKind {
+  kNone, kOwnership, kThirteenFCover, kThirteenFTable, kSchedule13, kEx21, kSubmissionHeader
+};
+// "none" | "ownership" | "13f-cover" | "13f-table" | "schedule-13" | "ex-21" | "sec-header"
 std::string_view to_string(FormKind k);
 
 // kComplete: the rules read every fact of the kind of document (ownership forms, 13F

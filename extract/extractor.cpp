@@ -193,7 +193,8 @@ FormPass form_pass(const ExtractorOptions& o, const std::vector<ingest::Document
   const PromptBundle& prompt = o.plan.prompt != nullptr ? *o.plan.prompt : bundled_prompt();
   for (const ingest::Document& doc : docs) {
     if (o.mode == ExtractMode::kModel) {
-      p.to_model.push_back(&doc);
+      // A submission's header is metadata lines, not prose: only the rules read it.
+      if (doc.doc_type != ingest::kSubmissionHeader) p.to_model.push_back(&doc);
       continue;
     }
     auto form = extract_form(doc);

@@ -488,6 +488,90 @@ FormExtraction schedule_13(const ingest::Document& doc, const std::vector<Line>&
   return out.finish(FormKind::kSchedule13, Coverage::kPartial);
 }
 
+// ---------------------------------------------------------------------------------
+// The submission header (ingest's part 0): each company's CIK, state of incorporation
+// and business address. Both dialects: "COMPANY CONFORMED NAME: X" lines (.txt) and
+// "<CONFORMED-NAME>X" tags (.nc). Reporting owners (people) are left to the form itself.
+
+// `line` as (key, value): "company conformed name" / "conformed name", "cik", ...
+std::pair<std::string, std::string> header_field(std::string_view line) {
+  std::string key, value;
+  if (line.starts_with("<")) {
+    std::size_t close = line.find('>');
+    if (close == std::string_view::npos) return {};
+    key = lower(line.substr(1, close - 1));
+    std::replace(key.begin(), key.end(), '-', ' ');
+    value = trim(line.substr(close + 1));
+  } else if (std::size_t colon = line.find(':'); colon != std::string_view::npos) {
+    key = lower(line.substr(0, colon));
+    std::replace(key.begin(), key.end(), '-', ' ');
+    value = trim(line.substr(colon + 1));
+  }
+  if (key == "company conformed name") key = "conformed name";
+  if (key == "central index key") key = "cik";
+  return {key, value};
+}
+
+FormExtraction submission_header(const ingest::Document& doc, const std::vector<Line>& lines) {
+  Output out(doc.text);
+  struct Company {
+    std::string name, cik, incorporated;
+    std::size_t begin = 0, name_end = 0, incorporated_begin = 0, incorporated_end = 0;
+    std::string city;
+    std::size_t city_begin = 0, city_end = 0;
+  };
+  std::vector<Company> companies;
+  bool in_company = false, in_business_address = false;
+  for (const Line& l : lines) {
+    auto [key, value] = header_field(l.text);
+    if (key == "company data" || key == "owner data") {
+      in_company = key == "company data";
+      in_business_address = false;
+      if (in_company) companies.push_back(Company{});
+      continue;
+    }
+    if (!in_company || companies.empty()) continue;
+    Company& c = companies.back();
+    if (key == "business address" || key == "mail address" || key == "former company" ||
+        key == "filing values") {
+      in_business_address = key == "business address";
+      continue;
+    }
+    if (key == "conformed name" && c.name.empty() && !value.empty()) {
+      c.name = value;
+      c.begin = l.begin;
+      c.name_end = l.end;
+    } else if (key == "cik" && c.cik.empty() && !value.empty()) {
+      c.cik = value;
+      c.name_end = std::max(c.name_end, l.end);
+    } else if (key == "state of incorporation" && !value.empty()) {
+      c.incorporated = value;
+      c.incorporated_begin = l.begin;
+      c.incorporated_end = l.end;
+    } else if (in_business_address && key == "city" && c.city.empty() && !value.empty()) {
+      c.city = value;
+      c.city_begin = l.begin;
+      c.city_end = l.end;
+    }
+  }
+  for (const Company& c : companies) {
+    if (c.name.empty()) continue;
+    std::optional<std::string> cik;
+    if (!c.cik.empty()) cik = c.cik;
+    std::string company = out.entity("COMPANY", c.name, out.slice(c.begin, c.name_end), cik);
+    if (!c.incorporated.empty()) {
+      std::string place = out.entity("LOCATION", c.incorporated,
+                                     out.slice(c.incorporated_begin, c.incorporated_end));
+      out.relation(company, place, "INCORPORATED_IN", out.slice(c.begin, c.incorporated_end));
+    }
+    if (!c.city.empty()) {
+      std::string city = out.entity("LOCATION", c.city, out.slice(c.city_begin, c.city_end));
+      out.relation(company, city, "HEADQUARTERED_IN", out.slice(c.begin, c.city_end));
+    }
+  }
+  return out.finish(FormKind::kSubmissionHeader, Coverage::kComplete);
+}
+
 bool has_label(const std::vector<Line>& lines, std::string_view label) {
   return std::any_of(lines.begin(), lines.end(), [&](const Line& l) { return l.label == label; });
 }
@@ -502,6 +586,7 @@ std::string_view to_string(FormKind k) {
     case FormKind::kThirteenFTable: return "13f-table";
     case FormKind::kSchedule13: return "schedule-13";
     case FormKind::kEx21: return "ex-21";
+    case FormKind::kSubmissionHeader: return "sec-header";
   }
   return "none";
 }
@@ -534,6 +619,7 @@ std::optional<ExtractMode> parse_extract_mode(std::string_view s) {
 Result<FormExtraction> extract_form(const ingest::Document& doc) {
   std::string form = lower(doc.form_type.value_or(""));
   std::vector<Line> lines = split_lines(doc.text);
+  if (doc.doc_type == ingest::kSubmissionHeader) return submission_header(doc, lines);
   if (doc.format == ingest::Format::kXml) {
     if (has_label(lines, "rptOwnerName") || has_label(lines, "issuerName")) {
       return ownership_form(doc, lines);

@@ -231,6 +231,28 @@ const internal::HeaderParty* primary_party(const internal::SubmissionHeader& h) 
   return h.parties.empty() ? nullptr : &h.parties.front();
 }
 
+// The header's lines, each trimmed and its runs of blanks made one space; blank lines
+// dropped. Empty when there was no header.
+std::string header_text(std::string_view block) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < block.size()) {
+    std::size_t end = block.find('\n', at);
+    if (end == std::string_view::npos) end = block.size();
+    std::string line;
+    for (char ch : block.substr(at, end - at)) {
+      const bool space = ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v';
+      if (!space) line.push_back(ch);
+      else if (!line.empty() && line.back() != ' ') line.push_back(' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    if (!line.empty()) out += line + '\n';
+    at = end + 1;
+  }
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
 // `owner`, when given, holds `bytes` and is released once the submission is split (its
 // documents view the split copy): the file is then not held twice while its documents
 // are parsed. `bytes` is not used after that.
@@ -250,6 +272,24 @@ ParseResult parse_submission(std::string_view bytes, std::string* owner, const s
     header_parties.push_back(Party{p.role, p.name, non_empty(cik)});
   }
   const internal::HeaderParty* primary = primary_party(h);
+  // Part 0: the header itself, so that what only the header states (the filer's CIK,
+  // state of incorporation, business address) can be quoted from a document's own text.
+  if (std::string header = header_text(h.text); !header.empty()) {
+    Content c;
+    c.text = std::move(header);
+    c.parties = header_parties;
+    c.form_type = h.form_type;
+    if (primary != nullptr) {
+      c.company = non_empty(primary->name);
+      c.cik = non_empty(internal::zero_pad_cik(primary->cik));
+    }
+    c.period = h.period;
+    Document d = make_document(source, 0, std::move(c));
+    d.accession = h.accession;
+    d.filed_at = h.filed_at;
+    d.doc_type = std::string(kSubmissionHeader);
+    r.documents.push_back(std::move(d));
+  }
   int part = 0;
   for (const auto& doc : sub->documents) {
     ++part;

@@ -53,11 +53,16 @@ struct Party {
   std::optional<std::string> cik;  // zero-padded to 10 digits when known
 };
 
+// Document::doc_type of a submission's header (part 0).
+inline constexpr std::string_view kSubmissionHeader = "SEC-HEADER";
+
 struct Document {
   std::string doc_id;  // "sha256:" + hex SHA-256 of `text`
   std::string source;  // the path of the file, as found in the drop
   // 1-based position within its source file: the <DOCUMENT> block's index in a
   // submission (skipped blocks keep their numbers, so parts can have gaps), else 1.
+  // Part 0 is a submission's header (doc_type kSubmissionHeader): its lines, trimmed,
+  // as the document's text, so the facts only the header states can be grounded.
   int part = 1;
   Format format = Format::kText;  // the format of the document's own content
   std::optional<std::string> form_type;  // e.g. "10-K", "4", "EX-21.1"

@@ -274,7 +274,8 @@ Result<Submission> split_submission(std::string_view bytes) {
         std::size_t close = text.find("</SEC-HEADER>", start);
         if (close == std::string::npos)
           return make_error(ErrorCode::kInvalidInput, "truncated submission: <SEC-HEADER> is never closed");
-        parse_text_header(std::string_view(text).substr(lines.pos, close - lines.pos), sub.header);
+        sub.header.text = std::string_view(text).substr(lines.pos, close - lines.pos);
+        parse_text_header(sub.header.text, sub.header);
         sub.has_header = true;
         std::size_t after = text.find('\n', close);
         lines.pos = after == std::string::npos ? text.size() : after + 1;
@@ -283,7 +284,8 @@ Result<Submission> split_submission(std::string_view bytes) {
       if (t == "<SUBMISSION>") {
         std::size_t first_doc = text.find("<DOCUMENT>", lines.pos);
         std::size_t end = first_doc == std::string::npos ? text.size() : first_doc;
-        parse_nc_header(std::string_view(text).substr(lines.pos, end - lines.pos), sub.header);
+        sub.header.text = std::string_view(text).substr(lines.pos, end - lines.pos);
+        parse_nc_header(sub.header.text, sub.header);
         sub.has_header = true;
         lines.pos = end;
         continue;

@@ -30,6 +30,9 @@ struct SubmissionHeader {
   std::optional<std::string> filed_at;   // YYYY-MM-DD
   std::optional<std::string> period;     // YYYY-MM-DD
   std::vector<HeaderParty> parties;      // in header order, duplicates (role, cik) removed
+  // The header's own lines, between <SEC-HEADER> and </SEC-HEADER> (or the .nc
+  // <SUBMISSION> tags before the first <DOCUMENT>): a view into Submission::text.
+  std::string_view text;
 };
 
 struct SgmlDocument {

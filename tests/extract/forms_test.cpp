@@ -178,6 +178,32 @@ TEST(FormExtractorTest, ThirteenFCoverAndTableGiveManagerAndIssuers) {
   EXPECT_GT(big.entities.size(), 100u);
 }
 
+TEST(FormExtractorTest, SubmissionHeaderGivesEachCompanysCikIncorporationAndAddress) {
+  // Part 0 of a full submission is its header; what only the header states is quoted from it.
+  ingest::Document header = document("sec/0001127602-25-001055.txt", 0);
+  EXPECT_EQ(header.doc_type, std::string(ingest::kSubmissionHeader));
+  EXPECT_NE(header.text.find("STATE OF INCORPORATION: DE"), std::string::npos) << header.text;
+  Checked c = check(header);
+  EXPECT_EQ(c.form.kind, FormKind::kSubmissionHeader);
+  EXPECT_EQ(c.form.coverage, Coverage::kComplete);
+  ASSERT_TRUE(c.entities.count("AAR CORP"));
+  EXPECT_EQ(c.entities["AAR CORP"]["cik"], "0000001750");
+  EXPECT_TRUE(c.has("INCORPORATED_IN", "AAR CORP", "DE"));
+  EXPECT_TRUE(c.has("HEADQUARTERED_IN", "AAR CORP", "WOOD DALE"));
+  // The reporting owner is a person: the Form 4 itself says what she is, not the header.
+  EXPECT_FALSE(c.entities.count("Garascia Jessica A."));
+  EXPECT_EQ(c.relations.size(), 2u);
+  // The .nc dialect (tags, bare CR): the issuer's state of incorporation is NY.
+  Checked nc = check(document("sec/0001127602-25-004598.nc", 0));
+  EXPECT_EQ(nc.entities["ARROW ELECTRONICS, INC."]["cik"], "0000007536");
+  EXPECT_TRUE(nc.has("INCORPORATED_IN", "ARROW ELECTRONICS, INC.", "NY"));
+  EXPECT_TRUE(nc.has("HEADQUARTERED_IN", "ARROW ELECTRONICS, INC.", "CENTENNIAL"));
+  // The 13F manager's header: incorporated in Delaware, business address in New York.
+  Checked f = check(document("sec/13F.0001894188-23-000007.txt", 0));
+  EXPECT_TRUE(f.has("INCORPORATED_IN", "LTS One Management LP", "DE"));
+  EXPECT_TRUE(f.has("HEADQUARTERED_IN", "LTS One Management LP", "NEW YORK"));
+}
+
 TEST(FormExtractorTest, Ex21TableGivesEverySubsidiaryAndItsJurisdiction) {
   Checked c = check(document("sec/ex21_aapl.html"));
   EXPECT_EQ(c.form.kind, FormKind::kEx21);

@@ -124,9 +124,55 @@ def ex21(corpus):
     return out
 
 
+def headers(corpus):
+    """Every full submission's header (part 0): for each COMPANY DATA block, the company's
+    state of incorporation and the city of its business address."""
+    out = []
+    for path in sorted((corpus / "sec").iterdir()):
+        if path.suffix not in (".txt", ".nc"):
+            continue
+        raw = path.read_text(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+        m = re.search(r"<SEC-HEADER>.*?\n(.*?)</SEC-HEADER>", raw, re.S) or \
+            re.search(r"<SUBMISSION>\n(.*?)<DOCUMENT>", raw, re.S)
+        if not m:
+            continue
+        doc = "sec/" + path.name
+        fields = []  # (key, value) in order, both dialects
+        for line in m.group(1).split("\n"):
+            line = line.strip()
+            t = re.match(r"<([A-Z0-9-]+)>(.*)$", line) or re.match(r"([A-Z][A-Z0-9 -]*):(.*)$", line)
+            if t:
+                fields.append((t.group(1).replace("-", " ").lower(), t.group(2).strip()))
+        company, section = None, None
+        for key, value in fields:
+            if key in ("company data", "owner data"):
+                company = {"doc": doc} if key == "company data" else None
+                section = None
+                if company is not None:
+                    out.append(company)
+            elif company is None:
+                continue
+            elif key in ("business address", "mail address", "former company", "filing values"):
+                section = key
+            elif key in ("company conformed name", "conformed name") and "name" not in company:
+                company["name"] = value
+            elif key == "state of incorporation" and value:
+                company["incorporated"] = value
+            elif key == "city" and section == "business address" and "city" not in company and value:
+                company["city"] = value
+    facts = []
+    for c in out:  # a company in several roles (filer, depositor, ...) counts once
+        for typ, key in (("INCORPORATED_IN", "incorporated"), ("HEADQUARTERED_IN", "city")):
+            f = fact(c["doc"], 0, typ, c.get("name"), c.get(key))
+            if f["source"] and f["target"] and f not in facts:
+                facts.append(f)
+    return facts
+
+
 def main():
     corpus, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
-    for name, facts in (("ownership", ownership(corpus)), ("13f", thirteen_f(corpus)), ("ex21", ex21(corpus))):
+    for name, facts in (("ownership", ownership(corpus)), ("13f", thirteen_f(corpus)), ("ex21", ex21(corpus)),
+                        ("header", headers(corpus))):
         with open(out_dir / f"{name}.gold.jsonl", "w") as f:
             for x in facts:
                 f.write(json.dumps(x, ensure_ascii=False) + "\n")
