@@ -490,26 +490,19 @@ FormExtraction schedule_13(const ingest::Document& doc, const std::vector<Line>&
 
 // ---------------------------------------------------------------------------------
 // The submission header (ingest's part 0): each company's CIK, state of incorporation
-// and business address. Both dialects: "COMPANY CONFORMED NAME: X" lines (.txt) and
-// "<CONFORMED-NAME>X" tags (.nc). Reporting owners (people) are left to the form itself.
+// and business address. Ingest renders both dialects as "KEY: value" lines ("COMPANY
+// CONFORMED NAME: X" from a .txt header, "CONFORMED NAME: X" from a .nc one; sections
+// as "COMPANY DATA:"). Reporting owners (people) are left to the form itself.
 
-// `line` as (key, value): "company conformed name" / "conformed name", "cik", ...
+// `line` as (key, value), the key lower-case with '-' as ' ': "conformed name", "cik", ...
 std::pair<std::string, std::string> header_field(std::string_view line) {
-  std::string key, value;
-  if (line.starts_with("<")) {
-    std::size_t close = line.find('>');
-    if (close == std::string_view::npos) return {};
-    key = lower(line.substr(1, close - 1));
-    std::replace(key.begin(), key.end(), '-', ' ');
-    value = trim(line.substr(close + 1));
-  } else if (std::size_t colon = line.find(':'); colon != std::string_view::npos) {
-    key = lower(line.substr(0, colon));
-    std::replace(key.begin(), key.end(), '-', ' ');
-    value = trim(line.substr(colon + 1));
-  }
+  std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return {};
+  std::string key = lower(line.substr(0, colon));
+  std::replace(key.begin(), key.end(), '-', ' ');
   if (key == "company conformed name") key = "conformed name";
   if (key == "central index key") key = "cik";
-  return {key, value};
+  return {key, trim(line.substr(colon + 1))};
 }
 
 FormExtraction submission_header(const ingest::Document& doc, const std::vector<Line>& lines) {

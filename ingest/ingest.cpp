@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -231,8 +232,11 @@ const internal::HeaderParty* primary_party(const internal::SubmissionHeader& h) 
   return h.parties.empty() ? nullptr : &h.parties.front();
 }
 
-// The header's lines, each trimmed and its runs of blanks made one space; blank lines
-// dropped. Empty when there was no header.
+// The header as plain "KEY: value" lines, the same in both dialects: a .txt header's
+// lines are kept (trimmed, runs of blanks made one space, blank lines dropped); an SGML
+// tag line "<CONFORMED-NAME>X" (all of a .nc header, and <ACCEPTANCE-DATETIME> in a
+// .txt one) becomes "CONFORMED NAME: X", "<COMPANY-DATA>" becomes "COMPANY DATA:" and
+// closing tags are dropped, so the text carries no markup. Empty when there was no header.
 std::string header_text(std::string_view block) {
   std::string out;
   std::size_t at = 0;
@@ -246,8 +250,16 @@ std::string header_text(std::string_view block) {
       else if (!line.empty() && line.back() != ' ') line.push_back(' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
-    if (!line.empty()) out += line + '\n';
     at = end + 1;
+    if (line.starts_with("</")) continue;
+    if (std::size_t close = line.find('>'); line.starts_with('<') && close != std::string::npos) {
+      std::string key = line.substr(1, close - 1);
+      std::replace(key.begin(), key.end(), '-', ' ');
+      std::string value = line.substr(close + 1);
+      if (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      line = value.empty() ? key + ':' : key + ": " + value;
+    }
+    if (!line.empty()) out += line + '\n';
   }
   if (!out.empty()) out.pop_back();
   return out;

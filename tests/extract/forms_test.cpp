@@ -244,8 +244,9 @@ TEST(FormExtractorTest, Ex21InASubmissionUsesTheFilerAndThePercentOwned) {
       "</table><p>(1) Held through Parent Sub LLC.</p></body></html>\n</TEXT>\n</DOCUMENT>\n"
       "</SEC-DOCUMENT>\n";
   auto r = ingest::parse_bytes(sub, "sub.txt");
-  ASSERT_EQ(r.documents.size(), 1u);
-  Checked c = check(r.documents[0]);
+  ASSERT_EQ(r.documents.size(), 2u);  // the header (part 0) and the exhibit
+  EXPECT_EQ(r.documents[0].doc_type, ingest::kSubmissionHeader);
+  Checked c = check(r.documents[1]);
   EXPECT_EQ(c.entities["Parent Holdings Inc."]["cik"], "0000123456");
   EXPECT_TRUE(c.has("SUBSIDIARY_OF", "Child One LLC", "Parent Holdings Inc."));
   const json* g = c.relation("SUBSIDIARY_OF", "Grandchild GmbH");

@@ -284,9 +284,10 @@ TEST_F(IngestBadInputTest, HtmlNestedDeeperThan255LevelsIsParsedWhole) {
         "</SEC-HEADER>\n<DOCUMENT>\n<TYPE>10-K\n<SEQUENCE>1\n<FILENAME>d.htm\n<TEXT>\n" +
             unclosed_fonts(600) + "</TEXT>\n</DOCUMENT>\n</SEC-DOCUMENT>\n");
   ParseResult s = parse_file((drop_ / "deep_submission.txt").string());
-  ASSERT_EQ(s.documents.size(), 1u);
-  EXPECT_NE(s.documents[0].text.find("Line 599 of the filing"), std::string::npos);
-  EXPECT_TRUE(s.documents[0].text.ends_with("Closing words of the report."));
+  ASSERT_EQ(s.documents.size(), 2u);  // the header (part 0) and the 10-K
+  EXPECT_EQ(s.documents[0].part, 0);
+  EXPECT_NE(s.documents[1].text.find("Line 599 of the filing"), std::string::npos);
+  EXPECT_TRUE(s.documents[1].text.ends_with("Closing words of the report."));
 }
 
 // Issue 16: a markup document's libxml2 tree takes ~10x its size; past max_markup_bytes it
@@ -311,9 +312,10 @@ TEST_F(IngestBadInputTest, MarkupOverItsLimitIsRefusedAndPlainTextIsNot) {
   ASSERT_EQ(sub.failures.size(), 1u);
   EXPECT_EQ(sub.failures[0].reason_code, "too_large");
   EXPECT_EQ(sub.failures[0].part, 1);
-  ASSERT_EQ(sub.documents.size(), 1u);
-  EXPECT_EQ(sub.documents[0].part, 2);
-  EXPECT_EQ(sub.documents[0].text, "Small exhibit.");
+  ASSERT_EQ(sub.documents.size(), 2u);  // the header (part 0, plain lines) and the exhibit
+  EXPECT_EQ(sub.documents[0].part, 0);
+  EXPECT_EQ(sub.documents[1].part, 2);
+  EXPECT_EQ(sub.documents[1].text, "Small exhibit.");
 }
 
 // Issue 16: hidden files and the fgraph home in a drop.
