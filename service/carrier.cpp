@@ -67,6 +67,17 @@ Carrier::Pass Carrier::tick(run::Coordinator& coordinator, registry::Store& stor
     if (summary.state == run::RunState::kBudgetRefused) {
       raise(pass, "budget_refused", id, "run refused by its budget; nothing was sent");
     }
+    // Issue 20's gates stop a run for a person to look at: say so where people look.
+    if (summary.state == run::RunState::kHalted) {
+      raise(pass, "run_halted", id,
+            "run halted by on_failure=halt: rows were dead-lettered, nothing was staged "
+            "(`fgraph retry " + id + "` sends them again)");
+    }
+    if (summary.state == run::RunState::kCanaryFailed) {
+      raise(pass, "canary_failed", id,
+            "run's canary scored below its thresholds; nothing was bulk-submitted (`fgraph status " +
+                id + "`)");
+    }
     if (!run::is_open(summary.state)) continue;
     open.insert(id);
     const auto now = clock_.steady_now();

@@ -14,7 +14,9 @@ const std::vector<Route>& routes() {
        BodyKind::kNone, 200},
       {"GET", "/v1/runs", "list_runs", "Every run with its state (as `fgraph runs --json`)"},
       {"POST", "/v1/runs", "start_run",
-       "Start a run of a drop under the drops root; answers once the run is recorded",
+       "Start a run of a drop under the drops root; answers once the run is recorded. Body: "
+       "drop, and optional lane, model, budget_usd, tags {k: v}, on_failure (continue|halt) "
+       "and canary (share 0..1, 0 = none), as the options of `fgraph run`",
        true, BodyKind::kJson, 202},
       {"GET", "/v1/runs/{id}", "get_run",
        "A run's reconciliation (as `fgraph status RUN_ID --json`)"},

@@ -426,6 +426,22 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
       }
       budget = it->get<double>();
     }
+    // Issue 20's quality gates, as `run --on-failure` and `--canary` (a share in [0, 1];
+    // 0 = no canary); absent: the settings'.
+    std::optional<run::FailurePolicy> on_failure;
+    if (auto it = b.find("on_failure"); it != b.end() && !it->is_null()) {
+      if (it->is_string()) on_failure = run::parse_failure_policy(it->get<std::string>());
+      if (!on_failure) {
+        return error_response(400, "invalid_input", "\"on_failure\" must be \"continue\" or \"halt\"");
+      }
+    }
+    std::optional<double> canary;
+    if (auto it = b.find("canary"); it != b.end() && !it->is_null()) {
+      if (!it->is_number() || !(it->get<double>() >= 0 && it->get<double>() <= 1)) {
+        return error_response(400, "invalid_input", "\"canary\" must be a share from 0 to 1 (0 = none)");
+      }
+      canary = it->get<double>();
+    }
     std::map<std::string, std::string> tags;
     if (auto it = b.find("tags"); it != b.end() && !it->is_null()) {
       if (!it->is_object()) return error_response(400, "invalid_input", "\"tags\" must be an object");
@@ -446,6 +462,8 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
     o.model = *model;
     o.budget_usd = budget;
     o.tags = tags;
+    o.on_failure = on_failure;
+    o.canary_fraction = canary;
     // The job records the run and reads its drop, then answers 202; the background work
     // carries it on from there (submission, polling, verify, staging).
     write({"drop:" + path->string()}, reply, [this, o](JobExecutor::Context& ctx, LedgerContext& w, const Reply& reply) {

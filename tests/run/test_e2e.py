@@ -277,6 +277,33 @@ class BatchLaneE2ETest(E2EBase):
         self.assertEqual(only["requests"]["planned"], 0)
         self.assertEqual(self.emu.stats()["answered"], answered)
 
+    def test_demo_drop_shows_a_connected_graph(self):
+        """tools/demo's drop (tools/demo.drop), placed as the demo places it (beside the
+        home: fgraph reads nothing inside its own home), stages people, companies, holdings
+        and subsidiaries from the form extractor, and each of the demo's printed queries
+        (tools/demo.cypher) returns rows."""
+        def lines(name):
+            with open(os.path.join(SOURCE, "tools", name)) as f:
+                return [l.rstrip("\n") for l in f if l.strip() and not l.startswith("#")]
+        drop = self.home.rstrip("/") + "-demo-drop"
+        os.makedirs(drop)
+        for f in lines("demo.drop"):
+            shutil.copy(os.path.join(CORPUS, f), drop)
+        report = self.run_json("run", drop, "--lane", "openai-batch", "--extract", "rules+model")
+        self.assert_reconciled(report)
+        self.assertEqual(report["extractors"]["documents"].get("model"), 1, report["extractors"])
+        self.assertGreaterEqual(report["extractors"]["documents"].get("rules", 0), 3, report["extractors"])
+        types = dict(self.cypher("MATCH ()-[r]->() WHERE r.run_id = $run AND r.extractor = 'rules' "
+                                 "RETURN type(r), count(r)", {"run": report["run_id"]}))
+        for t in ("HOLDS", "SUBSIDIARY_OF", "INCORPORATED_IN", "HEADQUARTERED_IN"):
+            self.assertGreater(types.get(t, 0), 0, f"no {t} edge from the form extractor: {types}")
+        people = self.cypher("MATCH (p:Person)-[r]->(:Company) WHERE r.extractor = 'rules' RETURN count(r)")[0][0]
+        self.assertGreater(people, 0)
+        for q in lines("demo.cypher"):
+            rc, out, err = self.fgraph("query", q, "--json")
+            self.assertEqual(rc, 0, q + "\n" + err)
+            self.assertTrue(out.strip(), f"the demo's query returned no row: {q}")
+
     def test_anthropic_batch_end_to_end(self):
         drop = self.make_drop("a", DROP_A[:2])
         report = self.run_json("run", drop, "--lane", "anthropic-batch")

@@ -135,6 +135,45 @@ TEST_F(BackgroundTest, BudgetRefusalBecomesAnAlertOnce) {
   EXPECT_TRUE(carrier.tick(c, *store_).raised.empty());  // raised once
 }
 
+TEST_F(BackgroundTest, HaltedAndCanaryFailedRunsBecomeAlertsOnce) {
+  // One document's rows fail for good, and the policy is halt.
+  ASSERT_EQ(emu_->configure(R"({"error_rows": [{"contains": "Zephyr)" + tag_ +
+                            R"(1 ", "status_code": 400}]})"),
+            200);
+  testing::write_drop(root_ / "halt", tag_, 3);
+  settings_.on_failure = run::FailurePolicy::kHalt;
+  run::Coordinator c = coordinator();
+  run::RunOptions o;
+  o.drop = (root_ / "halt").string();
+  auto halted = c.run(o);
+  ASSERT_TRUE(halted.has_value()) << halted.error().describe();
+  ASSERT_EQ(halted->state, "halted");
+  Carrier carrier(quick(), clock_);
+  auto first = carrier.tick(c, *store_);
+  ASSERT_EQ(first.raised.size(), 1u);
+  EXPECT_EQ(first.raised[0].kind, "run_halted");
+  EXPECT_EQ(first.raised[0].run_id, halted->run_id);
+  EXPECT_NE(first.raised[0].message.find("fgraph retry " + halted->run_id), std::string::npos);
+  EXPECT_TRUE(carrier.tick(c, *store_).raised.empty());  // raised once
+
+  // A batch run whose canary's live answers are ungrounded.
+  ASSERT_EQ(emu_->configure(R"({"error_rows": [], "ungrounded_rows": [{"live": true}]})"), 200);
+  testing::write_drop(root_ / "canary", tag_ + "c", 4);
+  settings_.on_failure = run::FailurePolicy::kContinue;
+  settings_.lane = "openai-batch";
+  settings_.canary.fraction = 0.02;
+  settings_.canary.min_documents = 2;
+  run::Coordinator c2 = coordinator();
+  o.drop = (root_ / "canary").string();
+  auto failed = c2.run(o);
+  ASSERT_TRUE(failed.has_value()) << failed.error().describe();
+  ASSERT_EQ(failed->state, "canary_failed");
+  auto second = carrier.tick(c2, *store_);
+  ASSERT_EQ(second.raised.size(), 1u);
+  EXPECT_EQ(second.raised[0].kind, "canary_failed");
+  EXPECT_EQ(second.raised[0].run_id, failed->run_id);
+}
+
 TEST_F(BackgroundTest, NeoDownIsRetriedAndAlertedAfterItsThreshold) {
   testing::write_drop(root_ / "drop", tag_, 1);
   const std::string neo4j = settings_.neo4j.url;

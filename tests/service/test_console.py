@@ -444,9 +444,10 @@ class ConsoleE2ETest(unittest.TestCase):
 
     def test_3_a_hostile_filing_shows_as_text_and_runs_nothing(self):
         self.login()
-        # The submission's first document, whose text holds the hostile lines.
+        # The submission's first document after its header (part 0), whose text holds the
+        # hostile lines.
         doc = self.ledger("SELECT doc_id FROM documents WHERE accession = '0000950129-95-009999'"
-                          " ORDER BY part LIMIT 1")[0][0]
+                          " AND part >= 1 ORDER BY part LIMIT 1")[0][0]
         self.open(f"/ui/runs/{self.run_a}/documents/{urllib.parse.quote(doc, safe='')}", "hostile_document")
         text = self.browser.js("return document.getElementById('text').textContent")
         for line in HOSTILE_LINES:

@@ -262,6 +262,12 @@ class ServeE2ETest(unittest.TestCase):
         self.assertIn('"drop"', body["error"]["message"])
         status, body, _ = self.request("POST", "/v1/runs", body={"drop": "x", "budget_usd": -1})
         self.assert_error(status, body, 400)
+        status, body, _ = self.request("POST", "/v1/runs", body={"drop": "x", "on_failure": "stop"})
+        self.assert_error(status, body, 400)
+        self.assertIn('"on_failure"', body["error"]["message"])
+        status, body, _ = self.request("POST", "/v1/runs", body={"drop": "x", "canary": 1.5})
+        self.assert_error(status, body, 400)
+        self.assertIn('"canary"', body["error"]["message"])
         status, body, _ = self.request("GET", "/v1/registry/entities?q=a&limit=-3")
         self.assert_error(status, body, 400)
         status, body, _ = self.request("GET", "/v1/registry/entities")
@@ -364,7 +370,8 @@ class ServeE2ETest(unittest.TestCase):
 
         # Run it on the emulator's batch lane.
         status, body, _ = self.request("POST", "/v1/runs", body={
-            "drop": "q1", "lane": "openai-batch", "budget_usd": 5, "tags": {"cycle": "2026Q1"}})
+            "drop": "q1", "lane": "openai-batch", "budget_usd": 5, "tags": {"cycle": "2026Q1"},
+            "on_failure": "halt", "canary": 0})
         self.assertEqual(status, 202, body)
         run_id = body["run_id"]
         # A second run of the same drop while the first is in progress conflicts.
@@ -376,6 +383,7 @@ class ServeE2ETest(unittest.TestCase):
         report = self.wait_for_run(run_id)
         self.assertGreater(report["graph"]["documents_staged"], 0, report)
         self.assertTrue(report["identity_holds"])
+        self.assertEqual(report["on_failure"], "halt")  # the body's policy, not the default
         # The same object as `fgraph status --json`.
         rc, out, err = self.cli("status", run_id, "--json")
         self.assertEqual(rc, 0, err)
