@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "extract/extract.h"
+#include "verify/verify.h"
 
 namespace fgraph::extract {
 namespace {
@@ -307,8 +308,9 @@ FormExtraction thirteen_f_cover(const ingest::Document& doc, const std::vector<L
 
 FormExtraction thirteen_f_table(const ingest::Document& doc, const std::vector<Line>& lines) {
   Output out(doc.text);
-  // The manager is named in the table only when the document says so; an information
-  // table cut from its submission names only the issuers.
+  // The manager is the filer: an entity of its own where the table names it, else the
+  // document's filer by its metadata (verify::kFilerRef: a table in its submission names
+  // only the issuers). A table cut from its submission, without metadata, gives issuers.
   std::string manager;
   if (doc.company && !doc.company->empty()) {
     if (std::size_t at = doc.text.find(*doc.company); at != std::string::npos) {
@@ -317,6 +319,8 @@ FormExtraction thirteen_f_table(const ingest::Document& doc, const std::vector<L
       std::size_t e = doc.text.find('\n', at);
       if (e == std::string::npos) e = doc.text.size();
       manager = out.entity("COMPANY", *doc.company, out.slice(b, e), doc.cik);
+    } else {
+      manager = std::string(verify::kFilerRef);
     }
   }
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -412,6 +416,12 @@ FormExtraction ex21(const ingest::Document& doc, const std::vector<Line>& lines)
     parent = out.entity("COMPANY", rest, out.slice(lines[i].begin, where->end),
                         subject ? doc.cik : std::nullopt);
     parent_begin = subject ? std::string::npos : where->begin;  // npos: the row alone suffices
+  }
+  // "Subsidiaries of the Registrant": the registrant is the document's filer, named by
+  // its metadata when the exhibit came in its submission (verify::kFilerRef).
+  if (parent.empty() && doc.company && !doc.company->empty()) {
+    parent = std::string(verify::kFilerRef);
+    parent_begin = std::string::npos;
   }
   int rows = 0;
   for (const Line& l : lines) {

@@ -369,7 +369,7 @@ Status Coordinator::Impl::resolve_run(const std::string& run_id, const RunDocume
 
     if (auto filer = registry::filer_input(doc.doc_id, doc.company, doc.cik, run_id)) {
       inputs.push_back(*filer);
-      keys.push_back({doc.doc_id, doc.doc_id, "@filer"});  // one filer row per document
+      keys.push_back({doc.doc_id, doc.doc_id, std::string(verify::kFilerRef)});  // one filer row per document
     }
     auto facts = verify::recorded_facts(store, run_id, doc.doc_id);
     if (!facts) return facts.error();

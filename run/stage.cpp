@@ -29,6 +29,13 @@ Coordinator::Impl::resolved_entities(const std::string& run_id, const std::strin
   if (!rows) return rows.error();
   std::map<std::pair<std::string, std::string>, std::string> mapping;
   for (const auto& r : *rows) mapping[{text_of(r[0]), text_of(r[1])}] = text_of(r[2]);
+  const std::string filer_ref(verify::kFilerRef);
+  if (auto filer = mapping.find({doc_id, filer_ref}); filer != mapping.end()) {
+    const std::string filer_id = filer->second;
+    std::set<std::string> requests;
+    for (const auto& [key, id] : mapping) requests.insert(key.first);
+    for (const auto& request : requests) mapping.emplace(std::make_pair(request, filer_ref), filer_id);
+  }
   return mapping;
 }
 

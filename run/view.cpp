@@ -74,6 +74,12 @@ Result<std::vector<Coordinator::DocumentFact>> Coordinator::document_facts(
     f.entity_id = entity_of(request, e.local_id);
     out.push_back(std::move(f));
   }
+  // A relation's end is an entity of its output, or the document's filer (registry name).
+  auto name_of = [&](const std::string& request, const std::string& local) -> std::string {
+    if (local != verify::kFilerRef) return names[{request, local}];
+    auto d = impl_->entities.identity(entity_of(request, local));
+    return d ? d->name : std::string();
+  };
   for (const auto& [request, v] : facts->relations) {
     DocumentFact f;
     f.kind = verify::FactKind::kRelation;
@@ -81,9 +87,9 @@ Result<std::vector<Coordinator::DocumentFact>> Coordinator::document_facts(
     f.evidence = v.evidence;
     f.char_start = v.char_start;
     f.char_end = v.char_end;
-    f.name = names[{request, v.source_local_id}];
+    f.name = name_of(request, v.source_local_id);
     f.entity_id = entity_of(request, v.source_local_id);
-    f.target_name = names[{request, v.target_local_id}];
+    f.target_name = name_of(request, v.target_local_id);
     f.target_entity_id = entity_of(request, v.target_local_id);
     // The id staging gives the fact (stage.cpp); the same fact from two chunks is one.
     f.fact_id = graph::make_fact_id(doc_id, f.type, f.entity_id, f.target_entity_id, f.evidence);

@@ -43,10 +43,13 @@ std::optional<std::string> opt_text(const json& j, const char* key) {
   return it->get<std::string>();
 }
 
-// The accepted relations of one verdict (its entities give the names of their ends).
+// The accepted relations of one verdict (its entities give the names of their ends; an
+// end that is the document's filer, verify::kFilerRef, is named by `filer`).
 void relations_of(const verify::RowVerdict& v, const std::string& source_path, int part,
-                  const std::string& extractor, std::vector<SystemFact>& out) {
+                  const std::string& extractor, const std::string& filer,
+                  std::vector<SystemFact>& out) {
   std::map<std::string, std::string> names;
+  names[std::string(verify::kFilerRef)] = filer;
   for (const auto& e : v.entities) names[e.local_id] = e.name;
   for (const auto& r : v.relations) {
     out.push_back(SystemFact{source_path, part, r.type, names[r.source_local_id],
@@ -170,6 +173,7 @@ Result<std::vector<SystemFact>> run_facts(registry::Store& store, const std::str
     std::map<std::pair<std::string, std::string>, std::string> names;
     for (const auto& [request, e] : facts->entities) names[{request, e.local_id}] = e.name;
     for (const auto& [request, r] : facts->relations) {
+      names.emplace(std::make_pair(request, std::string(verify::kFilerRef)), doc->company.value_or(""));
       auto ex = extractor_of.find(request.substr(0, request.find('@')));
       out.push_back(SystemFact{doc->source, doc->part, r.type, names[{request, r.source_local_id}],
                                names[{request, r.target_local_id}],
@@ -195,7 +199,7 @@ Result<std::vector<SystemFact>> form_facts(const std::vector<GoldFact>& gold, co
       auto form = extract::extract_form(doc);
       if (!form || form->kind == extract::FormKind::kNone) continue;
       auto verdict = verifier->verify(verify::prepare_document(doc), form->output_json);
-      relations_of(verdict, rel, doc.part, "rules", out);
+      relations_of(verdict, rel, doc.part, "rules", doc.company.value_or(""), out);
     }
   }
   return out;

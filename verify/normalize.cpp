@@ -313,6 +313,7 @@ PreparedDocument prepare_document(const ingest::Document& document,
     }
     if (!digits.empty()) p.subject_ciks.push_back(std::move(digits));
   };
+  if (document.company && !document.company->empty()) p.filer = document.company;
   if (document.company) add_key(*document.company);
   if (document.cik) add_cik(*document.cik);
   for (const auto& party : document.parties) {

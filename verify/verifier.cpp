@@ -188,6 +188,11 @@ RowVerdict Verifier::verify(const PreparedDocument& doc, std::string_view output
           DroppedFact{FactKind::kEntity, index, id, reason, std::move(detail), dump(e)});
       if (!accepted.count(id)) rejected.emplace(id, reason);
     };
+    if (id == kFilerRef) {
+      drop(DropReason::kUnknownEntityRef,
+           "entity id \"" + id + "\" is reserved for the document's filer");
+      continue;
+    }
     if (id_count[id] > 1) {
       drop(DropReason::kUnknownEntityRef,
            "entity id \"" + id + "\" is defined " + std::to_string(id_count[id]) + " times");
@@ -237,6 +242,9 @@ RowVerdict Verifier::verify(const PreparedDocument& doc, std::string_view output
     };
     auto unresolved = [&](const std::string& role, const std::string& id) -> std::string {
       if (accepted.count(id)) return "";
+      if (id == kFilerRef) {
+        return doc.filer ? "" : role + " \"" + id + "\": the document's metadata names no filer";
+      }
       auto it = rejected.find(id);
       if (it != rejected.end()) {
         return role + " \"" + id + "\" was dropped (" + std::string(to_string(it->second)) +
@@ -266,6 +274,7 @@ RowVerdict Verifier::verify(const PreparedDocument& doc, std::string_view output
     std::string missing;
     for (const std::string* end : {&source, &target}) {
       if (end == &target && target == source) break;
+      if (*end == kFilerRef) continue;  // the filing's own subject, by its metadata
       const VerifiedEntity& entity = v.entities[accepted.at(*end)];
       if (entity.is_subject) continue;  // the filing's own subject need not be named again
       std::string n = normalize(entity.name);

@@ -228,6 +228,39 @@ TEST_F(VerifierTest, NameMustBeInEvidence) {
   EXPECT_EQ(v.relations[0].index, 2);
 }
 
+TEST_F(VerifierTest, FilerReferenceNeedsAFilerInTheMetadataAndAGroundedOtherEnd) {
+  const json braeburn = entity("e1", "Braeburn Capital, Inc.", "COMPANY",
+                               "Braeburn Capital, Inc. is a wholly owned subsidiary");
+  // The document's metadata names its filer (APPLE INC): "@filer" is a relation end.
+  RowVerdict v = run(json::array({braeburn}),
+                     json::array({relation("e1", "@filer", "SUBSIDIARY_OF",
+                                           "Braeburn Capital, Inc. is a wholly owned subsidiary"),
+                                  // The quote must still name the other end...
+                                  relation("e1", "@filer", "INCORPORATED_IN",
+                                           "Tim Cook serves as Chief Executive Officer")}));
+  ASSERT_EQ(v.relations.size(), 1u);
+  EXPECT_EQ(v.relations[0].target_local_id, "@filer");
+  const DroppedFact* unnamed = dropped(v, FactKind::kRelation, 1);
+  ASSERT_NE(unnamed, nullptr);
+  EXPECT_EQ(unnamed->reason, DropReason::kNameNotInEvidence);
+  // ... and an output entity may not take the reserved id.
+  RowVerdict reserved = run(json::array({entity("@filer", "Apple Inc.", "COMPANY", "Apple Inc. designs smartphones")}),
+                            json::array());
+  EXPECT_TRUE(reserved.entities.empty());
+  ASSERT_FALSE(reserved.dropped.empty());
+  EXPECT_EQ(reserved.dropped[0].reason, DropReason::kUnknownEntityRef);
+  // Without a filer in the metadata, "@filer" is an unknown reference.
+  doc_ = prepare_document(make_doc(kText));
+  RowVerdict none = run(json::array({braeburn}),
+                        json::array({relation("e1", "@filer", "SUBSIDIARY_OF",
+                                              "Braeburn Capital, Inc. is a wholly owned subsidiary")}));
+  EXPECT_TRUE(none.relations.empty());
+  const DroppedFact* d = dropped(none, FactKind::kRelation, 0);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->reason, DropReason::kUnknownEntityRef);
+  EXPECT_NE(d->detail.find("names no filer"), std::string::npos) << d->detail;
+}
+
 TEST_F(VerifierTest, QuoteFromSiblingDocumentIsALeak) {
   std::string sibling = "Gamma Bank appointed Jane Roe as Chief Financial Officer in May.";
   LeakIndex index;

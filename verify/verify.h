@@ -95,11 +95,22 @@ struct CharSpan {
 // ---------------------------------------------------------------------------------
 // Documents, prepared once.
 
+// A relation end that is the document's filer: the company (and CIK) its metadata names
+// (an SEC header, iXBRL dei: facts), which the registry records for every document as an
+// authoritative mention (registry::filer_input, run_entities local id "@filer"). It lets
+// a fact whose one end the document's text calls only "the Registrant", or never names (a
+// 13F information table's manager), be proposed: the relation needs no entity of the
+// output for that end, and its evidence must still occur in the document and name the
+// other end. Without a filer in the metadata it is an unknown reference, and an output
+// entity may not take it as its id.
+inline constexpr std::string_view kFilerRef = "@filer";
+
 // A document ready for verification: normalised once, with what the checks need from
 // its metadata. Build with prepare_document; cheap to share by const reference.
 struct PreparedDocument {
   std::string doc_id;
   NormalizedText normalized;
+  std::optional<std::string> filer;  // the company its metadata names (kFilerRef), if any
   // Comparison keys of the filing's own subject (company, and parties whose role is in
   // Options::subject_roles): case-folded alphanumerics without legal-form suffixes.
   std::vector<std::string> subject_keys;

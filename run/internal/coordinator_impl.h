@@ -69,7 +69,9 @@ struct Coordinator::Impl {
 
   // ---- staging (stage.cpp)
   graph::GraphClient& graph();
-  // (request_id, local_id) -> registry entity id of a document's resolved entities.
+  // (request_id, local_id) -> registry entity id of a document's resolved entities; the
+  // document's filer (resolved once, keyed by the document id) also answers to
+  // (request_id, verify::kFilerRef) of every request, as its relations refer to it.
   Result<std::map<std::pair<std::string, std::string>, std::string>> resolved_entities(
       const std::string& run_id, const std::string& doc_id);
   Result<graph::GraphClient::StageInput> stage_input(const RunRecord& run,

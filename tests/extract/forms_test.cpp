@@ -49,6 +49,7 @@ struct Checked {
     return nullptr;
   }
   std::string name_of(const json& id) const {
+    if (id == std::string(verify::kFilerRef)) return id;  // the document's filer
     for (const auto& e : out["entities"]) {
       if (e["id"] == id) return e["name"];
     }
@@ -174,8 +175,17 @@ TEST(FormExtractorTest, ThirteenFCoverAndTableGiveManagerAndIssuers) {
   ASSERT_TRUE(table.entities.count("AMAZON COM INC"));
   EXPECT_NE(table.entities["AMAZON COM INC"]["evidence"].get<std::string>().find("cusip: 023135106"),
             std::string::npos);
+  // The table never names its manager: each holding is the filer's (its metadata, from
+  // the submission's header), quoted by the issuer's own lines.
+  int holds = 0;
+  for (const auto& r : table.relations) holds += r.starts_with("HOLDS @filer -> ");
+  EXPECT_EQ(holds, 14);
+  EXPECT_TRUE(table.has("HOLDS", "@filer", "AMAZON COM INC"));
+  EXPECT_EQ(table.verdict.relations.size(), 14u);  // verify accepts every one
+  // A table cut from its submission has no filer: issuers only.
   Checked big = check(document("sec/13F-HR.infotable.xml"));
   EXPECT_GT(big.entities.size(), 100u);
+  EXPECT_TRUE(big.relations.empty());
 }
 
 TEST(FormExtractorTest, SubmissionHeaderGivesEachCompanysCikIncorporationAndAddress) {
@@ -228,6 +238,29 @@ TEST(FormExtractorTest, Ex21WithFootnotesAndPercentColumn) {
   int rows = 0;
   for (const auto& r : c.relations) rows += r.starts_with("INCORPORATED_IN ");
   EXPECT_GT(rows, 100);
+
+  // The same exhibit in its 10-K submission: the header names the registrant, so every
+  // row is SUBSIDIARY_OF the document's filer, with the percent owned.
+  std::ifstream in(corpus("sec/ex21_xom.html"), std::ios::binary);
+  std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto r = ingest::parse_bytes(
+      "<SEC-DOCUMENT>0000034088-26-000001.txt : 20260225\n<SEC-HEADER>\n"
+      "ACCESSION NUMBER:\t\t0000034088-26-000001\nCONFORMED SUBMISSION TYPE:\t10-K\n"
+      "PUBLIC DOCUMENT COUNT:\t\t1\nFILED AS OF DATE:\t\t20260225\n\nFILER:\n\n\tCOMPANY DATA:\t\n"
+      "\t\tCOMPANY CONFORMED NAME:\t\t\tEXXON MOBIL CORP\n\t\tCENTRAL INDEX KEY:\t\t\t0000034088\n"
+      "</SEC-HEADER>\n<DOCUMENT>\n<TYPE>EX-21\n<SEQUENCE>2\n<TEXT>\n" + html +
+          "\n</TEXT>\n</DOCUMENT>\n</SEC-DOCUMENT>\n",
+      "xom-10k.txt");
+  ASSERT_EQ(r.documents.size(), 2u);
+  Checked sub = check(r.documents[1]);
+  int subsidiaries = 0;
+  for (const auto& x : sub.relations) subsidiaries += x.starts_with("SUBSIDIARY_OF ");
+  EXPECT_EQ(subsidiaries, rows);
+  EXPECT_TRUE(sub.has("SUBSIDIARY_OF", "Imperial Oil Limited", "@filer"));
+  const json* akg = sub.relation("SUBSIDIARY_OF", "AKG Marketing Company Limited");
+  ASSERT_NE(akg, nullptr);
+  EXPECT_EQ((*akg)["ownership_percent"], 87.5);
+  EXPECT_EQ((*akg)["evidence"], "AKG Marketing Company Limited | 87.5 | Bahamas");
 }
 
 TEST(FormExtractorTest, Ex21InASubmissionUsesTheFilerAndThePercentOwned) {
