@@ -224,18 +224,22 @@ Status check_isolation(std::string_view body_json, const ExtractionRequest& requ
 //     (CIK), OFFICER_OF (role = officer title), DIRECTOR_OF, BENEFICIAL_OWNER_OF for a
 //     ten-percent owner, HOLDS per security title (role = the title); dates = period;
 //   - 13F-HR: the cover's manager (CIK, HEADQUARTERED_IN its city) and the information
-//     table's issuers; HOLDS from the manager only where the table's text names it
-//     (the submission header is not part of any document's text);
+//     table's issuers; HOLDS from the manager, the entity where the table's text names
+//     it, else the document's filer (verify::kFilerRef) when its metadata names one;
 //   - EX-21: SUBSIDIARY_OF (with the percent owned when a column states it) and
-//     INCORPORATED_IN for each table row; the parent is the name after "Subsidiaries of";
+//     INCORPORATED_IN for each table row; the parent is the name after "Subsidiaries of",
+//     else ("of the Registrant") the document's filer (verify::kFilerRef), if any;
+//   - the SEC submission header (ingest's part 0): each company's CIK, INCORPORATED_IN
+//     its state of incorporation and HEADQUARTERED_IN its business city;
 //   - Schedule 13D/13G cover pages (labelled as on the SEC form): BENEFICIAL_OWNER_OF
 //     with ownership_percent, for each reporting person holding more than 0%.
 // A quote runs from the line naming a fact's end to the line stating it; the document's
 // own subject (its metadata CIK or company) need not be in it (verify's rule).
 
 // The version of the form extractor's rules; part of its request ids, so that a change
-// of rules is a new extraction, as a new prompt version is.
-inline constexpr std::string_view kFormsVersion = "forms.v1";
+// of rules is a new extraction, as a new prompt version is. v2: the filer (@filer) as
+// the 13F table's manager and the EX-21 registrant.
+inline constexpr std::string_view kFormsVersion = "forms.v2";
 
 enum class FormKind {
   kNone, kOwnership, kThirteenFCover, kThirteenFTable, kSchedule13, kEx21, kSubmissionHeader
