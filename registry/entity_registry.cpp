@@ -1065,7 +1065,9 @@ struct EntityRegistry::Impl {
   // Refuses when another run (or a manual merge) changed, since `since_seq`, an entity
   // this run inserted (anything at all, mentions included) or updated/merged (a later
   // update, merge or unmerge). Aliases others added to an entity this run only aliased
-  // are independent and do not block.
+  // are independent and do not block, nor does a merge since unmerged: the merge and its
+  // unmerge (both journalled with the merge's seq as ref) together changed nothing, as
+  // the refusal's own advice ("unmerge first") promises.
   Status check_later_changes(const std::string& run_id, const std::string& entity_id,
                              std::int64_t since_seq, bool inserted) {
     auto blocked = [&](const std::string& by) {
@@ -1078,7 +1080,10 @@ struct EntityRegistry::Impl {
       auto rows = store.query(std::string("SELECT run_id, op FROM registry_journal WHERE ") +
                                   column +
                                   " = ? AND seq > ? AND undone = 0 AND (run_id IS NULL OR"
-                                  " run_id <> ?)" + ops + " ORDER BY seq LIMIT 1",
+                                  " run_id <> ?)" + ops +
+                                  " AND NOT (op IN ('merge', 'unmerge') AND ref IN (SELECT"
+                                  " merge_seq FROM entity_merges WHERE state = 'undone'))"
+                                  " ORDER BY seq LIMIT 1",
                               {entity_id, since_seq, run_id});
       if (!rows) return rows.error();
       if (!rows->empty()) {

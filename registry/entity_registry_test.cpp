@@ -284,6 +284,24 @@ TEST_F(EntityRegistryTest, RollbackRefusesWhenAManualMergeDependsOnIt) {
   EXPECT_NE(s.error().message.find("manual merge"), std::string::npos);
 }
 
+TEST_F(EntityRegistryTest, RollbackGoesAheadOnceTheManualMergeIsUnmerged) {
+  Resolution a = resolve(company("Hooli Inc", "d1", "r1"));
+  std::string before = dump();
+  Resolution b = resolve(company("Nucleus Corp", "d2", "r2"));
+  auto m = reg_->merge(a.entity_id, b.entity_id);  // manual: no run
+  ASSERT_TRUE(m.has_value()) << m.error().describe();
+  ASSERT_FALSE(reg_->rollback_run("r2").has_value());  // the merge depends on r2's entity
+  ASSERT_TRUE(reg_->unmerge(m->merge_id).has_value());
+  auto s = reg_->rollback_run("r2");
+  ASSERT_TRUE(s.has_value()) << s.error().describe();
+  EXPECT_EQ(reg_->show(b.entity_id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(dump(), before);  // as if r2 had never run
+  // A merge that is active again (merged anew) blocks as before.
+  Resolution c = resolve(company("Nucleus Corp", "d3", "r3"));
+  ASSERT_TRUE(reg_->merge(a.entity_id, c.entity_id).has_value());
+  EXPECT_FALSE(reg_->rollback_run("r3").has_value());
+}
+
 TEST_F(EntityRegistryTest, MergeThenUnmergeRestoresTheDumpExactly) {
   Resolution a = resolve(company("Pied Piper Inc"));
   Resolution b = resolve(company("PiedPiper Holdings"));
