@@ -403,7 +403,7 @@ class ConsoleE2ETest(unittest.TestCase):
         # An entity: its aliases are those of `fgraph registry show`, after a merge (the
         # merged entity's name becomes an alias), and the merge can be undone from its page.
         # Two entities of run B that run A never touched: a manual merge of an entity a run
-        # changed blocks that run's rollback (test 4) even once undone.
+        # changed blocks that run's rollback (test 4) while the merge is active.
         a, b = self.ledger("SELECT entity_id FROM entities WHERE type = 'COMPANY' AND merged_into IS NULL"
                            " AND entity_id NOT IN (SELECT entity_id FROM entity_mentions WHERE run_id = ?)"
                            " ORDER BY rid LIMIT 2", self.run_a)
