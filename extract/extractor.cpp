@@ -302,9 +302,10 @@ static Result<PlanDetail> plan_detail(Ledger& ledger, const ExtractorOptions& op
 }
 
 // The spend caps against the ledger: nothing is refused when nothing is to be sent (open
-// batches are collected whatever the caps say: they are paid for already).
+// batches are collected whatever the caps say: they are paid for already). `refused` says
+// what the refusal left undone (the end of the message).
 static Status check_spend_caps(registry::Store& store, Clock& clock, const ExtractorOptions& options,
-                               const Plan& plan) {
+                               const Plan& plan, std::string_view refused = "nothing was submitted") {
   const std::string now = format_utc(clock.now());  // "YYYY-MM-DDTHH:MM:SSZ"
   struct Cap {
     const char* setting;
@@ -326,13 +327,24 @@ static Status check_spend_caps(registry::Store& store, Clock& clock, const Extra
     char buf[400];
     std::snprintf(buf, sizeof buf,
                   "spend cap %s of $%.4f: $%.4f spent %s ($%.4f recorded, $%.4f in open batches) + "
-                  "$%.4f estimated for %lld requests would exceed it; $%.4f left; nothing was submitted",
+                  "$%.4f estimated for %lld requests would exceed it; $%.4f left; ",
                   cap.setting, *cap.limit, spent->total(), cap.window, spent->recorded_usd,
                   spent->in_open_batches_usd, plan.est_cost_usd, static_cast<long long>(plan.requests_to_submit),
                   left);
-    return make_error(ErrorCode::kInvalidInput, buf, "spend_cap");
+    return make_error(ErrorCode::kInvalidInput, buf + std::string(refused), "spend_cap");
   }
   return ok();
+}
+
+// What `r` would cost on `lane` (its estimated tokens at that lane's price for its model).
+static double estimate_on(const ExtractorOptions& options, LaneKind lane, const ExtractionRequest& r) {
+  const PriceTable& prices = options.plan.prices != nullptr ? *options.plan.prices : PriceTable::bundled();
+  auto mp = prices.find(provider_of(lane), r.model);
+  if (!mp) return r.est_cost_usd;
+  return PriceTable::cost_usd(is_batch_lane(lane) ? mp->batch : mp->sync,
+                              Usage{.input_tokens = r.est_input_tokens,
+                                    .cached_input_tokens = r.est_cached_input_tokens,
+                                    .output_tokens = r.est_output_tokens});
 }
 
 Result<Plan> Extractor::plan(const std::vector<ingest::Document>& docs) {
@@ -450,6 +462,23 @@ Result<Reconciliation> Extractor::run(const std::string& run_id,
         on_primary.push_back(std::move(p));
       } else {
         on_fallback.push_back(std::move(p));
+      }
+    }
+    // A retry round spends too: the caps see what it would send again, a fallback at its
+    // own lane's price (a live strike costs about twice a batch row). Refused, the rows
+    // stay pending, neither sent nor dead-lettered: a resume sends them once a cap allows.
+    if (round > 0 && (!on_primary.empty() || !on_fallback.empty())) {
+      Plan again;
+      for (const PendingRow& p : on_primary) again.est_cost_usd += p.request.est_cost_usd;
+      for (const PendingRow& p : on_fallback) {
+        again.est_cost_usd += estimate_on(options_, *options_.fallback_lane, p.request);
+      }
+      again.requests_to_submit = static_cast<std::int64_t>(on_primary.size() + on_fallback.size());
+      if (auto s = check_spend_caps(impl_->store, impl_->clock, options_, again,
+                                    "the failed rows were not sent again (they stay pending: "
+                                    "a resume sends them once the cap allows)");
+          !s) {
+        return s.error();
       }
     }
     if (!on_primary.empty()) {

@@ -1,170 +1,13 @@
-// The extract lanes against the provider emulator (tests/emulator/emulator.py), with a
-// real SQLite ledger, the real curl transport and a manual clock (polls take no time).
-#include <cmath>
-#include <filesystem>
-#include <limits>
-#include <set>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
-#include "extract/extract.h"
-#include "registry/registry.h"
-#include "tests/support/emulator_process.h"
+// The extract lanes against the provider emulator: completion, retries, faults, crashes
+// and resumption, chunks, isolation, credentials (fixture: lanes_fixture.h).
+#include "tests/extract/lanes_fixture.h"
 
 namespace fgraph::extract {
 namespace {
 
+using namespace testing_lanes;
 using nlohmann::json;
-using testing::EmulatorProcess;
 namespace fs = std::filesystem;
-
-const char* const kNames[] = {"Alpha", "Bravo", "Cobalt", "Delta", "Ember", "Falcon", "Granite", "Harbor",
-                              "Indigo", "Juniper", "Keystone", "Lumen", "Meridian", "Northwind", "Orchard",
-                              "Pinnacle", "Quarry", "Redwood", "Summit", "Tidewater"};
-
-std::string name_of(int i) {
-  return std::string(kNames[i % 20]) + " " + kNames[(i / 20 + 7) % 20];
-}
-
-// A small filing-like document whose companies and officer the emulator's extractor finds.
-ingest::Document make_doc(int i) {
-  ingest::Document d;
-  d.text = "ANNUAL REPORT " + std::to_string(1000 + i) + "\n\n" + name_of(i) + " Holdings Inc. acquired " +
-           name_of(i + 3) + " Corp. during the year.\n\nJane " + kNames[i % 20] + ", Chief Financial Officer of " +
-           name_of(i) + " Holdings Inc., signed this report.\n";
-  d.doc_id = ingest::make_doc_id(d.text);
-  d.source = "doc" + std::to_string(i) + ".txt";
-  d.form_type = "10-K";
-  return d;
-}
-
-std::vector<ingest::Document> make_docs(int n, int first = 0) {
-  std::vector<ingest::Document> out;
-  for (int i = first; i < first + n; ++i) out.push_back(make_doc(i));
-  return out;
-}
-
-// A transport that loses the response of selected requests (the request reaches the
-// server, the caller sees a network error): the shape of a crash right after a POST.
-class LosingTransport final : public HttpTransport {
- public:
-  explicit LosingTransport(HttpTransport& inner) : inner_(inner) {}
-  void lose(std::string method, std::string path_contains, int count, bool send_first) {
-    method_ = std::move(method);
-    path_ = std::move(path_contains);
-    count_ = count;
-    send_first_ = send_first;
-  }
-  Result<HttpResponse> send(const HttpRequest& request) override {
-    if (count_ > 0 && request.method == method_ && request.url.find(path_) != std::string::npos) {
-      --count_;
-      if (send_first_) (void)inner_.send(request);
-      return make_error(ErrorCode::kUnavailable, "connection lost (injected)");
-    }
-    return inner_.send(request);
-  }
-
- private:
-  HttpTransport& inner_;
-  std::string method_, path_;
-  int count_ = 0;
-  bool send_first_ = true;
-};
-
-class ExtractLanesTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { emu_ = new EmulatorProcess(); }
-  static void TearDownTestSuite() {
-    delete emu_;
-    emu_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_EQ(emu_->reset(), 200);
-    auto s = registry::Store::open({":memory:"});
-    ASSERT_TRUE(s.has_value()) << s.error().describe();
-    store_ = std::move(*s);
-    work_dir_ = fs::temp_directory_path() / ("fgraph-extract-test-" + random_hex(6));
-    fs::create_directories(work_dir_);
-    transport_ = make_curl_transport();
-    losing_ = std::make_unique<LosingTransport>(*transport_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    if (std::getenv("FGRAPH_KEEP_TEST_DIR") == nullptr) fs::remove_all(work_dir_, ec);
-  }
-
-  ExtractorOptions options(LaneKind lane) {
-    ExtractorOptions o;
-    o.lane = lane;
-    o.plan.model = lane == LaneKind::kAnthropicBatch ? "claude-haiku-4-5" : "gpt-4.1-mini";
-    o.plan.max_output_tokens = 4096;
-    o.providers.openai_base_url = emu_->openai_base_url();
-    o.providers.openai_api_key = "sk-test";
-    o.providers.anthropic_base_url = emu_->anthropic_base_url();
-    o.providers.anthropic_api_key = "ak-test";
-    o.providers.local_base_url = emu_->openai_base_url();
-    o.providers.local_api_key = "local-test";
-    o.work_dir = work_dir_.string();
-    o.poll_initial = std::chrono::milliseconds(1000);
-    o.poll_max = std::chrono::milliseconds(8000);
-    o.max_wait = std::chrono::hours(1);
-    o.http_retry.jitter = 0;
-    return o;
-  }
-
-  json stats() { return json::parse(emu_->stats()); }
-
-  Result<Reconciliation> run(const ExtractorOptions& o, const std::string& run_id,
-                             const std::vector<ingest::Document>& docs) {
-    Extractor ex(*store_, *losing_, clock_, o);
-    return ex.run(run_id, docs);
-  }
-
-  // The accounting identity of a finished run.
-  static void expect_accounted(const Reconciliation& r) {
-    EXPECT_TRUE(r.balanced());
-    EXPECT_EQ(r.in_flight, 0);
-    EXPECT_EQ(r.submitted, r.completed + r.dead_lettered);
-    EXPECT_TRUE(r.retries_balanced()) << "failed " << r.failed_attempts << " resubmitted " << r.resubmitted
-                                      << " dead " << r.dead_lettered;
-  }
-
-  // Every completed request's stored output quotes only its own document.
-  void expect_results_from_own_documents(const std::string& run_id, const std::vector<ingest::Document>& docs) {
-    std::map<std::string, const ingest::Document*> by_id;
-    for (const auto& d : docs) by_id[d.doc_id] = &d;
-    auto reqs = run_requests(*store_, run_id);
-    ASSERT_TRUE(reqs.has_value());
-    for (const RunRequest& r : *reqs) {
-      if (r.state != "completed") continue;
-      auto content = stored_result(*store_, r.custom_id);
-      ASSERT_TRUE(content.has_value()) << content.error().describe();
-      json out = json::parse(*content);
-      ASSERT_FALSE(out["entities"].empty()) << r.doc_id;
-      for (const json& e : out["entities"]) {
-        EXPECT_NE(by_id.at(r.doc_id)->text.find(e["evidence"].get<std::string>()), std::string::npos)
-            << "evidence of " << r.custom_id << " is not in its own document";
-      }
-    }
-  }
-
-  std::int64_t count(const std::string& sql) {
-    auto rows = store_->query(sql);
-    EXPECT_TRUE(rows.has_value());
-    return std::get<std::int64_t>((*rows)[0][0]);
-  }
-
-  static EmulatorProcess* emu_;
-  std::unique_ptr<registry::Store> store_;
-  fs::path work_dir_;
-  std::unique_ptr<HttpTransport> transport_;
-  std::unique_ptr<LosingTransport> losing_;
-  ManualClock clock_;
-};
-
-EmulatorProcess* ExtractLanesTest::emu_ = nullptr;
 
 TEST_F(ExtractLanesTest, OpenAiBatchCompletesEveryRowAndASecondRunSubmitsNothing) {
   auto docs = make_docs(6);
@@ -378,25 +221,6 @@ TEST_F(ExtractLanesTest, FindsABatchWhoseCreationWasNotConfirmedByItsMetadataKey
   EXPECT_EQ(stats()["answered_max"], 1);
 }
 
-TEST_F(ExtractLanesTest, BudgetGateRefusesBeforeAnythingIsSent) {
-  auto o = options(LaneKind::kOpenAiBatch);
-  o.budget_usd = 1e-9;
-  auto r = run(o, "run-budget", make_docs(3));
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
-  EXPECT_EQ(r.error().detail, "budget");
-  EXPECT_EQ(stats()["files_uploaded"], 0);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM requests"), 0);
-
-  // The dry-run plan shows the estimate and sends nothing.
-  Extractor ex(*store_, *losing_, clock_, options(LaneKind::kOpenAiBatch));
-  auto plan = ex.plan(make_docs(3));
-  ASSERT_TRUE(plan.has_value());
-  EXPECT_EQ(plan->requests_to_submit, 3);
-  EXPECT_GT(plan->est_cost_usd, 1e-9);
-  EXPECT_EQ(stats()["files_uploaded"], 0);
-}
-
 TEST_F(ExtractLanesTest, SplitsBatchFilesAtTheLineLimit) {
   auto o = options(LaneKind::kOpenAiBatch);
   o.max_lines_per_file = 3;
@@ -428,6 +252,7 @@ TEST_F(ExtractLanesTest, CancelledBatchRowsAreRetriedInANewBatch) {
 
 // Issue 16: two runs on one ledger. A lane resumed the open batches of every run, so a
 // second process created, polled and collected another run's batch too (paying twice).
+
 TEST_F(ExtractLanesTest, ALaneAdvancesOnlyItsOwnRunsBatches) {
   auto docs = make_docs(4);
   ASSERT_EQ(emu_->configure(R"({"polls_to_complete":50})"), 200);
@@ -596,80 +421,6 @@ TEST_F(ExtractLanesTest, RejectedCredentialsAreUnauthorizedAndLeaveRowsPending) 
   EXPECT_EQ(stats()["batches_created"]["openai"], 1);
 }
 
-TEST_F(ExtractLanesTest, PaidLanesRefuseAnUnpricedModelBeforeAnythingIsSent) {
-  for (LaneKind lane : {LaneKind::kOpenAiBatch, LaneKind::kAnthropicBatch, LaneKind::kOpenAiSync}) {
-    SCOPED_TRACE(std::string(to_string(lane)));
-    auto o = options(lane);
-    o.plan.model = "gpt-5.4-mini";  // not in schemas/prices.json
-    o.budget_usd = 0.0001;
-    auto r = run(o, "run-unpriced", make_docs(3));
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
-    EXPECT_EQ(r.error().detail, "unpriced_model");
-    EXPECT_NE(r.error().message.find("gpt-5.4-mini"), std::string::npos) << r.error().message;
-    // The dry-run plan refuses too, rather than estimating $0.
-    Extractor ex(*store_, *losing_, clock_, o);
-    auto plan = ex.plan(make_docs(3));
-    ASSERT_FALSE(plan.has_value());
-    EXPECT_EQ(plan.error().detail, "unpriced_model");
-  }
-  EXPECT_EQ(stats()["files_uploaded"], 0);
-  EXPECT_EQ(stats()["batches_created"]["openai"], 0);
-  EXPECT_EQ(stats()["batches_created"]["anthropic"], 0);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM requests"), 0);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM attempts"), 0);
-
-  // The local lane costs nothing whatever the model.
-  auto local = options(LaneKind::kLocal);
-  local.plan.model = "gpt-5.4-mini";
-  EXPECT_TRUE(check_priced(LaneKind::kLocal, "gpt-5.4-mini", nullptr));
-  Extractor ex(*store_, *losing_, clock_, local);
-  auto plan = ex.plan(make_docs(1));
-  ASSERT_TRUE(plan.has_value()) << plan.error().describe();
-  EXPECT_EQ(plan->est_cost_usd, 0);
-}
-
-TEST_F(ExtractLanesTest, AnAddedPriceEstimatesAndCostsEveryRow) {
-  auto added = PriceTable::parse(R"({"models": {"openai": {"gpt-5.4-mini":
-      {"sync": {"input": 4.0, "output": 16.0}, "batch": {"input": 2.0, "output": 8.0}}}}})");
-  ASSERT_TRUE(added.has_value()) << added.error().describe();
-  PriceTable prices = PriceTable::bundled();
-  prices.merge(*added);
-  ASSERT_TRUE(prices.find("openai", "gpt-4.1-mini"));  // the built-in entries stay
-  auto o = options(LaneKind::kOpenAiBatch);
-  o.plan.model = "gpt-5.4-mini";
-  o.plan.prices = &prices;
-  Extractor ex(*store_, *losing_, clock_, o);
-  auto plan = ex.plan(make_docs(3));
-  ASSERT_TRUE(plan.has_value()) << plan.error().describe();
-  EXPECT_GT(plan->est_cost_usd, 0);
-  o.budget_usd = plan->est_cost_usd / 2;  // now the gate holds
-  auto refused = run(o, "run-priced", make_docs(3));
-  ASSERT_FALSE(refused.has_value());
-  EXPECT_EQ(refused.error().detail, "budget");
-  EXPECT_EQ(stats()["files_uploaded"], 0);
-  o.budget_usd = plan->est_cost_usd;
-  auto r = run(o, "run-priced", make_docs(3));
-  ASSERT_TRUE(r.has_value()) << r.error().describe();
-  EXPECT_EQ(r->completed, 3);
-  std::int64_t in = 0, out = 0;
-  for (const auto& u : r->usage) in += u.input_tokens, out += u.output_tokens;
-  EXPECT_NEAR(r->cost_usd, (static_cast<double>(in) * 2.0 + static_cast<double>(out) * 8.0) / 1e6, 1e-12);
-  EXPECT_GT(r->cost_usd, 0);
-}
-
-TEST_F(ExtractLanesTest, ABudgetThatIsNotAFiniteNonNegativeNumberIsRefused) {
-  for (double bad : {std::nan(""), std::numeric_limits<double>::infinity(), -1.0}) {
-    auto o = options(LaneKind::kOpenAiBatch);
-    o.budget_usd = bad;
-    auto r = run(o, "run-nan", make_docs(2));
-    ASSERT_FALSE(r.has_value()) << bad;
-    EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
-  }
-  EXPECT_EQ(stats()["files_uploaded"], 0);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM requests"), 0);
-}
-
 TEST_F(ExtractLanesTest, ASyncLaneStopsOnRejectedCredentials) {
   ASSERT_EQ(emu_->configure(R"({"api_keys":["sk-the-right-key"]})"), 200);
   auto r = run(options(LaneKind::kOpenAiSync), "run-sync-401", make_docs(2));
@@ -692,133 +443,6 @@ TEST_F(ExtractLanesTest, MissingKeysAreAConfigurationError) {
 
 // The instructions and schema are the same in every request: after the first, both
 // providers serve them from the prompt cache, and the ledger prices them at the cached price.
-TEST_F(ExtractLanesTest, CachedPromptTokensAreRecordedAndPricedAtTheCachedPrice) {
-  for (LaneKind lane : {LaneKind::kOpenAiBatch, LaneKind::kAnthropicBatch}) {
-    SCOPED_TRACE(std::string(to_string(lane)));
-    ASSERT_EQ(emu_->reset(), 200);
-    auto o = options(lane);
-    const std::string run_id = "run-cache-" + std::string(to_string(lane));
-    auto r = run(o, run_id, make_docs(4, lane == LaneKind::kOpenAiBatch ? 0 : 10));
-    ASSERT_TRUE(r.has_value()) << r.error().describe();
-    EXPECT_EQ(r->completed, 4);
-    EXPECT_EQ(stats()["prompt_cache"]["write"], 1);  // the first request
-    EXPECT_EQ(stats()["prompt_cache"]["read"], 3);   // every later one
-    ASSERT_EQ(r->usage.size(), 1u);
-    EXPECT_GT(r->usage[0].cached_input_tokens, 0);
-    const TokenPrice price = PriceTable::bundled().find(provider_of(lane), o.plan.model)->batch;
-    ASSERT_LT(price.cached_input_per_mtok, price.input_per_mtok);
-    auto rows = store_->query(
-        "SELECT input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost_usd FROM attempts "
-        "WHERE run_id = ?", {run_id});
-    ASSERT_TRUE(rows.has_value());
-    ASSERT_EQ(rows->size(), 4u);
-    double expected = 0, uncached = 0;
-    std::int64_t written = 0;
-    for (const auto& row : *rows) {
-      const auto in = registry::int_of(row[0]), cached = registry::int_of(row[1]),
-                 write = registry::int_of(row[2]), out = registry::int_of(row[3]);
-      const double cost = (static_cast<double>(in - cached - write) * price.input_per_mtok +
-                           static_cast<double>(cached) * price.cached_input_per_mtok +
-                           static_cast<double>(write) * price.cache_write_per_mtok +
-                           static_cast<double>(out) * price.output_per_mtok) / 1e6;
-      EXPECT_NEAR(std::get<double>(row[4]), cost, 1e-12);
-      expected += cost;
-      uncached += (static_cast<double>(in) * price.input_per_mtok + static_cast<double>(out) * price.output_per_mtok) / 1e6;
-      written += write;
-    }
-    EXPECT_NEAR(r->cost_usd, expected, 1e-12);
-    EXPECT_LT(r->cost_usd, uncached);
-    // Anthropic bills the first request's write to the cache; OpenAI does not.
-    if (lane == LaneKind::kAnthropicBatch) {
-      EXPECT_GT(written, 0);
-    } else {
-      EXPECT_EQ(written, 0);
-    }
-  }
-}
-
-TEST_F(ExtractLanesTest, SpendCapsRefuseBeforeAnythingIsSentAndSayWhatIsLeft) {
-  auto o = options(LaneKind::kOpenAiBatch);
-  auto first = run(o, "run-spent", make_docs(3));
-  ASSERT_TRUE(first.has_value()) << first.error().describe();
-  auto spent = spent_since(*store_, "");
-  ASSERT_TRUE(spent.has_value());
-  EXPECT_NEAR(spent->recorded_usd, first->cost_usd, 1e-12);
-  EXPECT_EQ(spent->in_open_batches_usd, 0);
-  Extractor planner(*store_, *losing_, clock_, o);
-  const double estimate = planner.plan(make_docs(3, 3))->est_cost_usd;
-  ASSERT_GT(estimate, 0);
-  ASSERT_EQ(emu_->reset(), 200);  // from here the emulator must see nothing
-  for (const char* which : {"budget.daily_usd", "budget.monthly_usd"}) {
-    auto capped = o;
-    const double cap = first->cost_usd + estimate / 2;
-    (std::string(which) == "budget.daily_usd" ? capped.daily_cap_usd : capped.monthly_cap_usd) = cap;
-    auto r = run(capped, "run-capped", make_docs(3, 3));
-    ASSERT_FALSE(r.has_value()) << which;
-    EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
-    EXPECT_EQ(r.error().detail, "spend_cap");
-    EXPECT_NE(r.error().message.find(which), std::string::npos) << r.error().message;
-    char left[32];
-    std::snprintf(left, sizeof left, "$%.4f left", cap - first->cost_usd);
-    EXPECT_NE(r.error().message.find(left), std::string::npos) << r.error().message;
-  }
-  for (const auto& [route, n] : stats()["requests"].items()) {  // only the test's own control calls
-    EXPECT_NE(route.find("/_emulator/"), std::string::npos) << route;
-  }
-  EXPECT_EQ(count("SELECT COUNT(*) FROM attempts WHERE run_id = 'run-capped'"), 0);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM run_requests WHERE run_id = 'run-capped'"), 0);
-  // Yesterday's spend is outside today's cap, not this month's.
-  clock_.advance(std::chrono::hours(48));
-  auto monthly = o;
-  monthly.monthly_cap_usd = first->cost_usd + estimate / 2;
-  EXPECT_EQ(run(monthly, "run-capped", make_docs(3, 3)).error().detail, "spend_cap");
-  auto daily = o;
-  daily.daily_cap_usd = estimate * 1.01;
-  auto r = run(daily, "run-capped", make_docs(3, 3));
-  ASSERT_TRUE(r.has_value()) << r.error().describe();
-  EXPECT_EQ(r->completed, 3);
-}
-
-TEST_F(ExtractLanesTest, TagsTravelAsOpenAiBatchMetadata) {
-  auto o = options(LaneKind::kOpenAiBatch);
-  o.batch_metadata = {{"project", "filings"}, {"owner", "ana"}, {"fgraph_key", "not-this"}};
-  auto r = run(o, "run-tags", make_docs(2));
-  ASSERT_TRUE(r.has_value()) << r.error().describe();
-  HttpRequest q;
-  q.url = emu_->openai_base_url() + "/batches?limit=10";
-  q.headers = {{"Authorization", "Bearer sk-test"}};
-  auto listed = transport_->send(q);
-  ASSERT_TRUE(listed.has_value());
-  auto batches = json::parse(listed->body)["data"];
-  ASSERT_EQ(batches.size(), 1u);
-  const json& meta = batches[0]["metadata"];
-  EXPECT_EQ(meta["project"], "filings");
-  EXPECT_EQ(meta["owner"], "ana");
-  EXPECT_EQ(meta["fgraph_run"], "run-tags");
-  EXPECT_NE(meta["fgraph_key"], "not-this");  // fgraph's own keys win
-}
-
-TEST_F(ExtractLanesTest, ThePlanListsEveryChunkWithWhatTheRunWouldDoWithIt) {
-  auto o = options(LaneKind::kOpenAiBatch);
-  ASSERT_TRUE(run(o, "run-before", make_docs(2)).has_value());
-  auto docs = make_docs(3);
-  docs.push_back(docs[2]);  // the same text again: one request serves both
-  Extractor ex(*store_, *losing_, clock_, o);
-  auto plan = ex.plan(docs);
-  ASSERT_TRUE(plan.has_value()) << plan.error().describe();
-  ASSERT_EQ(plan->lines.size(), 4u);
-  std::vector<std::string> fates;
-  double submitted = 0;
-  for (const auto& l : plan->lines) {
-    fates.push_back(l.fate);
-    EXPECT_GT(l.request.est_cost_usd, 0);
-    if (l.fate == "submit") submitted += l.request.est_cost_usd;
-  }
-  EXPECT_EQ(fates, (std::vector<std::string>{"reused", "reused", "submit", "duplicate"}));
-  EXPECT_EQ(plan->lines[3].request.custom_id, plan->lines[2].request.custom_id);
-  EXPECT_EQ(plan->requests_to_submit, 1);
-  EXPECT_DOUBLE_EQ(plan->est_cost_usd, submitted);
-}
 
 }  // namespace
 }  // namespace fgraph::extract
