@@ -602,7 +602,9 @@ Result<RunReport> Coordinator::run(const RunOptions& options) {
     });
     if (!rec) {
       bool waiting = options.no_wait && rec.error().code == ErrorCode::kTransient;
-      // A refusal by the budget sent nothing; left `submitted`, a plain resume would spend.
+      // A refusal by the budget sent nothing (a spend cap's refusal of a retry round held
+      // the failed rows back, after the first round went out); left `submitted`, a plain
+      // resume would spend.
       const bool by_cap = rec.error().detail == "spend_cap";
       const bool refused = rec.error().detail == "budget" || by_cap;
       (void)m.set_run_state(run_id, refused ? RunState::kBudgetRefused : RunState::kSubmitted, false);

@@ -65,7 +65,9 @@ Carrier::Pass Carrier::tick(run::Coordinator& coordinator, registry::Store& stor
   for (const auto& summary : *runs) {
     const std::string& id = summary.run_id;
     if (summary.state == run::RunState::kBudgetRefused) {
-      raise(pass, "budget_refused", id, "run refused by its budget; nothing was sent");
+      raise(pass, "budget_refused", id,
+            "run refused by its budget or a spend cap; nothing more is sent until `fgraph run --resume " +
+                id + "` (with --budget-usd for a budget)");
     }
     // Issue 20's gates stop a run for a person to look at: say so where people look.
     if (summary.state == run::RunState::kHalted) {
