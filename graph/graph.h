@@ -43,6 +43,10 @@
 
 namespace fgraph::graph {
 
+namespace internal {
+class Neo4jHttp;  // graph/internal/neo4j_http.h
+}
+
 // ---------------------------------------------------------------------------------
 // Typed inputs (graph defines its own so it depends on no other stage's types).
 
@@ -356,6 +360,7 @@ class GraphClient {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  internal::Neo4jHttp& http();  // the one endpoint, for read_query.cpp
 };
 
 }  // namespace fgraph::graph
