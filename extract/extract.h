@@ -224,8 +224,9 @@ Status check_isolation(std::string_view body_json, const ExtractionRequest& requ
 //     (CIK), OFFICER_OF (role = officer title), DIRECTOR_OF, BENEFICIAL_OWNER_OF for a
 //     ten-percent owner, HOLDS per security title (role = the title); dates = period;
 //   - 13F-HR: the cover's manager (CIK, HEADQUARTERED_IN its city) and the information
-//     table's issuers; HOLDS from the manager, the entity where the table's text names
-//     it, else the document's filer (verify::kFilerRef) when its metadata names one;
+//     table's issuers (the CUSIP in each quote: form_cusip); HOLDS from the manager, the
+//     entity where the table's text names it, else the document's filer
+//     (verify::kFilerRef) when its metadata names one;
 //   - EX-21: SUBSIDIARY_OF (with the percent owned when a column states it) and
 //     INCORPORATED_IN for each table row; the parent is the name after "Subsidiaries of",
 //     else ("of the Registrant") the document's filer (verify::kFilerRef), if any;
@@ -246,6 +247,12 @@ enum class FormKind {
 };
 // "none" | "ownership" | "13f-cover" | "13f-table" | "schedule-13" | "ex-21" | "sec-header"
 std::string_view to_string(FormKind k);
+
+// The CUSIP a form extractor's quote states on a line of its own ("cusip: 023135106", as
+// a 13F information table's row renders), else nullopt. The registry takes it as the
+// entity's identifier (registry::EntityInput::cusip) only from facts of the rules: the
+// extraction v1 shape has no CUSIP field, and the quote is what verify checked.
+std::optional<std::string> form_cusip(std::string_view evidence);
 
 // kComplete: the rules read every fact of the kind of document (ownership forms, 13F
 // covers and tables, EX-21 lists), so rules+model sends it to no model. kPartial: some

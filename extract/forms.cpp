@@ -612,6 +612,13 @@ std::string_view to_string(ExtractMode m) {
   return "rules+model";
 }
 
+std::optional<std::string> form_cusip(std::string_view evidence) {
+  for (const Line& l : split_lines(evidence)) {
+    if (l.label == "cusip" && !l.value.empty()) return trim(l.value);
+  }
+  return std::nullopt;
+}
+
 std::optional<ExtractMode> parse_extract_mode(std::string_view s) {
   if (s == "rules") return ExtractMode::kRules;
   if (s == "model") return ExtractMode::kModel;

@@ -27,7 +27,7 @@ constexpr std::size_t kFindSubstringRows = 2000;
 constexpr const char* kEntityColumns =
     "rid, entity_id, type, name, norm_name, core_name, legal_form, cik, ticker, lei,"
     " jurisdiction, authoritative, possible_duplicate_of, merged_into, created_run,"
-    " created_doc";
+    " created_doc, cusip";
 
 struct EntityRow {
   std::int64_t rid = 0;
@@ -35,6 +35,7 @@ struct EntityRow {
   std::optional<std::string> cik, ticker, lei, jurisdiction;
   bool authoritative = false;
   std::optional<std::string> possible_duplicate_of, merged_into, created_run, created_doc;
+  std::optional<std::string> cusip;  // the CUSIP issuer number (6 characters)
 };
 
 EntityRow read_entity(const Statement& s) {
@@ -55,6 +56,7 @@ EntityRow read_entity(const Statement& s) {
   e.merged_into = s.column_optional(13);
   e.created_run = s.column_optional(14);
   e.created_doc = s.column_optional(15);
+  e.cusip = s.column_optional(16);
   return e;
 }
 
@@ -95,6 +97,7 @@ json entity_json(const EntityRow& e) {
               {"cik", opt_json(e.cik)},
               {"ticker", opt_json(e.ticker)},
               {"lei", opt_json(e.lei)},
+              {"cusip", opt_json(e.cusip)},
               {"jurisdiction", opt_json(e.jurisdiction)},
               {"authoritative", e.authoritative},
               {"possible_duplicate_of", opt_json(e.possible_duplicate_of)}};
@@ -104,7 +107,7 @@ json entity_json(const EntityRow& e) {
 json identity_image(const EntityRow& e) {
   return json{{"name", text_json(e.name)},       {"cik", opt_json(e.cik)},
               {"ticker", opt_json(e.ticker)},    {"lei", opt_json(e.lei)},
-              {"jurisdiction", opt_json(e.jurisdiction)},
+              {"cusip", opt_json(e.cusip)},      {"jurisdiction", opt_json(e.jurisdiction)},
               {"authoritative", e.authoritative}};
 }
 
@@ -145,6 +148,37 @@ Result<std::string> normalize_lei(std::string_view raw) {
   return t;
 }
 
+}  // namespace
+
+// A CUSIP: 9 letters or digits whose last is the check digit of the first 8 (the
+// "modulus 10 double add double" of CUSIP Global Services; '*', '@', '#' are not taken).
+Result<std::string> normalize_cusip(std::string_view raw) {
+  std::string t = trim(raw);
+  for (char& c : t) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  auto refuse = [&]() {
+    return make_error(ErrorCode::kInvalidInput,
+                      "CUSIP must be 9 letters or digits with a valid check digit, got '" +
+                          std::string(raw.substr(0, 40)) + "'");
+  };
+  if (t.size() != 9 || !std::all_of(t.begin(), t.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+      })) {
+    return refuse();
+  }
+  int sum = 0;
+  for (int i = 0; i < 8; ++i) {
+    int v = t[i] <= '9' ? t[i] - '0' : t[i] - 'A' + 10;
+    if (i % 2 == 1) v *= 2;
+    sum += v / 10 + v % 10;
+  }
+  if ((10 - sum % 10) % 10 != t[8] - '0') return refuse();
+  return t;
+}
+
+namespace {
+
 std::string upper_ascii(std::string s) {
   for (char& c : s) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
@@ -158,6 +192,7 @@ struct Prepared {
   std::string name;  // the canonical spelling: the input's, less its invisible code points
   std::string norm, core, legal;
   std::optional<std::string> cik, lei, ticker;
+  std::optional<std::string> cusip;  // the issuer number: a valid CUSIP's first 6 characters
 };
 
 Result<Prepared> prepare_input(const EntityInput& in) {
@@ -183,11 +218,17 @@ Result<Prepared> prepare_input(const EntityInput& in) {
     p.lei = std::move(*l);
   }
   if (in.ticker && !trim(*in.ticker).empty()) p.ticker = upper_ascii(trim(*in.ticker));
+  if (in.cusip) {
+    auto c = normalize_cusip(*in.cusip);
+    if (!c) return c.error();
+    p.cusip = c->substr(0, 6);
+  }
   return p;
 }
 
 bool conflicts(const EntityRow& e, const Prepared& p) {
-  return (p.cik && e.cik && *p.cik != *e.cik) || (p.lei && e.lei && *p.lei != *e.lei);
+  return (p.cik && e.cik && *p.cik != *e.cik) || (p.lei && e.lei && *p.lei != *e.lei) ||
+         (p.cusip && e.cusip && *p.cusip != *e.cusip);
 }
 
 // The tokens of a name that hold digits ("block 15", "fund ii 2024"): names that differ
@@ -750,6 +791,7 @@ struct EntityRegistry::Impl {
     EntityRow after = e;
     if (!e.cik && p.cik) after.cik = p.cik;
     if (!e.lei && p.lei) after.lei = p.lei;
+    if (!e.cusip && p.cusip) after.cusip = p.cusip;
     if (!e.ticker && p.ticker) after.ticker = p.ticker;
     if (!e.jurisdiction && p.in->jurisdiction) after.jurisdiction = p.in->jurisdiction;
     if (p.in->authoritative && !e.authoritative) {
@@ -757,7 +799,7 @@ struct EntityRegistry::Impl {
       if (p.norm == e.norm_name) after.name = p.name;
     }
     if (after.name == e.name && after.cik == e.cik && after.ticker == e.ticker &&
-        after.lei == e.lei && after.jurisdiction == e.jurisdiction &&
+        after.lei == e.lei && after.cusip == e.cusip && after.jurisdiction == e.jurisdiction &&
         after.authoritative == e.authoritative) {
       return ok();  // the common case, without building JSON images
     }
@@ -765,11 +807,12 @@ struct EntityRegistry::Impl {
     if (before_image == after_image) return ok();
     auto st = cached(
         "UPDATE entities SET name = ?, cik = ?, ticker = ?, lei = ?, jurisdiction = ?,"
-        " authoritative = ? WHERE rid = ?");
+        " authoritative = ?, cusip = ? WHERE rid = ?");
     if (!st) return st.error();
     (*st)->bind(1, after.name).bind_optional(2, after.cik).bind_optional(3, after.ticker);
     (*st)->bind_optional(4, after.lei).bind_optional(5, after.jurisdiction);
-    (*st)->bind(6, std::int64_t{after.authoritative ? 1 : 0}).bind(7, e.rid);
+    (*st)->bind(6, std::int64_t{after.authoritative ? 1 : 0}).bind_optional(7, after.cusip);
+    (*st)->bind(8, e.rid);
     if (auto r = (*st)->run(); !r) return r;
     e = std::move(after);
     return journal(p.in->run_id, "update", e.entity_id, std::nullopt, e.rid, before_image,
@@ -804,14 +847,14 @@ struct EntityRegistry::Impl {
     auto st = cached(
         "INSERT INTO entities(entity_id, type, name, norm_name, core_name, legal_form, cik,"
         " ticker, lei, jurisdiction, authoritative, possible_duplicate_of, created_run,"
-        " created_doc) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        " created_doc, cusip) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!st) return st.error();
     Statement& s = **st;
     s.bind(1, *id).bind(2, in.type).bind(3, p.name).bind(4, p.norm).bind(5, p.core);
     s.bind(6, p.legal).bind_optional(7, p.cik).bind_optional(8, p.ticker).bind_optional(9, p.lei);
     s.bind_optional(10, in.jurisdiction).bind(11, std::int64_t{in.authoritative ? 1 : 0});
     s.bind_optional(12, dup_of).bind_optional(13, non_empty(in.run_id));
-    s.bind_optional(14, non_empty(in.doc_id));
+    s.bind_optional(14, non_empty(in.doc_id)).bind_optional(15, p.cusip);
     if (auto r = s.run(); !r) return r.error();
     EntityRow e;
     e.rid = store.last_insert_rowid();
@@ -824,6 +867,7 @@ struct EntityRegistry::Impl {
     e.cik = p.cik;
     e.ticker = p.ticker;
     e.lei = p.lei;
+    e.cusip = p.cusip;
     e.jurisdiction = in.jurisdiction;
     e.authoritative = in.authoritative;
     e.possible_duplicate_of = dup_of;
@@ -860,7 +904,7 @@ struct EntityRegistry::Impl {
     if (cands.size() == 1) return std::move(cands.front());
     std::vector<EntityRow> plain;
     for (const auto& e : cands) {
-      if (!e.cik && !e.lei) plain.push_back(e);
+      if (!e.cik && !e.lei && !e.cusip) plain.push_back(e);
     }
     if (plain.size() == 1) return std::move(plain.front());
     std::sort(cands.begin(), cands.end(),
@@ -891,6 +935,13 @@ struct EntityRegistry::Impl {
       if (!rows) return rows.error();
       for (auto& e : *rows) {
         if (!conflicts(e, p)) return finish_match(std::move(e), p, "lei", 1.0);
+      }
+    }
+    if (p.cusip) {
+      auto rows = by_identifier("cusip", *p.cusip);
+      if (!rows) return rows.error();
+      for (auto& e : *rows) {
+        if (e.type == p.in->type && !conflicts(e, p)) return finish_match(std::move(e), p, "cusip", 1.0);
       }
     }
     std::optional<std::string> ambiguous_with;
@@ -1118,8 +1169,9 @@ struct EntityRegistry::Impl {
       json after = json::parse(j.after_json, nullptr, false);
       std::string sql = "UPDATE entities SET ";
       std::vector<SqlValue> params;
-      for (const char* k : {"name", "cik", "ticker", "lei", "jurisdiction", "authoritative"}) {
-        if (before.at(k) == after.at(k)) continue;
+      for (const char* k : {"name", "cik", "ticker", "lei", "cusip", "jurisdiction", "authoritative"}) {
+        // Images written before a field existed (cusip, migration 0117) do not hold it.
+        if (!before.contains(k) || !after.contains(k) || before.at(k) == after.at(k)) continue;
         if (!params.empty()) sql += ", ";
         sql += std::string(k) + " = ?";
         const json& v = before.at(k);
@@ -1264,6 +1316,12 @@ Result<std::vector<Candidate>> EntityRegistry::find(std::string_view text,
   if (auto lei = normalize_lei(t)) {
     if (auto s = offer_all(impl_->by_identifier("lei", *lei), "lei", *lei); !s) return s.error();
   }
+  if (auto cusip = normalize_cusip(t)) {
+    const std::string issuer = cusip->substr(0, 6);
+    if (auto s = offer_all(impl_->by_identifier("cusip", issuer), "cusip", issuer); !s) {
+      return s.error();
+    }
+  }
   if (t.size() <= 12 && t.find(' ') == std::string::npos) {
     std::string ticker = upper_ascii(t);
     if (auto s = offer_all(impl_->by_identifier("ticker", ticker), "ticker", ticker); !s) {
@@ -1334,6 +1392,7 @@ Result<EntityDetails> EntityRegistry::identity(std::string_view entity_id) {
   d.cik = r.cik;
   d.ticker = r.ticker;
   d.lei = r.lei;
+  d.cusip = r.cusip;
   d.jurisdiction = r.jurisdiction;
   d.authoritative = r.authoritative;
   d.possible_duplicate_of = r.possible_duplicate_of;

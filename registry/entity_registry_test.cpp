@@ -284,6 +284,41 @@ TEST_F(EntityRegistryTest, RollbackRefusesWhenAManualMergeDependsOnIt) {
   EXPECT_NE(s.error().message.find("manual merge"), std::string::npos);
 }
 
+// Issue 18: a 13F row's CUSIP identifies its issuer by the first 6 characters.
+TEST_F(EntityRegistryTest, CusipIssuerNumberDecidesAndKeepsIssuersApart) {
+  auto with_cusip = [](EntityInput in, std::string cusip) {
+    in.cusip = std::move(cusip);
+    return in;
+  };
+  // Two spellings and two issues (common stock, a note) of one issuer: one entity.
+  Resolution a = resolve(with_cusip(company("AMAZON COM INC", "d1", "r1"), "023135106"));
+  EXPECT_TRUE(a.created);
+  Resolution b = resolve(with_cusip(company("Amazon.com Inc. Notes", "d2", "r1"), "023135AN6"));
+  EXPECT_EQ(b.entity_id, a.entity_id);
+  EXPECT_EQ(b.method, "cusip");
+  auto shown = reg_->show(a.entity_id);
+  ASSERT_TRUE(shown.has_value());
+  EXPECT_EQ(shown->cusip, "023135");
+  // The same name under another issuer number is another entity.
+  Resolution c = resolve(with_cusip(company("AMAZON COM INC", "d3", "r1"), "123456782"));
+  EXPECT_NE(c.entity_id, a.entity_id);
+  // A CUSIP whose check digit is wrong is refused, as a malformed CIK is.
+  auto bad = reg_->resolve(with_cusip(company("CSX CORP", "d4", "r1"), "126408104"));
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidInput);
+  EXPECT_TRUE(normalize_cusip("126408103").has_value());
+  EXPECT_EQ(*normalize_cusip(" 29414b104 "), "29414B104");
+  // `registry find` looks a CUSIP up by its issuer number.
+  auto found = reg_->find("023135106");
+  ASSERT_TRUE(found.has_value()) << found.error().describe();
+  ASSERT_FALSE(found->empty());
+  EXPECT_EQ(found->front().entity_id, a.entity_id);
+  EXPECT_EQ(found->front().method, "cusip");
+  // Rolled back, the run's entities and their CUSIPs go with it.
+  ASSERT_TRUE(reg_->rollback_run("r1").has_value());
+  EXPECT_FALSE(reg_->show(a.entity_id).has_value());
+}
+
 TEST_F(EntityRegistryTest, RollbackGoesAheadOnceTheManualMergeIsUnmerged) {
   Resolution a = resolve(company("Hooli Inc", "d1", "r1"));
   std::string before = dump();

@@ -233,7 +233,8 @@ Result<std::vector<DocumentRecord>> find_documents(Store& store, std::string_vie
 //
 // Resolution is a cascade; the first step that decides wins, and its method and score
 // are returned:
-//   1. "cik" / "lei": an authoritative identifier equal to a live entity's.
+//   1. "cik" / "lei" / "cusip": an identifier equal to a live entity's (a CUSIP by its
+//      issuer number, the first 6 characters; an entity with another one never matches).
 //   2. "exact": the same normalised name (normalize_name) within the same type.
 //   3. "alias": the normalised name equals a known alias of an entity of the same type.
 //   4. "fuzzy": the best trigram candidate, scored by the Dice coefficient over distinct
@@ -291,7 +292,14 @@ struct EntityInput {
   std::string run_id;                       // the run that resolves it ("" for none)
   bool authoritative = false;               // a filer identity from filing metadata (SEC
                                             // header, iXBRL dei:), not a model's extraction
+  // A CUSIP (9 characters, valid check digit; kInvalidInput otherwise): its issuer
+  // number (the first 6) identifies the entity, after the CIK and the LEI.
+  std::optional<std::string> cusip = {};
 };
+
+// `raw` as a CUSIP: trimmed, upper-cased, 9 letters or digits whose last is the check
+// digit of the first 8; kInvalidInput otherwise.
+Result<std::string> normalize_cusip(std::string_view raw);
 
 // The filer identity of a document (company + CIK from its metadata) as an authoritative
 // input of type COMPANY, or nullopt when the document names no company. Takes the fields,
@@ -351,6 +359,7 @@ struct Mention {
 struct EntityDetails {
   std::string entity_id, type, name, norm_name;
   std::optional<std::string> cik, ticker, lei, jurisdiction;
+  std::optional<std::string> cusip;  // the CUSIP issuer number (6 characters)
   bool authoritative = false;
   std::optional<std::string> possible_duplicate_of;
   std::optional<std::string> merged_into;  // set when merged away into another entity
@@ -420,7 +429,7 @@ class EntityRegistry {
       const std::vector<EntityInput>& inputs,
       const std::function<Status(const std::vector<Resolution>&)>& also = {});
 
-  // Ranked candidates for a free text (a name, CIK, LEI or ticker), best first, ties by
+  // Ranked candidates for a free text (a name, CIK, LEI, CUSIP or ticker), best first, ties by
   // entity id; `type` restricts the type. Read-only. kInvalidInput for an empty text.
   Result<std::vector<Candidate>> find(std::string_view text,
                                       const std::optional<std::string>& type = std::nullopt,

@@ -386,8 +386,15 @@ Status Coordinator::Impl::resolve_run(const std::string& run_id, const RunDocume
       if (in.cik && !digits(in.cik)) in.cik.reset();
       if (in.lei && in.lei->size() != 20) in.lei.reset();
       // An identifier the form extractor read from a form's own field (issue 18) is the
-      // filing's word, as the filer identity of the metadata is.
-      in.authoritative = (in.cik || in.lei) && extractor_of(run_id, request_id) == "rules";
+      // filing's word, as the filer identity of the metadata is; a CUSIP comes only from
+      // there (the quote of a 13F row), and a malformed one is left out as a CIK is.
+      const bool rules = extractor_of(run_id, request_id) == "rules";
+      if (rules) {
+        if (auto cusip = extract::form_cusip(e.evidence); cusip && registry::normalize_cusip(*cusip)) {
+          in.cusip = cusip;
+        }
+      }
+      in.authoritative = (in.cik || in.lei) && rules;
       inputs.push_back(std::move(in));
       keys.push_back({doc.doc_id, request_id, e.local_id});
     }

@@ -94,7 +94,8 @@ void register_registry_commands(CLI::App& app, Cli& cli) {
         }
         std::cout << d.entity_id << "  " << d.type << "  " << d.name << "\n";
         std::cout << "  cik " << d.cik.value_or("-") << "  ticker " << d.ticker.value_or("-")
-                  << "  lei " << d.lei.value_or("-") << "  jurisdiction "
+                  << "  lei " << d.lei.value_or("-") << "  cusip " << d.cusip.value_or("-")
+                  << "  jurisdiction "
                   << d.jurisdiction.value_or("-") << (d.authoritative ? "  (authoritative)" : "")
                   << "\n";
         if (d.possible_duplicate_of) std::cout << "  possible duplicate of " << *d.possible_duplicate_of << "\n";

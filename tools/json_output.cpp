@@ -195,7 +195,7 @@ json entity_json(const registry::EntityDetails& d) {
   for (const auto& m : d.merges) merges.push_back(merge_json(m));
   return {{"entity_id", d.entity_id}, {"type", d.type}, {"name", d.name},
           {"norm_name", d.norm_name}, {"cik", opt(d.cik)}, {"ticker", opt(d.ticker)},
-          {"lei", opt(d.lei)}, {"jurisdiction", opt(d.jurisdiction)},
+          {"lei", opt(d.lei)}, {"cusip", opt(d.cusip)}, {"jurisdiction", opt(d.jurisdiction)},
           {"authoritative", d.authoritative},
           {"possible_duplicate_of", opt(d.possible_duplicate_of)},
           {"merged_into", opt(d.merged_into)}, {"aliases", aliases},

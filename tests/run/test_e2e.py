@@ -317,6 +317,14 @@ class BatchLaneE2ETest(E2EBase):
         self.assertEqual(json.loads(out)["overall"]["recall"], 1.0, out)
         rc, out, err = self.fgraph("audit", "--json")
         self.assertEqual(rc, 0, out + err)
+        # Each issuer's CUSIP (quoted from its row) is its registry identifier.
+        rc, out, err = self.fgraph("registry", "find", "023135106", "--json")
+        self.assertEqual(rc, 0, out + err)
+        found = [json.loads(l) for l in out.splitlines() if l.strip()]
+        self.assertEqual(found[0]["method"], "cusip", found)
+        rc, out, err = self.fgraph("registry", "show", found[0]["entity_id"], "--json")
+        self.assertEqual(json.loads(out)["cusip"], "023135")
+        self.assertEqual(json.loads(out)["name"], "AMAZON COM INC")
         # Rollback takes them away with the rest; replay brings back the same graph.
         before = self.normalized_export(report["run_id"])
         self.assertEqual(self.fgraph("rollback", report["run_id"])[0], 0)
