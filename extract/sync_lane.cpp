@@ -111,7 +111,7 @@ class SyncLane final : public Lane {
         r.lane = std::string(to_string(kind_));
         r.model = p.request.model;
         r.attempt = p.attempt;
-        r.cost_usd = row_cost(ctx_, kind_, r.model, r.usage);
+        r.cost_usd = row_cost(ctx_.options, kind_, r.model, r.usage);
         if (ctx_.counters != nullptr) {
           ctx_.counters->submitted += 1;
           (r.outcome == Outcome::kCompleted ? ctx_.counters->completed : ctx_.counters->failed) += 1;

@@ -58,9 +58,9 @@ std::unique_ptr<Lane> make_sync_lane(LaneKind kind, LaneContext ctx);
 // check fails, kNotFound when the document text is unavailable.
 Result<std::string> render_checked(const LaneContext& ctx, LaneKind lane, const PendingRow& row);
 
-// Cost of a usage at the lane's tier, priced by ctx.options->plan.prices (else the bundled
-// table).
-double row_cost(const LaneContext& ctx, LaneKind lane, const std::string& model, const Usage& usage);
+// Cost of a usage at the lane's tier, priced by options->plan.prices (else, or without
+// options, the bundled table). Also prices a retry round's estimate (Extractor::run).
+double row_cost(const ExtractorOptions* options, LaneKind lane, const std::string& model, const Usage& usage);
 
 // Fills in what a batch lane knows about a collected row (its request, attempt, batch,
 // lane, model and cost) and counts its outcome.

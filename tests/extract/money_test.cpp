@@ -222,6 +222,12 @@ TEST_F(ExtractLanesTest, SpendCapsHoldOnRetriesAndTheHeldRowsWaitForAResume) {
   auto dead = dead_letters(*store_, "run-retry-cap");
   ASSERT_TRUE(dead.has_value());
   EXPECT_TRUE(dead->empty());
+  // Still counted: the held row is submitted and neither completed nor dead (in flight).
+  auto held = reconcile(*store_, "run-retry-cap");
+  ASSERT_TRUE(held.has_value()) << held.error().describe();
+  EXPECT_EQ(held->submitted, 3);
+  EXPECT_EQ(held->in_flight, 1);
+  EXPECT_EQ(held->failed_by_outcome["transient"], 1);
   // Once the cap allows (here: lifted), the same run sends it on its next step.
   ASSERT_EQ(emu_->reset(), 200);
   o.daily_cap_usd.reset();
