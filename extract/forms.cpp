@@ -59,15 +59,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string cik_digits(std::string_view s) {
-  std::string d;
-  for (char c : s) {
-    if (std::isdigit(static_cast<unsigned char>(c))) d.push_back(c);
-  }
-  std::size_t nz = d.find_first_not_of('0');
-  return nz == std::string::npos ? "" : d.substr(nz);
-}
-
 std::string trim(std::string_view s) {
   std::size_t b = s.find_first_not_of(" \t");
   if (b == std::string_view::npos) return "";
@@ -165,20 +156,10 @@ class Output {
   std::set<std::string> seen_;
 };
 
-// Whether `name`/`cik` is the document's own subject by its metadata (the verify stage
-// then does not ask the relation's evidence to name it again). Conservative: a false
-// "no" only makes the quote longer.
-std::string alnum_key(std::string_view s) {
-  std::string k;
-  for (char c : s) {
-    if (std::isalnum(static_cast<unsigned char>(c))) k.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return k;
-}
-
-bool is_subject(const ingest::Document& doc, std::string_view name, std::string_view cik) {
-  if (!cik.empty() && doc.cik && cik_digits(*doc.cik) == cik_digits(cik)) return true;
-  return doc.company && !alnum_key(name).empty() && alnum_key(*doc.company) == alnum_key(name);
+// Whether `name`/`cik` is the document's own subject by its metadata: verify's own rule,
+// under which a relation's quote need not name that end again.
+bool is_subject(const ingest::Document& doc, const std::string& name, const std::string& cik) {
+  return verify::is_document_subject(doc, name, cik.empty() ? std::nullopt : std::optional(cik));
 }
 
 bool truthy(std::string_view v) { return v == "1" || lower(v) == "true"; }

@@ -1,4 +1,5 @@
 // Evidence normalisation with an offset map back to source code points (see verify.h).
+#include <algorithm>
 #include <cstring>
 #include <string.h>  // memmem (GNU)
 
@@ -292,38 +293,67 @@ std::vector<std::string> default_subject_roles() {
   return {"filer", "subject-company", "issuer"};
 }
 
+namespace {
+
+// The document's own subject by its metadata: the company, and the parties whose role is
+// in `subject_roles`, as subject_key()s and CIK digits without leading zeros.
+struct Subject {
+  std::vector<std::string> keys, ciks;
+};
+
+std::string cik_key(std::string_view cik) {
+  std::string digits;
+  for (char c : cik) {
+    if (c >= '0' && c <= '9' && !(digits.empty() && c == '0')) digits.push_back(c);
+  }
+  return digits;
+}
+
+Subject subject_of(const ingest::Document& document, const std::vector<std::string>& subject_roles) {
+  Subject s;
+  auto add_key = [&s](const std::string& name) {
+    std::string k = subject_key(name);
+    if (k.empty() || std::find(s.keys.begin(), s.keys.end(), k) != s.keys.end()) return;
+    s.keys.push_back(std::move(k));
+  };
+  auto add_cik = [&s](const std::string& cik) {
+    if (std::string digits = cik_key(cik); !digits.empty()) s.ciks.push_back(std::move(digits));
+  };
+  if (document.company) add_key(*document.company);
+  if (document.cik) add_cik(*document.cik);
+  for (const auto& party : document.parties) {
+    if (std::find(subject_roles.begin(), subject_roles.end(), party.role) == subject_roles.end()) continue;
+    add_key(party.name);
+    if (party.cik) add_cik(*party.cik);
+  }
+  return s;
+}
+
+}  // namespace
+
 PreparedDocument prepare_document(const ingest::Document& document,
                                   const std::vector<std::string>& subject_roles) {
   PreparedDocument p;
   p.doc_id = document.doc_id;
   p.normalized = normalize_with_offsets(document.text);
   p.index = std::make_shared<const internal::AnchorIndex>(p.normalized.text);
-  auto add_key = [&p](const std::string& name) {
-    std::string k = subject_key(name);
-    if (k.empty()) return;
-    for (const auto& e : p.subject_keys) {
-      if (e == k) return;
-    }
-    p.subject_keys.push_back(std::move(k));
-  };
-  auto add_cik = [&p](const std::string& cik) {
-    std::string digits;
-    for (char c : cik) {
-      if (c >= '0' && c <= '9' && !(digits.empty() && c == '0')) digits.push_back(c);
-    }
-    if (!digits.empty()) p.subject_ciks.push_back(std::move(digits));
-  };
   if (document.company && !document.company->empty()) p.filer = document.company;
-  if (document.company) add_key(*document.company);
-  if (document.cik) add_cik(*document.cik);
-  for (const auto& party : document.parties) {
-    bool subject = false;
-    for (const auto& r : subject_roles) subject = subject || party.role == r;
-    if (!subject) continue;
-    add_key(party.name);
-    if (party.cik) add_cik(*party.cik);
-  }
+  Subject s = subject_of(document, subject_roles);
+  p.subject_keys = std::move(s.keys);
+  p.subject_ciks = std::move(s.ciks);
   return p;
+}
+
+bool is_document_subject(const ingest::Document& document, std::string_view name,
+                         const std::optional<std::string>& cik,
+                         const std::vector<std::string>& subject_roles) {
+  const Subject s = subject_of(document, subject_roles);
+  if (cik) {
+    const std::string digits = cik_key(*cik);
+    if (!digits.empty() && std::find(s.ciks.begin(), s.ciks.end(), digits) != s.ciks.end()) return true;
+  }
+  const std::string key = subject_key(name);
+  return !key.empty() && std::find(s.keys.begin(), s.keys.end(), key) != s.keys.end();
 }
 
 }  // namespace fgraph::verify

@@ -133,6 +133,13 @@ PreparedDocument prepare_document(const ingest::Document& document,
                                   const std::vector<std::string>& subject_roles =
                                       default_subject_roles());
 
+// Whether `name` (or `cik`) is the document's own subject by its metadata, by the rule the
+// checks apply (prepare_document's subject_keys and subject_ciks): an extractor may then
+// leave that end of a relation out of its quote (the form extractor does).
+bool is_document_subject(const ingest::Document& document, std::string_view name,
+                         const std::optional<std::string>& cik,
+                         const std::vector<std::string>& subject_roles = default_subject_roles());
+
 // The key used to decide whether an entity name is the filing's subject: NFKC,
 // case-folded, alphanumerics only, without a leading "the" and trailing legal-form
 // words (inc, corp, corporation, co, company, ltd, limited, llc, plc, lp, llp, ...).
