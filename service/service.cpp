@@ -8,7 +8,6 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <filesystem>
 
@@ -22,6 +21,7 @@
 #include "service/internal/ledger.h"
 #include "service/internal/metrics.h"
 #include "service/internal/paths.h"
+#include "service/internal/request_body.h"
 #include "service/internal/router.h"
 #include "run/run.h"
 #include "service/internal/carrier.h"
@@ -38,39 +38,6 @@ namespace {
 std::shared_ptr<spdlog::logger> log() { return logger("service"); }
 
 HttpResponse json_ok(int status, const json& j) { return json_response(status, cli::to_json_text(j)); }
-
-Error bad_request(std::string message) { return make_error(ErrorCode::kInvalidInput, std::move(message)); }
-
-// The request's JSON body as an object; an empty body is {} unless `required`.
-Result<json> parse_object(const std::string& body, bool required) {
-  if (body.empty()) {
-    if (required) return bad_request("a JSON object is required as the body");
-    return json::object();
-  }
-  json j;
-  try {
-    j = json::parse(body);
-  } catch (const json::parse_error& e) {
-    return bad_request(std::string("malformed JSON: ") + e.what());
-  }
-  if (!j.is_object()) return bad_request("the body must be a JSON object");
-  return j;
-}
-
-// An optional string field; kInvalidInput when present but not a string.
-Result<std::optional<std::string>> string_field(const json& j, const char* name) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) return std::optional<std::string>();
-  if (!it->is_string()) return bad_request(std::string("\"") + name + "\" must be a string");
-  return std::optional<std::string>(it->get<std::string>());
-}
-
-Result<std::string> required_string(const json& j, const char* name) {
-  auto v = string_field(j, name);
-  if (!v) return v.error();
-  if (!*v || (*v)->empty()) return bad_request(std::string("\"") + name + "\" is required");
-  return **v;
-}
 
 // "host:port" or "[v6]:port".
 struct ListenAddress {
@@ -113,12 +80,6 @@ Result<ListenAddress> parse_listen(const std::string& listen) {
     return bad();
   }
   return a;
-}
-
-const std::vector<std::string>& known_lanes() {
-  static const std::vector<std::string> kLanes = {"openai-batch", "anthropic-batch", "openai-sync",
-                                                  "local"};
-  return kLanes;
 }
 
 }  // namespace
@@ -410,63 +371,11 @@ HttpResponse Service::Impl::answer(const Route& route, HttpRequest& request, con
   const json& b = *body;
 
   if (op == "start_run") {
-    auto drop = required_string(b, "drop");
-    if (!drop) return from_error(drop.error());
-    auto lane = string_field(b, "lane");
-    if (!lane) return from_error(lane.error());
-    auto model = string_field(b, "model");
-    if (!model) return from_error(model.error());
-    if (*lane && std::find(known_lanes().begin(), known_lanes().end(), **lane) == known_lanes().end()) {
-      return error_response(400, "invalid_input", "unknown lane: " + **lane);
-    }
-    std::optional<double> budget;
-    if (auto it = b.find("budget_usd"); it != b.end() && !it->is_null()) {
-      if (!it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() < 0) {
-        return error_response(400, "invalid_input", "\"budget_usd\" must be a number >= 0");
-      }
-      budget = it->get<double>();
-    }
-    // Issue 20's quality gates, as `run --on-failure` and `--canary` (a share in [0, 1];
-    // 0 = no canary); absent: the settings'.
-    std::optional<run::FailurePolicy> on_failure;
-    if (auto it = b.find("on_failure"); it != b.end() && !it->is_null()) {
-      if (it->is_string()) on_failure = run::parse_failure_policy(it->get<std::string>());
-      if (!on_failure) {
-        return error_response(400, "invalid_input", "\"on_failure\" must be \"continue\" or \"halt\"");
-      }
-    }
-    std::optional<double> canary;
-    if (auto it = b.find("canary"); it != b.end() && !it->is_null()) {
-      if (!it->is_number() || !(it->get<double>() >= 0 && it->get<double>() <= 1)) {
-        return error_response(400, "invalid_input", "\"canary\" must be a share from 0 to 1 (0 = none)");
-      }
-      canary = it->get<double>();
-    }
-    std::map<std::string, std::string> tags;
-    if (auto it = b.find("tags"); it != b.end() && !it->is_null()) {
-      if (!it->is_object()) return error_response(400, "invalid_input", "\"tags\" must be an object");
-      for (const auto& [k, v] : it->items()) {
-        if (!v.is_string()) {
-          return error_response(400, "invalid_input", "each tag must be a string: " + k);
-        }
-        tags[k] = v.get<std::string>();
-      }
-    }
-    auto path = resolve_under(drops_root, *drop);
-    if (!path) return from_error(path.error());
-    if (!fs::exists(*path)) return error_response(400, "invalid_input", "no such drop: " + *drop);
-
-    run::RunOptions o;
-    o.drop = path->string();
-    o.lane = *lane;
-    o.model = *model;
-    o.budget_usd = budget;
-    o.tags = tags;
-    o.on_failure = on_failure;
-    o.canary_fraction = canary;
+    auto o = run_options_from_body(b, drops_root);
+    if (!o) return from_error(o.error());
     // The job records the run and reads its drop, then answers 202; the background work
     // carries it on from there (submission, polling, verify, staging).
-    write({"drop:" + path->string()}, reply, [this, o](JobExecutor::Context& ctx, LedgerContext& w, const Reply& reply) {
+    write({"drop:" + o->drop}, reply, [this, o = *o](JobExecutor::Context& ctx, LedgerContext& w, const Reply& reply) {
       run::Coordinator coordinator(options.run, *w.store, *w.transport, w.clock, w.progress);
       auto id = coordinator.start(o);
       if (!id) return reply(from_error(id.error()));
